@@ -81,3 +81,10 @@ def vit_stats(img_size=224, patch_size=16, in_chans=3, num_classes=1000, embed_d
     normed = 1 if (global_pool == "avg" if fc_norm is None else fc_norm) else tokens
     activations = in_chans * h * w + blocks.activations + normed * (2 * embed_dim + 2)
     return ModelStats(params, macs, tokens, activations)
+
+
+def model_stats(name: str, **overrides) -> ModelStats:
+    """Figures of `create_model(name, **overrides)`, without building it."""
+    from .registry import model_args
+
+    return vit_stats(**{**model_args(name), **overrides})
