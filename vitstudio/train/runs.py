@@ -85,6 +85,18 @@ class Run:
     def events(self) -> list[Event]:
         return read_metrics(self.path / METRICS)
 
+    def summary(self) -> dict:
+        """What a run list shows: identity, what was trained, state, progress and results (JSON-able)."""
+        status, cfg = self.status(), self.config()
+        return {
+            "id": self.id, "path": str(self.path), "state": status.get("state"), "reason": status.get("reason"),
+            "model": cfg.model.name, "objective": cfg.objective.name, "data": cfg.data.name,
+            "step": status.get("step", 0), "total_steps": status.get("total_steps"), "epoch": status.get("epoch"),
+            "created": status.get("created"), "updated": status.get("updated"),
+            "last_eval": status.get("last_eval"), "best_eval": status.get("best_eval"),
+            "weights": str(self.weights) if self.weights.exists() else None,
+        }
+
     # -- writing (the trainer's rank 0 only) --------------------------------------------------
 
     def record(self, event: Event) -> None:
