@@ -176,13 +176,13 @@ def list_runs(runs_dir: str | Path | None = None) -> list[Run]:
 
 
 def find_run(ref: str | Path, runs_dir: str | Path | None = None) -> Run:
-    """A run by folder path, id, or a unique prefix or suffix of its id."""
+    """A run by folder path, id, or a part of its id that only it has."""
     path = Path(ref)
     if (path / CONFIG).is_file():
         return Run(path)
     runs = list_runs(runs_dir)
     exact = [r for r in runs if r.id == str(ref)]
-    matches = exact or [r for r in runs if r.id.startswith(str(ref)) or r.id.endswith(str(ref))]
+    matches = exact or [r for r in runs if str(ref) in r.id]
     if len(matches) == 1:
         return matches[0]
     where = runs_root(runs_dir)
