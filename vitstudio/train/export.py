@@ -1,0 +1,53 @@
+"""Export a run: its metrics as CSV, its weights as safetensors."""
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from .checkpoint import CheckpointError, atomic_write, load_weights, save_weights
+from .runs import Run
+
+WHICH = ("final", "best", "last")
+
+
+def export_csv(run: Run, path: str | Path) -> Path:
+    """One row per logged event: kind, step, epoch, time and every scalar field of its data."""
+    events = run.events()
+    columns: list[str] = []
+    for e in events:
+        columns += [k for k, v in e.data.items() if _scalar(v) and k not in columns and k != "traceback"]
+    path = Path(path)
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "w", newline="", encoding="utf-8") as f:
+            w = csv.writer(f)
+            w.writerow(["kind", "step", "epoch", "time", *columns])
+            for e in events:
+                w.writerow([e.kind, e.step, e.epoch, e.time, *(_cell(e.data.get(c)) for c in columns)])
+
+    atomic_write(path, write)
+    return path
+
+
+def run_weights(run: Run, which: str = "final"):
+    """A run's weights: 'final' (falling back to best, then last, for unfinished runs), 'best' or 'last'."""
+    order = {"final": (run.weights, run.best_checkpoint, run.last_checkpoint),
+             "best": (run.best_checkpoint,), "last": (run.last_checkpoint,)}[which]
+    for path in order:
+        if path.exists():
+            return load_weights(path), path
+    raise CheckpointError(f"run {run.id} has no {which} weights yet (looked for {', '.join(p.name for p in order)})")
+
+
+def export_safetensors(run: Run, path: str | Path, which: str = "final") -> Path:
+    state, source = run_weights(run, which)
+    save_weights(Path(path), state, {"run": run.id, "source": source.name, "config": run.config().to_json()})
+    return Path(path)
+
+
+def _scalar(v) -> bool:
+    return isinstance(v, (int, float, str, bool)) or v is None
+
+
+def _cell(v):
+    return "" if v is None else v
