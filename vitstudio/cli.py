@@ -86,6 +86,12 @@ def _cmd_runs(args) -> int:
     return 0
 
 
+def _cmd_gui(args) -> int:
+    from .gui.app import main as gui_main
+
+    return gui_main(runs_dir=args.runs_dir)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vitstudio", description="An experiment studio for Vision Transformers.")
     parser.add_argument("--version", action="version", version=f"vitstudio {__version__}")
@@ -118,15 +124,18 @@ def build_parser() -> argparse.ArgumentParser:
     for r in runs.choices.values():
         r.add_argument("--runs-dir")
     p.set_defaults(func=_cmd_runs)
+
+    p = sub.add_parser("gui", help="open the studio window (the default without a command)")
+    p.add_argument("--runs-dir", help="where runs live (default: $VITSTUDIO_RUNS or the per-user data folder)")
+    p.set_defaults(func=_cmd_gui)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help()
-        return 0
+    if args.command is None:  # plain `vitstudio` opens the studio
+        args = parser.parse_args(["gui"])
     return args.func(args)
 
 

@@ -31,19 +31,32 @@ def import_core() -> dict:
     return {"device": describe_device()}
 
 
+def warm_up() -> None:
+    """Import what torch defers to a run's first optimiser (its compiler stack: ~900 modules, seconds).
+
+    Imports hold the GIL in long stretches; done here, ahead of time, they do not stall the window
+    while the first run starts.
+    """
+    import safetensors.torch  # noqa: F401
+    import torch._dynamo  # noqa: F401
+
+
 class CoreLoader(QThread):
-    """Runs `import_core` on a thread; `loaded(info)` or `failed(summary, traceback)` arrive on the UI thread."""
+    """Runs `import_core` then `warm_up` on a thread; `loaded(info)`, `warmed()` or
+    `failed(summary, traceback)` arrive on the UI thread."""
 
     loaded = Signal(dict)
+    warmed = Signal()
     failed = Signal(str, str)
 
     def run(self) -> None:
         try:
-            info = import_core()
+            self.loaded.emit(import_core())
+            warm_up()
         except Exception as e:
             self.failed.emit(f"{type(e).__name__}: {e}", traceback.format_exc())
             return
-        self.loaded.emit(info)
+        self.warmed.emit()
 
 
 def create_app(argv: list[str] | None = None) -> QApplication:

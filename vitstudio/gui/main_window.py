@@ -9,7 +9,7 @@ import json
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence
-from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMenu, QMessageBox, QTabWidget
+from PySide6.QtWidgets import QApplication, QFileDialog, QLabel, QMainWindow, QMenu, QMessageBox, QTabWidget
 
 from .. import __version__
 from .app import CoreLoader
@@ -21,6 +21,7 @@ TABS = ("Model", "Data", "Training")
 class MainWindow(QMainWindow):
     painted = Signal()  # the window has painted once
     core_ready = Signal()  # torch and the core are imported and the panels are live
+    warmed = Signal()  # torch's lazily imported parts are loaded too: a run starts without stalls
 
     def __init__(self, runs_dir=None, settings: QSettings | None = None):
         super().__init__()
@@ -29,6 +30,7 @@ class MainWindow(QMainWindow):
         self.form = self.model_panel = self.data_panel = self.training_panel = None
         self.dialog: QMessageBox | None = None  # the last non-blocking dialog shown (tests read it)
         self._painted = False
+        self.is_warm = False
         self._close_when_stopped = False
 
         self.setWindowTitle("vitstudio")
@@ -45,6 +47,7 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.device_label)
         self.statusBar().showMessage("Loading torch…")
         self._restore_state()
+        QApplication.instance().aboutToQuit.connect(self.shutdown)
 
     # -- start-up -----------------------------------------------------------------------------
 
@@ -64,6 +67,7 @@ class MainWindow(QMainWindow):
             return
         self._loader = CoreLoader(self)
         self._loader.loaded.connect(self._on_core_loaded)
+        self._loader.warmed.connect(self._on_warmed)
         self._loader.failed.connect(lambda s, tb: self.show_error("vitstudio cannot load its core", s, tb))
         self._loader.start()
 
@@ -92,8 +96,13 @@ class MainWindow(QMainWindow):
             action.setEnabled(True)
         self._on_running_changed(False)
         self.device_label.setText(info["device"])
-        self.statusBar().showMessage("Ready", 3000)
+        self.statusBar().showMessage("Warming up torch…")
         self.core_ready.emit()
+
+    def _on_warmed(self) -> None:
+        self.is_warm = True
+        self.statusBar().showMessage("Ready", 3000)
+        self.warmed.emit()
 
     def _initial_config(self):
         """The form as it was left, else the `quick` preset."""
@@ -233,7 +242,21 @@ class MainWindow(QMainWindow):
                 self._ask_stop_before_close()
             return
         self._save_state()
+        self.shutdown()
         super().closeEvent(event)
+
+    def shutdown(self) -> None:
+        """End the window's threads: a run is stopped with a checkpoint, loaders are waited for.
+
+        Called on close and when the application quits by other means (a QThread must not outlive Qt).
+        """
+        if self.training_panel is not None and self.training_panel.running:
+            self.training_panel.stop()
+            self.training_panel.thread.wait()
+        if getattr(self, "_loader", None) is not None:
+            self._loader.wait()
+        if self.data_panel is not None:
+            self.data_panel.shutdown()
 
     def _ask_stop_before_close(self) -> None:
         box = QMessageBox(QMessageBox.Question, "Training is running",

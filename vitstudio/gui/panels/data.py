@@ -129,6 +129,11 @@ class DataPanel(QWidget):
         form.changed.connect(self._refresh)
         self._refresh()
 
+    def shutdown(self) -> None:
+        """Wait for sample loaders still running (a QThread must not outlive its window)."""
+        for loader in list(self._loaders):
+            loader.wait()
+
     def _refresh(self) -> None:
         keys = [k for k in self.form.keys if k.startswith("data.")]
         errors = self.form.errors_for(keys)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from collections import deque
-from pathlib import Path
 
 from PySide6.QtCore import Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
@@ -27,6 +26,7 @@ RESUMABLE_STATES = ("stopped", "interrupted", "failed", "diverged")
 class TrainingPanel(QWidget):
     error = Signal(str, str, str)  # title, summary, details
     running_changed = Signal(bool)
+    run_started = Signal(int)  # the step the run starts from (0, or where a resumed run left off)
     run_ended = Signal(str)  # the run's terminal event kind
 
     def __init__(self, form, runs_dir=None, parent=None):
@@ -206,10 +206,11 @@ class TrainingPanel(QWidget):
         if event.kind == "started":
             self.total_steps = int(d.get("total_steps") or 0)
             self.progress.setRange(0, max(self.total_steps, 1))
+            if not replay:
+                self.progress_label.setText("Training…")
+                self.run_started.emit(int(d.get("resumed_from") or 0))
             if d.get("run_dir"):
-                self.run = Run(d["run_dir"])
-                path = Path(d["run_dir"])
-                self.run_label.setText(f'Run folder: <a href="{QUrl.fromLocalFile(str(path)).toString()}">{path.name}</a>')
+                self._set_run(Run(d["run_dir"]))
         elif event.kind == "step":
             self._rate.append((event.time, event.step))
             self.progress.setValue(min(event.step, self.progress.maximum()))
@@ -249,7 +250,14 @@ class TrainingPanel(QWidget):
             self._failure_shown = True
             self.error.emit(title, summary, details)
 
+    def _set_run(self, run: Run) -> None:
+        self.run = run
+        url = QUrl.fromLocalFile(str(run.path)).toString()
+        self.run_label.setText(f'Run folder: <a href="{url}">{run.id}</a>')
+
     def _on_thread_finished(self) -> None:
+        if self.thread.run_dir is not None and self.run is None:  # it failed before it started
+            self._set_run(Run(self.thread.run_dir))
         self.plots.redraw()
         self._refresh()
         self.running_changed.emit(False)
