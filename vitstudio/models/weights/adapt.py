@@ -71,8 +71,9 @@ def fit_state_dict(model: nn.Module, state_dict: dict) -> tuple[dict, list[str],
 
     src_tokens = [t for t in ("cls_token", "dist_token") if t in sd]
     if "dist_token" in sd and "dist_token" not in target:
-        del sd["dist_token"]
-        warns.append("the checkpoint's distillation token was dropped (the model has none)")
+        for k in ("dist_token", "head_dist.weight", "head_dist.bias"):
+            sd.pop(k, None)
+        warns.append("the checkpoint's distillation token and head were dropped (the model has none)")
     if "pos_embed" in sd:
         if "pos_embed" not in target:
             del sd["pos_embed"]
@@ -92,11 +93,14 @@ def fit_state_dict(model: nn.Module, state_dict: dict) -> tuple[dict, list[str],
 
     for head in ("head", "head_dist"):
         w = sd.get(f"{head}.weight")
-        if w is not None and (f"{head}.weight" not in target or target[f"{head}.weight"].shape != w.shape):
-            del sd[f"{head}.weight"], sd[f"{head}.bias"]
-            model_classes = target[f"{head}.weight"].shape[0] if f"{head}.weight" in target else 0
-            warns.append(f"the checkpoint's {head} has {w.shape[0]} classes, the model {model_classes}: "
+        if w is None or (f"{head}.weight" in target and target[f"{head}.weight"].shape == w.shape):
+            continue
+        del sd[f"{head}.weight"], sd[f"{head}.bias"]
+        if f"{head}.weight" in target:
+            warns.append(f"the checkpoint's {head} has {w.shape[0]} classes, the model {target[f'{head}.weight'].shape[0]}: "
                          f"{head} dropped, the model keeps its freshly initialised one")
+        else:
+            warns.append(f"the checkpoint's {head} ({w.shape[0]} classes) was dropped: the model has no head")
     return sd, notes, warns
 
 

@@ -50,11 +50,12 @@ def read_weights(path) -> dict[str, torch.Tensor]:
         with torch.serialization.safe_globals([argparse.Namespace]):
             obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
-        detail = str(e).split("\n\n")[-1].strip() or str(e)
+        paragraphs = [p.strip() for p in str(e).split("\n\n")[1:] if p.strip()]
+        detail = next((p for p in paragraphs if not p.startswith("Check the documentation")), str(e))
         raise UnsafeCheckpointError(
-            f"refusing to load {path}: it is not a plain weights file, unpickling it would need arbitrary "
-            f"Python objects or code, which vitstudio never runs ({detail.splitlines()[0]}). If you trust the "
-            "file, re-save its state dict as .safetensors.") from None
+            f"refusing to load {path}: it is not a plain weights file that loads without running code "
+            f"({detail}); vitstudio never unpickles arbitrary objects. If you trust the file, re-save its "
+            "state dict as .safetensors.") from None
     except (RuntimeError, EOFError, zipfile.BadZipFile) as e:
         raise ValueError(f"{path} is not a readable PyTorch weights file: {e}") from None
     return unwrap_state_dict(obj, str(path))

@@ -35,26 +35,22 @@ def convert_google(npz: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     w = {k[len(prefix):]: torch.as_tensor(v).float() for k, v in npz.items() if k.startswith(prefix)}
     w = _unstack_scanned_blocks(w)
     out: dict[str, torch.Tensor] = {}
-
-    def take(key):
-        return w.pop(key)
-
-    out["patch_embed.proj.weight"] = _conv(take("embedding/kernel"))
-    out["patch_embed.proj.bias"] = take("embedding/bias")
+    out["patch_embed.proj.weight"] = _conv(w.pop("embedding/kernel"))
+    out["patch_embed.proj.bias"] = w.pop("embedding/bias")
     if "cls" in w:
-        out["cls_token"] = take("cls").reshape(1, 1, -1)
+        out["cls_token"] = w.pop("cls").reshape(1, 1, -1)
     if "Transformer/posembed_input/pos_embedding" in w:
-        out["pos_embed"] = take("Transformer/posembed_input/pos_embedding")
+        out["pos_embed"] = w.pop("Transformer/posembed_input/pos_embedding")
     elif "pos_embedding" in w:  # big_vision: the class token (if any) gets no position
-        pos = take("pos_embedding").reshape(1, -1, out["patch_embed.proj.weight"].shape[0])
+        pos = w.pop("pos_embedding").reshape(1, -1, out["patch_embed.proj.weight"].shape[0])
         if "cls_token" in out:
             pos = torch.cat([torch.zeros_like(pos[:, :1]), pos], dim=1)
         out["pos_embed"] = pos
     if "Transformer/encoder_norm/scale" in w:
-        out["norm.weight"], out["norm.bias"] = take("Transformer/encoder_norm/scale"), take("Transformer/encoder_norm/bias")
+        out["norm.weight"], out["norm.bias"] = w.pop("Transformer/encoder_norm/scale"), w.pop("Transformer/encoder_norm/bias")
     for ours, theirs in (("head", "head"), ("pre_logits.fc", "pre_logits")):
         if f"{theirs}/kernel" in w:
-            out[f"{ours}.weight"], out[f"{ours}.bias"] = take(f"{theirs}/kernel").T, take(f"{theirs}/bias")
+            out[f"{ours}.weight"], out[f"{ours}.bias"] = w.pop(f"{theirs}/kernel").T, w.pop(f"{theirs}/bias")
     out.update(_convert_blocks(w))
     out.update(_convert_resnet(w))
     out.update(w)  # whatever is left is reported as unexpected by the loader
