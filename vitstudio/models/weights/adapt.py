@@ -44,7 +44,7 @@ def resample_patch_embed(weight: torch.Tensor, new_size, interpolation="bicubic"
     if old_size == new_size:
         return weight
     n_old = old_size[0] * old_size[1]
-    basis = torch.eye(n_old, dtype=torch.float32).reshape(n_old, 1, *old_size)
+    basis = torch.eye(n_old, dtype=torch.float32, device=weight.device).reshape(n_old, 1, *old_size)
     resize_t = F.interpolate(basis, size=new_size, mode=interpolation, antialias=antialias).reshape(n_old, -1)
     pinv = torch.linalg.pinv(resize_t.double())  # (new, old)
     out = weight.flatten(2).double() @ pinv.T
