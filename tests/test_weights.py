@@ -76,7 +76,7 @@ def to_google(model, big_vision=False, scanned=False, prefix=""):
         for i, stage in enumerate(getattr(backbone, "stages", [])):
             for j, block in enumerate(stage.blocks):
                 p = f"block{i + 1}/unit{j + 1}/"
-                convs = [("1", block.conv1, block.norm1), ("2", block.conv2, block.norm2), ("3", block.conv3, block.norm3)]
+                convs = [(str(r), getattr(block, f"conv{r}"), getattr(block, f"norm{r}")) for r in (1, 2, 3)]
                 if block.downsample is not None:
                     convs.append(("_proj", block.downsample.conv, block.downsample.norm))
                 for r, conv, norm in convs:
@@ -137,7 +137,8 @@ def to_transformers_4(sd):
     out = {}
     for k, v in sd.items():
         for new, old in ((".layers.", ".encoder.layer."), ("attention.q_proj", "attention.attention.query"),
-                         ("attention.k_proj", "attention.attention.key"), ("attention.v_proj", "attention.attention.value"),
+                         ("attention.k_proj", "attention.attention.key"),
+                         ("attention.v_proj", "attention.attention.value"),
                          ("attention.o_proj", "attention.output.dense"), ("mlp.fc1", "intermediate.dense"),
                          ("mlp.fc2", "output.dense")):
             k = k.replace(new, old)
@@ -287,7 +288,8 @@ def test_distillation_token_moves_between_vit_and_deit():
     vit = create_model("vit_nano_patch4_32")
     with pytest.warns(UserWarning, match="distillation token and head were dropped"):
         load_pretrained(vit, deit.state_dict())
-    assert torch.equal(vit.pos_embed[:, 1:], deit.pos_embed[:, 2:]) and torch.equal(vit.pos_embed[:, 0], deit.pos_embed[:, 0])
+    assert torch.equal(vit.pos_embed[:, 1:], deit.pos_embed[:, 2:])
+    assert torch.equal(vit.pos_embed[:, 0], deit.pos_embed[:, 0])
     back = create_model("deit_nano_distilled_patch4_32")
     dist_pos = back.pos_embed[:, 1].clone()
     with pytest.warns(UserWarning, match="dist_token"):
@@ -327,8 +329,8 @@ def test_strict_mismatch_names_the_keys():
         load_pretrained(create_model("vit_nano_patch4_32"), create_model("vit_nano_patch4_32", depth=5).state_dict())
     with warnings.catch_warnings(record=True):
         warnings.simplefilter("always")
-        report = load_pretrained(create_model("vit_nano_patch4_32"), create_model("vit_nano_patch4_32", depth=5).state_dict(),
-                                 strict=False)
+        shallow = create_model("vit_nano_patch4_32", depth=5).state_dict()
+        report = load_pretrained(create_model("vit_nano_patch4_32"), shallow, strict=False)
     assert "blocks.5.norm1.weight" in report.missing
 
 

@@ -73,7 +73,8 @@ class TorchvisionResNet(nn.Sequential):
 
 def create_backbone(backbone: str = "resnetv2", in_chans: int = 3, layers=(3, 4, 9), padding: str = "same",
                     cifar_stem: bool = False) -> nn.Module:
-    """`resnetv2` (stage depths `layers`, empty = stem only; `padding` 'same' or 'symmetric') or a torchvision ResNet."""
+    """`resnetv2` (stage depths `layers`, empty = stem only; `padding` 'same' or 'symmetric'),
+    or a torchvision ResNet (`cifar_stem` for small images)."""
     if backbone == "resnetv2":
         return resnetv2_backbone(layers, in_chans=in_chans, padding=padding)
     if backbone in TORCHVISION_RESNETS:

@@ -100,7 +100,8 @@ class Bottleneck(nn.Module):
     def __init__(self, in_chs, out_chs, stride, conv, norm, bottle_ratio=0.25):
         super().__init__()
         mid = int(out_chs * bottle_ratio)
-        self.downsample = DownsampleConv(in_chs, out_chs, stride, conv, norm) if stride > 1 or in_chs != out_chs else None
+        needs_projection = stride > 1 or in_chs != out_chs
+        self.downsample = DownsampleConv(in_chs, out_chs, stride, conv, norm) if needs_projection else None
         self.conv1 = conv(in_chs, mid, 1)
         self.norm1 = norm(mid)
         self.conv2 = conv(mid, mid, 3, stride=stride)
@@ -121,7 +122,8 @@ class ResNetStage(nn.Module):
     def __init__(self, in_chs, out_chs, stride, depth, conv, norm):
         super().__init__()
         self.blocks = nn.Sequential(*[
-            Bottleneck(in_chs if i == 0 else out_chs, out_chs, stride if i == 0 else 1, conv, norm) for i in range(depth)
+            Bottleneck(in_chs if i == 0 else out_chs, out_chs, stride if i == 0 else 1, conv, norm)
+            for i in range(depth)
         ])
 
     def forward(self, x):

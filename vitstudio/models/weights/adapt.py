@@ -69,6 +69,12 @@ def fit_state_dict(model: nn.Module, state_dict: dict) -> tuple[dict, list[str],
         del sd["pre_logits.fc.weight"], sd["pre_logits.fc.bias"]
         warns.append("the checkpoint's pre-logits layer was dropped (the model has no representation_size)")
 
+    fixed = dict(model.named_buffers())
+    for key in ("pos_embed", "decoder_pos_embed"):
+        if key in sd and key in fixed and sd[key].shape != fixed[key].shape:
+            del sd[key]
+            notes.append(f"the model keeps its own fixed sin-cos {key} for its grid")
+
     src_tokens = [t for t in ("cls_token", "dist_token") if t in sd]
     if "dist_token" in sd and "dist_token" not in target:
         for k in ("dist_token", "head_dist.weight", "head_dist.bias"):
@@ -97,7 +103,8 @@ def fit_state_dict(model: nn.Module, state_dict: dict) -> tuple[dict, list[str],
             continue
         del sd[f"{head}.weight"], sd[f"{head}.bias"]
         if f"{head}.weight" in target:
-            warns.append(f"the checkpoint's {head} has {w.shape[0]} classes, the model {target[f'{head}.weight'].shape[0]}: "
+            classes = target[f"{head}.weight"].shape[0]
+            warns.append(f"the checkpoint's {head} has {w.shape[0]} classes, the model {classes}: "
                          f"{head} dropped, the model keeps its freshly initialised one")
         else:
             warns.append(f"the checkpoint's {head} ({w.shape[0]} classes) was dropped: the model has no head")

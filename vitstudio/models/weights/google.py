@@ -47,7 +47,8 @@ def convert_google(npz: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
             pos = torch.cat([torch.zeros_like(pos[:, :1]), pos], dim=1)
         out["pos_embed"] = pos
     if "Transformer/encoder_norm/scale" in w:
-        out["norm.weight"], out["norm.bias"] = w.pop("Transformer/encoder_norm/scale"), w.pop("Transformer/encoder_norm/bias")
+        out["norm.weight"] = w.pop("Transformer/encoder_norm/scale")
+        out["norm.bias"] = w.pop("Transformer/encoder_norm/bias")
     for ours, theirs in (("head", "head"), ("pre_logits.fc", "pre_logits")):
         if f"{theirs}/kernel" in w:
             out[f"{ours}.weight"], out[f"{ours}.bias"] = w.pop(f"{theirs}/kernel").T, w.pop(f"{theirs}/bias")
@@ -81,8 +82,9 @@ def _convert_blocks(w: dict) -> dict:
             out[f"{dst}{ours}.weight"] = w.pop(f"{src}{theirs}/scale")
             out[f"{dst}{ours}.bias"] = w.pop(f"{src}{theirs}/bias")
         a = f"{src}{mha}/"
-        out[f"{dst}attn.qkv.weight"] = torch.cat([w.pop(f"{a}{n}/kernel").flatten(1).T for n in ("query", "key", "value")])
-        out[f"{dst}attn.qkv.bias"] = torch.cat([w.pop(f"{a}{n}/bias").reshape(-1) for n in ("query", "key", "value")])
+        qkv = ("query", "key", "value")
+        out[f"{dst}attn.qkv.weight"] = torch.cat([w.pop(f"{a}{n}/kernel").flatten(1).T for n in qkv])
+        out[f"{dst}attn.qkv.bias"] = torch.cat([w.pop(f"{a}{n}/bias").reshape(-1) for n in qkv])
         out[f"{dst}attn.proj.weight"] = w.pop(f"{a}out/kernel").flatten(0, 1).T
         out[f"{dst}attn.proj.bias"] = w.pop(f"{a}out/bias")
         for r in range(2):
