@@ -80,7 +80,7 @@ def measure_window(app, args, runs_dir: Path) -> tuple[list[float], int]:
     w.show()
     _wait(app, lambda: w.is_warm, 120)  # as a user would, start once the status bar says Ready
     w.form.update(config_overrides(args))
-    w.tabs.setCurrentWidget(w.training_panel)  # the live plots are on screen
+    w.show_panel(w.training_panel)  # the live plots are on screen
     ended = []
     w.training_panel.run_ended.connect(ended.append)
     recorder = TickRecorder()

@@ -1,4 +1,5 @@
 """The studio window driven as a user would (pytest-qt, offscreen), with a tiny model on the built-in data."""
+import functools
 import subprocess
 import sys
 import time
@@ -7,7 +8,9 @@ import pytest
 from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtWidgets import QMessageBox
 
+from vitstudio import data
 from vitstudio.gui.main_window import MainWindow
+from vitstudio.gui.panels import data as data_panel
 from vitstudio.train import load_checkpoint
 from vitstudio.train.runs import Run
 
@@ -15,13 +18,24 @@ from vitstudio.train.runs import Run
 TINY = {
     "model.name": "vit_nano_patch4_32", "model.embed_dim": 32, "model.depth": 1, "model.num_heads": 2,
     "data.img_size": 16, "data.num_workers": 0, "data.augment": "none",
-    "optim.epochs": 1, "optim.batch_size": 64, "optim.warmup_epochs": 0.0,
+    "optim.epochs": 1, "optim.batch_size": 100, "optim.warmup_epochs": 0.0,
     "runtime.device": "cpu", "runtime.log_every": 1,
 }
 
 
+@pytest.fixture(scope="session")
+def data_cache(tmp_path_factory):
+    """The built-in images, drawn once for all tests."""
+    return tmp_path_factory.mktemp("cache")
+
+
 @pytest.fixture
-def window(qtbot, tmp_path):
+def window(qtbot, tmp_path, data_cache, monkeypatch):
+    monkeypatch.setenv("VITSTUDIO_CACHE", str(data_cache))
+    # 2,000 built-in images instead of 20,000: an epoch of 20 steps
+    small = functools.partial(data.build_datasets, num_train=2000)
+    monkeypatch.setattr(data, "build_datasets", small)
+    monkeypatch.setattr(data_panel, "build_datasets", small)
     settings = QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat)
     w = MainWindow(runs_dir=tmp_path / "runs", settings=settings)
     qtbot.addWidget(w)
@@ -176,6 +190,7 @@ def test_closing_while_training_stops_with_a_checkpoint(qtbot, window):
 
 def test_the_event_loop_stays_responsive_during_training(qtbot, window):
     """A 1 ms timer keeps ticking while a CPU training runs (the figure to beat is in benchmarks/)."""
+    qtbot.waitUntil(lambda: window.is_warm and not window.data_panel.loading, timeout=60_000)  # start when idle
     ticks = []
     timer = QTimer()
     timer.setInterval(1)
@@ -203,7 +218,7 @@ def test_a_run_folder_opens_with_its_curves_and_settings_persist(qtbot, window, 
     steps = [e for e in Run(run_path).events() if e.kind == "step"]
     assert again.training_panel.plots.point_count("loss") == len(steps)
     assert again.training_panel.progress.value() == again.training_panel.progress.maximum()
-    assert again.tabs.currentWidget() is again.training_panel
+    assert again.current_panel() is again.training_panel
 
 
 def test_the_model_panel_shows_the_papers_figures(qtbot, window):
@@ -229,3 +244,31 @@ def test_vitstudio_without_a_command_opens_the_studio(monkeypatch, argv):
     monkeypatch.setattr(app, "main", lambda runs_dir=None: opened.append(runs_dir) or 0)
     assert cli.main(argv) == 0
     assert opened == [argv[-1] if argv else None]
+
+
+def test_the_data_panel_shows_labelled_samples_when_opened(qtbot, window, tmp_path):
+    panel = window.data_panel
+    assert not panel.loading  # nothing is built while the tab is hidden
+    with qtbot.waitSignal(panel.samples_shown, timeout=60_000):
+        window.show_panel(panel)
+    captions = [caption.text() for _, caption in panel.cells]
+    assert set(captions) <= set(data.SHAPE_CLASSES) and len(set(captions)) > 1
+    assert not panel.cells[0][0].pixmap().isNull()
+    assert window.model_panel.num_classes == len(data.SHAPE_CLASSES)
+
+    window.form.update({"data.name": "folder", "data.root": str(tmp_path / "nowhere")})
+    qtbot.waitUntil(lambda: "Cannot load samples" in panel.status.text(), timeout=30_000)
+    assert panel.cells[0][0].pixmap().isNull()
+
+
+def test_choosing_a_family_picks_its_model_and_objective(qtbot, window):
+    panel = window.model_panel
+    panel.family.setCurrentIndex(panel.family.findData("mae"))
+    panel.family.activated.emit(panel.family.currentIndex())
+    assert window.form.value("model.name").startswith("mae_") and window.form.value("objective.name") == "mae"
+    assert window.form.value("model.embed_dim") == 32  # the shape the form showed is kept as overrides
+    assert "decoder" in panel.drawing.shape.head
+    panel.family.setCurrentIndex(panel.family.findData("hybrid"))
+    panel.family.activated.emit(panel.family.currentIndex())
+    assert window.form.value("objective.name") == "supervised" and panel.backbone.isEnabled()
+    assert panel.figures["params"][0].text() != "—"

@@ -53,6 +53,7 @@ def test_formulas_match_counts_on_the_built_model(kw):
     assert stats.params == sum(p.numel() for p in model.parameters())
     assert stats.macs == counted_macs(model, x[:1])
     assert stats.seq_len == model.patch_embed.num_patches + model.num_prefix_tokens
+    assert stats.patches == model.patch_embed.num_patches
     assert per_image_activations(model, x) == pytest.approx(stats.activations, rel=0.05)
 
 
@@ -77,11 +78,12 @@ def test_every_family_matches_its_built_model(name):
     x = torch.randn(4, 3, 16, 16)
     assert stats.params == sum(p.numel() for p in model.parameters())
     assert stats.macs == counted_macs(model, x[:1])
+    assert stats.patches == model.patch_embed.num_patches
     assert per_image_activations(model, x) == pytest.approx(stats.activations, rel=0.05)
 
 
 def test_mae_encodes_only_the_visible_patches():
     full = model_stats("mae_vit_base_patch16", mask_ratio=0.0)
     default = model_stats("mae_vit_base_patch16")
-    assert (full.seq_len, default.seq_len) == (197, 1 + 49)
+    assert (full.seq_len, default.seq_len, default.patches) == (197, 1 + 49, 196)
     assert default.macs < full.macs / 2 and default.params == full.params

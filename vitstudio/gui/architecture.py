@@ -19,12 +19,13 @@ class Shape:
     patch_size: int = 4
     grid: tuple[int, int] = (8, 8)
     prefix: tuple[str, ...] = ("cls",)
+    visible: int = 64  # patch tokens the encoder reads (fewer than the grid's for MAE)
     embed_dim: int = 192
     depth: int = 12
     num_heads: int = 3
     mlp_hidden: int = 768
     stem: str = ""
-    head: str = "Linear -> 10 classes"
+    head: str = "Linear → 10 classes"
 
 
 class ArchitectureView(QWidget):
@@ -33,7 +34,7 @@ class ArchitectureView(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.shape = Shape()
-        self.setMinimumSize(620, 210)
+        self.setMinimumSize(560, 280)
         self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Fixed)
 
     def set_shape(self, shape: Shape | None) -> None:
@@ -49,45 +50,44 @@ class ArchitectureView(QWidget):
             p.drawText(self.rect(), Qt.AlignCenter, "fix the model settings to see its drawing")
             return
         s = self.shape
-        font = QFont(self.font())
-        p.setFont(font)
         fm = p.fontMetrics()
         line = fm.height()
-        w, h = self.width(), self.height()
-        top, bottom = 10, h - 2 * line - 14  # captions go below the boxes
-        mid = (top + bottom) / 2
-        gap = 28  # room for an arrow
-        # five columns: image, tokens, blocks, head; widths in proportion, the image square
-        img_side = min(bottom - top, 0.18 * w)
+        captions = 3 * line + 6  # up to three caption lines under each piece
+        top, bottom = 8, self.height() - captions - 8
+        mid, gap = (top + bottom) / 2, 26
+        usable = self.width() - 16 - 3 * gap
+        img_side = min(bottom - top, 0.16 * usable)
+        token_w, block_w = 0.30 * usable, 0.24 * usable
+        head_w = usable - img_side - token_w - block_w
+        under = bottom + 6
+
         x = 8.0
         self._image(p, QRectF(x, mid - img_side / 2, img_side, img_side), s)
-        self._caption(p, QRectF(x - 4, bottom + 6, img_side + 8, 2 * line),
-                      [f"{s.img_size}x{s.img_size} image", s.stem or f"{s.patch_size}x{s.patch_size} patches"])
-        x += img_side + gap
-        self._arrow(p, x - gap + 4, x - 4, mid)
+        self._caption(p, QRectF(x - 6, under, img_side + 12, captions),
+                      [f"{s.img_size}x{s.img_size} image",
+                       s.stem or f"{s.grid[0]}x{s.grid[1]} patches of {s.patch_size} px"])
+        x = self._arrow(p, x + img_side, gap, mid)
 
-        token_w = 0.26 * w
         self._tokens(p, QRectF(x, mid - 0.5 * line - 6, token_w, line + 12), s)
         n = s.grid[0] * s.grid[1]
-        prefix = f" + {len(s.prefix)}" if s.prefix else ""
-        self._caption(p, QRectF(x, bottom + 6, token_w, 2 * line),
-                      [f"{n}{prefix} tokens", f"of width {s.embed_dim}"])
-        x += token_w + gap
-        self._arrow(p, x - gap + 4, x - 4, mid)
+        lines = [f"{s.visible}{f' + {len(s.prefix)}' if s.prefix else ''} tokens", f"of width {s.embed_dim}"]
+        if s.visible < n:
+            lines.append(f"{n - s.visible} of {n} patches hidden")
+        self._caption(p, QRectF(x, under, token_w, captions), lines)
+        x = self._arrow(p, x + token_w, gap, mid)
 
-        block_w = 0.24 * w
         self._blocks(p, QRectF(x, top + 6, block_w, bottom - top - 6), s)
-        self._caption(p, QRectF(x, bottom + 6, block_w, 2 * line),
+        self._caption(p, QRectF(x, under, block_w, captions),
                       [f"{s.num_heads} heads", f"MLP {s.embed_dim}-{s.mlp_hidden}-{s.embed_dim}"])
-        x += block_w + gap
-        self._arrow(p, x - gap + 4, x - 4, mid)
+        x = self._arrow(p, x + block_w, gap, mid)
 
-        head_w = w - x - 8
-        box = QRectF(x, mid - 1.5 * line, head_w, 3 * line)
+        text = fm.boundingRect(0, 0, int(head_w) - 12, 1000, Qt.TextWordWrap, s.head)
+        box_h = min(max(3 * line, text.height() + 12), bottom - top)
+        box = QRectF(x, mid - box_h / 2, head_w, box_h)
         self._box(p, box, HEAD)
         p.setPen(INK)
-        p.drawText(box.adjusted(4, 2, -4, -2), Qt.AlignCenter | Qt.TextWordWrap, s.head)
-        self._caption(p, QRectF(x, bottom + 6, head_w, 2 * line), ["head"])
+        p.drawText(box.adjusted(6, 4, -6, -4), Qt.AlignCenter | Qt.TextWordWrap, s.head)
+        self._caption(p, QRectF(x, under, head_w, captions), ["head"])
         p.end()
 
     # -- pieces -------------------------------------------------------------------------------
@@ -105,8 +105,7 @@ class ArchitectureView(QWidget):
             p.drawLine(QPointF(x, r.top()), QPointF(x, r.bottom()))
 
     def _tokens(self, p: QPainter, r: QRectF, s: Shape) -> None:
-        n = s.grid[0] * s.grid[1]
-        names = list(s.prefix) + ["1", "2", "3", "…", str(n)]
+        names = list(s.prefix) + ["1", "2", "3", "…", str(s.visible)]
         cell = r.width() / len(names)
         for i, name in enumerate(names):
             c = QRectF(r.left() + i * cell + 1, r.top(), cell - 2, r.height())
@@ -141,11 +140,14 @@ class ArchitectureView(QWidget):
         p.setPen(QPen(fill.darker(140), 1))
         p.drawPath(path)
 
-    def _arrow(self, p: QPainter, x0: float, x1: float, y: float) -> None:
+    def _arrow(self, p: QPainter, x: float, gap: float, y: float) -> float:
+        """An arrow across the `gap` after `x`; returns where the next piece starts."""
+        x0, x1 = x + 4, x + gap - 4
         p.setPen(QPen(MUTED, 2))
         p.drawLine(QPointF(x0, y), QPointF(x1, y))
         p.drawLine(QPointF(x1, y), QPointF(x1 - 6, y - 4))
         p.drawLine(QPointF(x1, y), QPointF(x1 - 6, y + 4))
+        return x + gap
 
     def _caption(self, p: QPainter, r: QRectF, lines: list[str]) -> None:
         p.setPen(MUTED)

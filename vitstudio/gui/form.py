@@ -114,7 +114,7 @@ class ConfigForm(QObject):
             nested.setdefault(section, {})[name] = value
             self._rejected.pop(key, None)
         self.config = Config.from_dict(nested, base=self.config)
-        for key in values:
+        for key in self._bindings:  # all: a widget may show a value derived from another field
             self._show(key)
         self._check()
 

@@ -9,7 +9,9 @@ import json
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence
-from PySide6.QtWidgets import QApplication, QFileDialog, QLabel, QMainWindow, QMenu, QMessageBox, QTabWidget
+from PySide6.QtWidgets import (
+    QApplication, QFileDialog, QLabel, QMainWindow, QMenu, QMessageBox, QTabWidget, QVBoxLayout, QWidget,
+)
 
 from .. import __version__
 from .app import CoreLoader
@@ -37,10 +39,15 @@ class MainWindow(QMainWindow):
         self.setStyleSheet(INVALID_STYLE)
         self.resize(1360, 860)
         self.tabs = QTabWidget(documentMode=True)
+        self.pages = []  # one per tab: a placeholder until the core is loaded, then the panel
         for name in TABS:
             placeholder = QLabel("Loading torch…", alignment=Qt.AlignCenter)
             placeholder.setStyleSheet("color: #777; font-size: 14pt;")
-            self.tabs.addTab(placeholder, name)
+            page = QWidget()
+            QVBoxLayout(page).addWidget(placeholder)
+            page.layout().setContentsMargins(0, 0, 0, 0)
+            self.tabs.addTab(page, name)
+            self.pages.append(page)
         self.setCentralWidget(self.tabs)
         self._build_menus()
         self.device_label = QLabel("device: …")
@@ -86,11 +93,9 @@ class MainWindow(QMainWindow):
         self.training_panel.error.connect(self.show_error)
         self.training_panel.running_changed.connect(self._on_running_changed)
         self.training_panel.set_x_axis(self.settings.value("x_axis", "step"))
-        current = self.tabs.currentIndex()
-        for i, panel in enumerate((self.model_panel, self.data_panel, self.training_panel)):
-            self.tabs.removeTab(i)
-            self.tabs.insertTab(i, panel, TABS[i])
-        self.tabs.setCurrentIndex(current)
+        for page, panel in zip(self.pages, (self.model_panel, self.data_panel, self.training_panel)):
+            page.layout().takeAt(0).widget().deleteLater()
+            page.layout().addWidget(panel)
         self._fill_presets()
         for action in self._core_actions:
             action.setEnabled(True)
@@ -185,13 +190,21 @@ class MainWindow(QMainWindow):
             return
         self.form.load(config)
         self.training_panel.show_run(run)
-        self.tabs.setCurrentWidget(self.training_panel)
+        self.show_panel(self.training_panel)
 
     def import_weights(self, path: str) -> None:
         """Fine-tune from a weights file: the objective becomes 'finetune' starting from it."""
         self.form.update({"objective.name": "finetune", "objective.init_from": path})
-        self.tabs.setCurrentWidget(self.training_panel)
+        self.show_panel(self.training_panel)
         self.statusBar().showMessage(f"Fine-tuning from {path}", 4000)
+
+    def show_panel(self, panel: QWidget) -> None:
+        """Bring a panel's tab to the front."""
+        self.tabs.setCurrentWidget(panel.parentWidget())
+
+    def current_panel(self) -> QWidget | None:
+        page = self.tabs.currentWidget()
+        return page.layout().itemAt(0).widget() if page.layout().count() else None
 
     def _choose_run_folder(self) -> None:
         from ..train.runs import runs_root

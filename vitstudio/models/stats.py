@@ -25,6 +25,7 @@ class ModelStats:
     macs: int  # multiply-accumulates of one forward pass of one image
     seq_len: int  # tokens per image inside the encoder (visible patches + prefix tokens)
     activations: int  # values one training image keeps for the backward pass
+    patches: int = 0  # patches the image is cut into (MAE's encoder sees a share of them)
 
     @property
     def gmacs(self) -> float:
@@ -37,7 +38,7 @@ class ModelStats:
     def __add__(self, other: ModelStats) -> ModelStats:
         """Two parts in sequence: the second's sequence length is the model's."""
         return ModelStats(self.params + other.params, self.macs + other.macs, other.seq_len,
-                          self.activations + other.activations)
+                          self.activations + other.activations, other.patches)
 
 
 def encoder_stats(tokens: int, dim: int, depth: int, num_heads: int, mlp_ratio: float = 4.0,
@@ -90,7 +91,7 @@ def vit_stats(img_size=224, patch_size=16, in_chans=3, num_classes=1000, embed_d
     # tokens before pooling, or over the pooled vector (fc_norm)
     normed = 1 if (global_pool == "avg" if fc_norm is None else fc_norm) else tokens
     activations = in_chans * h * w + blocks.activations + normed * (2 * embed_dim + 2)
-    return ModelStats(params, macs, tokens, activations)
+    return ModelStats(params, macs, tokens, activations, patches)
 
 
 def deit_stats(num_classes=1000, embed_dim=768, **kwargs) -> ModelStats:
@@ -131,7 +132,7 @@ def mae_stats(img_size=224, patch_size=16, in_chans=3, embed_dim=1024, depth=24,
     macs = patches * patch_in * embed_dim + encoder.macs + embed.macs + decoder.macs + pred.macs
     activations = (in_chans * h * w + encoder.activations + visible * (2 * embed_dim + 2) + embed.activations
                    + decoder.activations + (patches + 1) * (2 * decoder_embed_dim + 2) + pred.activations)
-    return ModelStats(params, macs, visible, activations)
+    return ModelStats(params, macs, visible, activations, patches)
 
 
 def hybrid_stats(backbone="resnetv2", layers=(3, 4, 9), padding="same", cifar_stem=False, img_size=224,

@@ -10,34 +10,15 @@ from PySide6.QtWidgets import (
 )
 
 from ...config import AUGMENTS
-from ...data import list_datasets
+from ...data import DATASETS, build_datasets, sample_images
+from ...data.public import SOURCES
 from .common import ProblemsLabel, combo, dspin, line, spin
 
 DATASET_LABELS = {"builtin": "built-in shapes (no download)", "cifar10": "CIFAR-10", "cifar100": "CIFAR-100",
-                  "mnist": "MNIST", "fashion_mnist": "Fashion-MNIST", "folder": "image folder"}
+                  "mnist": "MNIST", "fashion_mnist": "Fashion-MNIST", "stl10": "STL-10",
+                  "flowers102": "Flowers-102", "pets": "Oxford-IIIT Pets", "folder": "image folder"}
 AUGMENT_LABELS = {"none": "none", "standard": "standard (crop, flip)", "deit": "DeiT (RandAugment, erasing)"}
 GRID_ROWS, GRID_COLS, THUMB = 3, 6, 88
-
-
-def sample_images(data_cfg, count: int, seed: int = 0) -> tuple[list[np.ndarray], list[str], int]:
-    """`count` training images as the model sees them (augmented), as uint8 HxWx3, with their class names."""
-    from ...data import build_datasets
-
-    bundle = build_datasets(name=data_cfg.name, root=data_cfg.root, img_size=data_cfg.img_size,
-                            augment=data_cfg.augment, val_fraction=data_cfg.val_fraction, seed=seed)
-    rng = np.random.default_rng(seed)
-    picks = rng.choice(len(bundle.train), size=min(count, len(bundle.train)), replace=False)
-    mean, std = np.asarray(bundle.mean).reshape(-1, 1, 1), np.asarray(bundle.std).reshape(-1, 1, 1)
-    images, labels = [], []
-    for i in picks:
-        x, y = bundle.train[int(i)]
-        pixels = (x.numpy() * std + mean).clip(0, 1)
-        if pixels.shape[0] == 1:
-            pixels = pixels.repeat(3, axis=0)
-        images.append(np.ascontiguousarray((pixels.transpose(1, 2, 0) * 255).round().astype(np.uint8)))
-        names = bundle.class_names
-        labels.append(names[y] if names and y < len(names) else str(y))
-    return images, labels, bundle.num_classes
 
 
 class SampleLoader(QThread):
@@ -51,12 +32,16 @@ class SampleLoader(QThread):
         self.request, self.data_cfg, self.seed = request, data_cfg, seed
 
     def run(self) -> None:
+        d = self.data_cfg
+        no_download = {"download": False} if d.name in SOURCES else {}  # a preview never fetches a dataset
         try:
-            images, labels, num_classes = sample_images(self.data_cfg, GRID_ROWS * GRID_COLS, self.seed)
+            bundle = build_datasets(name=d.name, root=d.root, img_size=d.img_size, augment=d.augment,
+                                    val_fraction=d.val_fraction, **no_download)
+            samples = sample_images(bundle, GRID_ROWS * GRID_COLS, split="train", seed=self.seed)
         except Exception as e:  # shown in the grid's place
             self.failed.emit(self.request, f"{type(e).__name__}: {e}")
             return
-        self.loaded.emit(self.request, images, labels, num_classes)
+        self.loaded.emit(self.request, [s.image for s in samples], [s.name for s in samples], bundle.num_classes)
 
 
 class DataPanel(QWidget):
@@ -72,7 +57,7 @@ class DataPanel(QWidget):
         self._shown_for = None  # the data config the grid shows
 
         bind = form.bind
-        self.dataset = bind("data.name", combo({n: DATASET_LABELS.get(n, n) for n in list_datasets()}))
+        self.dataset = bind("data.name", combo({n: DATASET_LABELS.get(n, n) for n in DATASETS}))
         self.root = bind("data.root", line("folder holding the dataset"))
         browse = QToolButton(text="…", toolTip="Choose the dataset folder")
         browse.clicked.connect(self._browse)
@@ -98,7 +83,7 @@ class DataPanel(QWidget):
         left_box.setLayout(left)
         left_box.setFixedWidth(370)
 
-        self.grid_box = QGroupBox("What the model sees: training images, augmented")
+        self.grid_box = QGroupBox("What the model trains on")
         grid_layout = QVBoxLayout(self.grid_box)
         self.grid = QGridLayout()
         self.grid.setSpacing(8)
@@ -129,6 +114,10 @@ class DataPanel(QWidget):
         form.changed.connect(self._refresh)
         self._refresh()
 
+    @property
+    def loading(self) -> bool:
+        return bool(self._loaders)
+
     def shutdown(self) -> None:
         """Wait for sample loaders still running (a QThread must not outlive its window)."""
         for loader in list(self._loaders):
@@ -141,9 +130,13 @@ class DataPanel(QWidget):
         self.root.setEnabled(self.form.value("data.name") != "builtin")
         data_cfg = self.form.config.data
         key = (data_cfg.name, data_cfg.root, data_cfg.img_size, data_cfg.augment, data_cfg.val_fraction, self._seed)
-        if not errors and key != self._shown_for:
+        if not errors and key != self._shown_for and self.isVisible():  # build datasets only to show them
             self._shown_for = key
             self._load(data_cfg)
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        self._refresh()
 
     def _other_samples(self) -> None:
         self._seed += 1
@@ -164,6 +157,7 @@ class DataPanel(QWidget):
         if request != self._request:
             return
         for (image, caption), pixels, label in zip(self.cells, images, labels):
+            pixels = np.ascontiguousarray(pixels)
             h, w, _ = pixels.shape
             qimage = QImage(pixels.data, w, h, 3 * w, QImage.Format_RGB888).copy()
             mode = Qt.FastTransformation if max(h, w) < THUMB else Qt.SmoothTransformation

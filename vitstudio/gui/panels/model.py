@@ -14,7 +14,8 @@ from PySide6.QtWidgets import (
 )
 
 from ...config import CLASSIFICATION_OBJECTIVES, GLOBAL_POOLS, POS_EMBEDS
-from ...models import VisionTransformer, list_models, model_args
+from ...models import DistilledVisionTransformer, MaskedAutoencoderViT, VisionTransformer, list_models, model_args
+from ...models.registry import model_builder
 from ...models.stats import model_stats
 from ...models.variants import SIZES
 from ..architecture import ArchitectureView, Shape
@@ -30,6 +31,18 @@ CUSTOM = "custom"
 SHAPE_KEYS = ("embed_dim", "depth", "num_heads", "mlp_ratio")
 POOL_LABELS = {"token": "class token", "avg": "average of patch tokens"}
 _VIT_DEFAULTS = {k: p.default for k, p in inspect.signature(VisionTransformer).parameters.items()}
+FAMILY_NOTES = {
+    "vit": "ViT (Dosovitskiy et al., 2020): the image is cut into patches, each linearly embedded; a class token "
+           "and position embeddings are added and a plain Transformer encoder reads the sequence.",
+    "hybrid": "Hybrid ViT (the ViT paper, Table 6): a ResNet's feature map replaces the raw patches, so each token "
+              "already sees a neighbourhood; hybrids lead at small compute budgets.",
+    "deit": "DeiT (Touvron et al., 2020): a data-efficient recipe; the distilled models add a distillation token "
+            "that learns from a teacher's predictions through its own head.",
+    "mae": "MAE (He et al., 2021): 75% of the patches are hidden, the encoder sees only the rest and a light "
+           "decoder reconstructs the missing pixels; pretraining for a later fine-tune.",
+    "mpp": "Masked patch prediction (the ViT paper's self-supervision): half of the patch embeddings are corrupted "
+           "and the model predicts each one's mean colour.",
+}
 
 
 # -- the registry seen as families, sizes and backbones -------------------------------------------
@@ -63,10 +76,10 @@ def backbone_of(args: dict) -> str:
         layers, f"ResNetV2 {layers}")
 
 
-def pick_model(family: str, size: str, backbone: str, patch: int | None, img: int) -> str:
+def pick_model(family: str, size: str, backbone: str | None, patch: int | None, img: int) -> str:
     """The registered name that best matches: same family and backbone first, then size, patch, image."""
     names = [n for n in list_models() if family_of(n) == family]
-    if family == "hybrid":
+    if family == "hybrid" and backbone:
         names = [n for n in names if backbone_of(model_args(n)) == backbone] or names
 
     def score(name):
@@ -74,6 +87,12 @@ def pick_model(family: str, size: str, backbone: str, patch: int | None, img: in
         return (size_of(a) == size, a.get("patch_size") == patch, a.get("img_size") == img, -len(name))
 
     return max(names, key=score)
+
+
+def accepted_args(name: str) -> set[str] | None:
+    """The keyword arguments a model's builder takes (None: any VisionTransformer argument)."""
+    params = inspect.signature(model_builder(name)).parameters.values()
+    return None if any(p.kind is p.VAR_KEYWORD for p in params) else {p.name for p in params}
 
 
 # -- the panel ----------------------------------------------------------------------------------
@@ -92,23 +111,29 @@ class ModelPanel(QWidget):
             label = backbone_of(model_args(name))
             if label and self.backbone.findData(label) < 0:
                 self.backbone.addItem(label, label)
-        self.family.activated.connect(self._choose)
-        self.variant.activated.connect(self._choose)
-        self.backbone.activated.connect(self._choose)
+        self.family.activated.connect(lambda: self._choose(keep_backbone=False))
+        self.variant.activated.connect(lambda: self._choose())
+        self.backbone.activated.connect(lambda: self._choose())
 
-        bind = form.bind
-        shown = self._effective
-        self.width_box = bind("model.embed_dim", spin(1, 8192), write=shown)
-        self.depth_box = bind("model.depth", spin(1, 256), write=shown)
-        self.heads_box = bind("model.num_heads", spin(1, 256), write=shown)
-        self.mlp_box = bind("model.mlp_ratio", dspin(0.25, 16, 0.25), write=shown)
-        self.patch_box = bind("model.patch_size", spin(1, 512), write=shown)
-        self.img_box = bind("data.img_size", spin(1, 4096))
-        self.pos_box = bind("model.pos_embed", combo({k: k.replace("_", " ") for k in POS_EMBEDS}), write=shown)
-        self.pool_box = bind("model.global_pool", combo({k: POOL_LABELS[k] for k in GLOBAL_POOLS}), write=shown)
-        self.cls_box = bind("model.class_token", QCheckBox("prepend a class token"), write=shown)
-        self.drop_path_box = bind("model.drop_path_rate", dspin(0, 0.95, 0.05), write=shown)
-        self.drop_box = bind("model.drop_rate", dspin(0, 0.95, 0.05), write=shown)
+        self.model_widgets = {}  # model argument -> its widget (shown as the model's value when unset)
+
+        def bind_model(key: str, widget):
+            self.model_widgets[key] = widget
+            return form.bind(f"model.{key}", widget, write=lambda w, v: self._show_effective(w, key, v))
+
+        self.width_box = bind_model("embed_dim", spin(1, 8192))
+        self.depth_box = bind_model("depth", spin(1, 256))
+        self.heads_box = bind_model("num_heads", spin(1, 256))
+        self.mlp_box = bind_model("mlp_ratio", dspin(0.25, 16, 0.25))
+        self.patch_box = bind_model("patch_size", spin(1, 512))
+        self.img_box = form.bind("data.img_size", spin(1, 4096))
+        self.pos_box = bind_model("pos_embed", combo({k: k.replace("_", " ") for k in POS_EMBEDS}))
+        self.pool_box = bind_model("global_pool", combo({k: POOL_LABELS[k] for k in GLOBAL_POOLS}))
+        self.cls_box = bind_model("class_token", QCheckBox("prepend a class token"))
+        self.drop_path_box = bind_model("drop_path_rate", dspin(0, 0.95, 0.05))
+        self.drop_box = bind_model("drop_rate", dspin(0, 0.95, 0.05))
+        for box in (self.pos_box, self.pool_box):
+            box.setPlaceholderText("set by the model")
         self.name_label = QLabel(wordWrap=True, textInteractionFlags=Qt.TextSelectableByMouse)
         self.name_label.setStyleSheet("color: #555;")
         self.problems = ProblemsLabel()
@@ -147,8 +172,12 @@ class ModelPanel(QWidget):
             grid.setColumnStretch(i, 1)
             self.figures[key] = (value, note)
         self.drawing = ArchitectureView()
+        self.family_note = QLabel(wordWrap=True)
+        self.family_note.setStyleSheet("color: #444;")
         drawing_box = QGroupBox("Architecture")
-        QVBoxLayout(drawing_box).addWidget(self.drawing)
+        drawing_layout = QVBoxLayout(drawing_box)
+        drawing_layout.addWidget(self.drawing)
+        drawing_layout.addWidget(self.family_note)
         right = QVBoxLayout()
         right.addWidget(figures_box)
         right.addWidget(drawing_box)
@@ -171,33 +200,43 @@ class ModelPanel(QWidget):
             return {}
         return {**args, **cfg.model.overrides(), "img_size": cfg.data.img_size}
 
-    def _effective(self, widget, value) -> None:
-        """Show an unset (None) model field as the value the model will use."""
-        key = next(k for k in self.form.keys if widget in self.form.widgets(k)).split(".")[1]
+    def _show_effective(self, widget, key: str, value) -> None:
+        """Show an unset (None) model field as the value the model will use; blank if the model fixes it."""
         if value is None:
-            shape = self.shape()
-            value = shape.get(key, _VIT_DEFAULTS.get(key))
-        write_widget(widget, value)
+            value = self.shape().get(key, _VIT_DEFAULTS.get(key))
+        try:
+            fixed = key not in (accepted_args(self.form.value("model.name")) or {key})
+        except KeyError:
+            fixed = False
+        if fixed and isinstance(widget, QComboBox):
+            widget.setCurrentIndex(-1)
+        else:
+            write_widget(widget, value)
+        widget.setEnabled(not fixed)
 
-    def _choose(self) -> None:
-        """Family, variant or backbone chosen: move to the closest registered model, override the rest."""
+    def _choose(self, keep_backbone: bool = True) -> None:
+        """Family, variant or backbone chosen: move to the closest registered model, override the rest.
+
+        Overrides the new model cannot take (MAE fixes its position embedding, for one) are dropped.
+        """
         family, size = self.family.currentData(), self.variant.currentData()
         current = self.shape()
         patch = current.get("patch_size")
-        name = pick_model(family, size, self.backbone.currentData(), patch, self.form.value("data.img_size"))
-        args = model_args(name)
+        backbone = self.backbone.currentData() if keep_backbone else None
+        name = pick_model(family, size, backbone, patch, self.form.value("data.img_size"))
+        args, takes = model_args(name), accepted_args(name)
         values = {"model.name": name}
         if size != CUSTOM:
             dims = {**SIZES[size], "mlp_ratio": 4.0}
         else:  # keep the shape the form shows
             dims = {k: current.get(k, _VIT_DEFAULTS[k]) for k in SHAPE_KEYS}
         for k in SHAPE_KEYS:
-            v = dims[k]
-            values[f"model.{k}"] = None if args.get(k, _VIT_DEFAULTS[k]) == v else v
-        if patch is not None and family_of(self.form.value("model.name")) == family:
-            values["model.patch_size"] = None if args.get("patch_size") == patch else patch
-        else:
-            values["model.patch_size"] = None
+            values[f"model.{k}"] = None if args.get(k, _VIT_DEFAULTS[k]) == dims[k] else dims[k]
+        same_family = family_of(self.form.value("model.name")) == family
+        values["model.patch_size"] = patch if same_family and args.get("patch_size") != patch else None
+        for k, v in self.form.config.model.overrides().items():
+            if takes is not None and k not in takes:
+                values[f"model.{k}"] = None
         objective = self.form.value("objective.name")
         if family in FAMILY_OBJECTIVES:
             values["objective.name"] = FAMILY_OBJECTIVES[family]
@@ -213,9 +252,10 @@ class ModelPanel(QWidget):
 
     def _refresh(self) -> None:
         cfg, shape = self.form.config, self.shape()
-        self.problems.show_errors(self.form.errors_for(self._model_keys()))
+        errors = self.form.errors_for(self._model_keys())
+        self.problems.show_errors(errors)
         if not shape:
-            self._show_figures(None, shape)
+            self._show_figures(None)
             return
         family = family_of(cfg.model.name)
         for box, value in ((self.family, family), (self.variant, size_of(shape)), (self.backbone, backbone_of(shape))):
@@ -224,39 +264,38 @@ class ModelPanel(QWidget):
             box.blockSignals(False)
         self.backbone.setEnabled(family == "hybrid")
         self.name_label.setText(_describe(cfg.model))
-        kwargs = dict(shape)
+        self.family_note.setText(FAMILY_NOTES.get(family, ""))
         if self.num_classes is not None and cfg.objective.name in CLASSIFICATION_OBJECTIVES:
-            kwargs["num_classes"] = self.num_classes
+            shape["num_classes"] = self.num_classes
         try:
-            stats = model_stats(cfg.model.name, **kwargs) if not self.form.errors_for(self._model_keys()) else None
-        except (TypeError, ValueError, ZeroDivisionError):
+            stats = None if errors else model_stats(cfg.model.name, mask_ratio=cfg.objective.mask_ratio, **shape)
+        except (TypeError, ValueError, ZeroDivisionError):  # a combination only building the model would reject
             stats = None
-        self._show_figures(stats, kwargs)
+        self._show_figures(stats and (stats, _drawing(cfg, shape, stats)))
 
     def _model_keys(self) -> list[str]:
         """Fields this panel answers for ('model' is a build error of the whole model)."""
         return ["model", "model.name", *(k for k in self.form.keys if k.startswith("model.")), "data.img_size"]
 
-    def _show_figures(self, stats, shape: dict) -> None:
+    def _show_figures(self, result) -> None:
         values = {k: v for k, (v, _) in self.figures.items()}
         notes = {k: n for k, (_, n) in self.figures.items()}
-        if stats is None:
-            for v in values.values():
-                v.setText("—")
-            for n in notes.values():
-                n.setText("")
+        if result is None:
+            for label in (*values.values(), *notes.values()):
+                label.setText("—" if label in values.values() else "")
             self.drawing.set_shape(None)
             return
+        stats, drawing = result
         cfg = self.form.config
         values["params"].setText(_si(stats.params))
         notes["params"].setText(f"{stats.params:,}")
         values["gmacs"].setText(f"{stats.gmacs:.3g}")
         notes["gmacs"].setText(f"{2 * stats.gmacs:.3g} GFLOPs forward")
-        drawing = _drawing(cfg, shape, stats)
-        patches, prefix = drawing.grid[0] * drawing.grid[1], len(drawing.prefix)
         values["seq_len"].setText(str(stats.seq_len))
-        notes["seq_len"].setText(f"{patches} patches + {' + '.join(drawing.prefix)} token" if prefix
-                                 else f"{patches} patches")
+        prefix = " + ".join(drawing.prefix)
+        visible = stats.seq_len - len(drawing.prefix)
+        patches = f"{visible} of {stats.patches} patches" if visible != stats.patches else f"{stats.patches} patches"
+        notes["seq_len"].setText(f"{patches} + {prefix} token" if prefix else patches)
         bf16 = cfg.runtime.precision == "bf16"
         batch = cfg.optim.batch_size
         values["memory"].setText(_bytes(stats.train_memory(batch, 2 if bf16 else 4)))
@@ -265,16 +304,19 @@ class ModelPanel(QWidget):
 
 
 def _drawing(cfg, shape: dict, stats) -> Shape:
+    builder = model_builder(cfg.model.name)
     family = family_of(cfg.model.name)
-    prefix = ("cls",) * int(shape.get("class_token", True)) + ("dist",) * ("distilled" in cfg.model.name)
-    side = int(round((stats.seq_len - len(prefix)) ** 0.5))
+    prefix = ("cls",) * int(shape.get("class_token", True) or builder is MaskedAutoencoderViT)
+    prefix += ("dist",) * (builder is DistilledVisionTransformer)
+    side = int(round(stats.patches ** 0.5))
     dim = shape.get("embed_dim", 768)
-    head = {"mae": "decoder -> pixels of the masked patches", "mpp": "Linear -> mean colour of masked patches"}.get(
-        family, f"{'class token' if shape.get('global_pool', 'token') == 'token' else 'average'} -> Linear -> "
-                f"{shape.get('num_classes', '?')} classes")
+    pool = "class token" if shape.get("global_pool", "token") == "token" else "average"
+    head = {"mae": "decoder → pixels of the hidden patches", "mpp": "Linear → mean colour of each corrupted patch",
+            }.get(family, f"{pool} → Linear → {shape.get('num_classes', '?')} classes")
     return Shape(img_size=shape["img_size"], patch_size=shape.get("patch_size", 16), grid=(side, side), prefix=prefix,
-                 embed_dim=dim, depth=shape.get("depth", 12), num_heads=shape.get("num_heads", 12),
-                 mlp_hidden=int(dim * shape.get("mlp_ratio", 4.0)), stem=backbone_of(shape), head=head)
+                 visible=stats.seq_len - len(prefix), embed_dim=dim, depth=shape.get("depth", 12),
+                 num_heads=shape.get("num_heads", 12), mlp_hidden=int(dim * shape.get("mlp_ratio", 4.0)),
+                 stem=backbone_of(shape), head=head)
 
 
 def _describe(model_cfg) -> str:
