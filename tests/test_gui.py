@@ -9,6 +9,7 @@ from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtWidgets import QMessageBox
 
 from vitstudio import data
+from vitstudio.config import load_config
 from vitstudio.gui.main_window import MainWindow
 from vitstudio.gui.panels import data as data_panel
 from vitstudio.train import load_checkpoint
@@ -78,6 +79,7 @@ def test_start_trains_to_the_end_and_the_plots_hold_the_run(qtbot, window):
     assert panel.plots.point_count("lr") == panel.plots.point_count("images_per_sec") == len(steps)
     assert panel.progress.value() == panel.progress.maximum() == steps[-1].step
     assert "finished" in panel.progress_label.text()
+    assert panel.results["top1"].text() == f"{evals[-1].data['top1']:.2f}%"
     assert panel.start_button.isEnabled() and not panel.stop_button.isEnabled()
 
     panel.set_x_axis("epoch")  # the same curves, redrawn in place against epochs
@@ -86,12 +88,19 @@ def test_start_trains_to_the_end_and_the_plots_hold_the_run(qtbot, window):
     assert panel.plots.curves["loss"] is curve
 
 
-def test_stop_mid_run_writes_a_resumable_checkpoint(qtbot, window):
+def test_pause_resume_and_stop_mid_run_with_a_resumable_checkpoint(qtbot, window):
     panel = window.training_panel
     window.form.update({"optim.epochs": 20})
     qtbot.mouseClick(panel.start_button, Qt.LeftButton)
     assert panel.running and not panel.start_button.isEnabled()
     qtbot.waitUntil(lambda: panel.plots.point_count("loss") >= 2, timeout=60_000)
+    qtbot.mouseClick(panel.pause_button, Qt.LeftButton)
+    qtbot.waitUntil(lambda: panel.pause_button.text() == "Resume", timeout=60_000)
+    paused_at = panel.plots.point_count("loss")
+    qtbot.wait(300)
+    assert panel.plots.point_count("loss") == paused_at and "paused" in panel.progress_label.text()
+    qtbot.mouseClick(panel.pause_button, Qt.LeftButton)
+    qtbot.waitUntil(lambda: panel.plots.point_count("loss") > paused_at, timeout=60_000)
     with qtbot.waitSignal(panel.run_ended, timeout=60_000) as ended:
         qtbot.mouseClick(panel.stop_button, Qt.LeftButton)
     assert ended.args[0] == "stopped"
@@ -272,3 +281,17 @@ def test_choosing_a_family_picks_its_model_and_objective(qtbot, window):
     panel.family.activated.emit(panel.family.currentIndex())
     assert window.form.value("objective.name") == "supervised" and panel.backbone.isEnabled()
     assert panel.figures["params"][0].text() != "—"
+
+
+def test_menus_load_presets_import_weights_and_list_shortcuts(qtbot, window, tmp_path):
+    window.new_run_from_preset("quick")
+    assert window.form.config == load_config("quick")
+    weights = tmp_path / "pretrained.safetensors"
+    window.import_weights(str(weights))
+    assert window.form.value("objective.name") == "finetune"
+    assert window.form.value("objective.init_from") == str(weights)
+    assert window.current_panel() is window.training_panel and window.training_panel.init_from.isEnabled()
+    assert window.training_panel.start_button.isEnabled()
+    text = window.show_shortcuts().text()
+    assert "Start training" in text and "Ctrl+Return" in text
+    assert "vitstudio" in window.show_about().text()

@@ -18,7 +18,7 @@ DATASET_LABELS = {"builtin": "built-in shapes (no download)", "cifar10": "CIFAR-
                   "mnist": "MNIST", "fashion_mnist": "Fashion-MNIST", "stl10": "STL-10",
                   "flowers102": "Flowers-102", "pets": "Oxford-IIIT Pets", "folder": "image folder"}
 AUGMENT_LABELS = {"none": "none", "standard": "standard (crop, flip)", "deit": "DeiT (RandAugment, erasing)"}
-GRID_ROWS, GRID_COLS, THUMB = 3, 6, 88
+GRID_ROWS, GRID_COLS, THUMB = 4, 6, 112
 
 
 class SampleLoader(QThread):

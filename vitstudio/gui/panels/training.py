@@ -83,6 +83,14 @@ class TrainingPanel(QWidget):
         self.run_label = QLabel(wordWrap=True, openExternalLinks=False, textInteractionFlags=Qt.TextBrowserInteraction)
         self.run_label.linkActivated.connect(lambda url: QDesktopServices.openUrl(QUrl(url)))
 
+        results_box = QGroupBox("Results")
+        results = QFormLayout(results_box)
+        self.results = {}
+        for key, label in (("smooth", "Train loss (smoothed)"), ("val_loss", "Validation loss"),
+                           ("top1", "Validation top-1"), ("best", "Best top-1")):
+            self.results[key] = QLabel("—")
+            results.addRow(label, self.results[key])
+
         left = QVBoxLayout()
         left.addWidget(settings)
         left.addWidget(self.problems)
@@ -90,6 +98,7 @@ class TrainingPanel(QWidget):
         left.addWidget(self.progress)
         left.addWidget(self.progress_label)
         left.addWidget(self.run_label)
+        left.addWidget(results_box)
         left.addStretch(1)
         left_box = QWidget()
         left_box.setLayout(left)
@@ -154,6 +163,7 @@ class TrainingPanel(QWidget):
         if resume is None:
             self.plots.clear()
             self.run = None
+            self._show_results()
         self._failure_shown = False
         self._rate.clear()
         self.progress.setValue(0)
@@ -190,6 +200,7 @@ class TrainingPanel(QWidget):
         self.progress.setValue(0)
         self.progress_label.setText("No run yet")
         self.run_label.clear()
+        self._show_results()
         if run is not None:
             for event in run.events():
                 self._on_event(event, replay=True)
@@ -215,6 +226,9 @@ class TrainingPanel(QWidget):
             self._rate.append((event.time, event.step))
             self.progress.setValue(min(event.step, self.progress.maximum()))
             self.progress_label.setText(self._progress_text(event, replay))
+            self._show_results()
+        elif event.kind == "eval":
+            self._show_results()
         elif event.kind == "paused":
             self.pause_button.setText("Resume")
             self.pause_button.setEnabled(True)
@@ -228,6 +242,16 @@ class TrainingPanel(QWidget):
             if not replay and event.kind in ("failed", "diverged"):
                 self._show_failure("Training failed" if event.kind == "failed" else "Training diverged",
                                    d.get("reason") or event.kind, d.get("traceback", ""))
+
+    def _show_results(self) -> None:
+        """The latest values of the curves, and the best top-1 so far."""
+        series = self.plots.series
+        latest = {k: series[k].y()[-1] for k in ("smooth", "val_loss", "top1") if series[k].n}
+        if series["top1"].n:
+            latest["best"] = series["top1"].y().max()
+        for key, label in self.results.items():
+            value = latest.get(key)
+            label.setText("—" if value is None else f"{value:.2f}%" if key in ("top1", "best") else f"{value:.4f}")
 
     def _progress_text(self, event, replay: bool) -> str:
         epochs = self.form.value("optim.epochs")
