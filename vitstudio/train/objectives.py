@@ -1,7 +1,8 @@
 """Training objectives: how a batch becomes a loss, and how a model is scored on validation data.
 
 An objective's `loss(model, images, targets)` returns a scalar; `evaluate(model, images, labels)` returns
-per-batch sums (loss, correct top-1 / top-5, count) that the trainer adds up (across ranks too).
+per-batch sums named by its `metrics` (loss, correct top-1 / top-5, count) that the trainer adds up
+(across ranks too) and reports as val_loss and percentages.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from ..config import Config, ConfigError
 class Supervised:
     """Cross-entropy on labels, with label smoothing; soft (Mixup/CutMix) targets are class probabilities."""
 
-    classification = True
+    metrics = ("loss", "top1", "top5", "count")
 
     def __init__(self, label_smoothing: float = 0.0):
         self.label_smoothing = label_smoothing

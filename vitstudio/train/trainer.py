@@ -86,7 +86,7 @@ class Trainer:
         cfg, rt = self.config, self.config.runtime
         self.device = _device(rt.device, self.dist)
         self.autocast_dtype = _autocast_dtype(rt.precision, self.device)
-        distributed.init(self.dist, self.device)
+        self._joined_group = distributed.init(self.dist, self.device)
         if self.dist.enabled:
             path = distributed.broadcast_object(str(self.run_dir) if self.dist.is_main else None)
             self.run_record = self.run_record or Run(path)
@@ -120,7 +120,7 @@ class Trainer:
                 self.train_model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
         self.train_loader = self._loader(self.data.train, sampler=self.train_sampler, drop_last=True)
         val = Subset(self.data.val, range(self.dist.rank, len(self.data.val), self.dist.world_size))
-        self.val_loader = self._loader(val, batch_size=2 * o.batch_size) if len(val) else None
+        self.val_loader = self._loader(val, batch_size=2 * o.batch_size) if len(self.data.val) else None
         self._emit("started", run_dir=str(self.run_dir), total_steps=self.total_steps,
                    steps_per_epoch=self.steps_per_epoch, config=cfg.to_dict(), resumed_from=resumed_from)
 
@@ -195,10 +195,19 @@ class Trainer:
                 self._emit("resumed")
             self._window_start, self._window_steps = time.perf_counter(), 0
             self._loss_sum.zero_()
-        if self._stop.is_set():
+        if self._stop_requested():
             bad = self._checkpoint()
             return bad or self._emit("stopped", reason="stop requested", checkpoint=str(self.run_record.last_checkpoint))
         return None
+
+    def _stop_requested(self) -> bool:
+        """Whether to stop now; under DDP every rank stops at the same step (checked at each log step)."""
+        if not self.dist.enabled:
+            return self._stop.is_set()
+        if self.step % self.config.runtime.log_every:
+            return False
+        flag = torch.tensor(float(self._stop.is_set()), device=self.device)
+        return distributed.all_reduce_sum(flag).item() > 0
 
     def _log_steps(self) -> Event | None:
         """Read the loss accumulated on the device since the last report (the one host sync); emit a step event.
@@ -225,17 +234,15 @@ class Trainer:
         if self.val_loader is None:
             return None
         self.model.eval()
-        totals: dict[str, torch.Tensor] = {}
-        for images, labels in self.val_loader:
+        keys = self.objective.metrics
+        totals = torch.zeros(len(keys), device=self.device)
+        for images, labels in self.val_loader:  # a rank's shard may be empty; it still joins the all-reduce
             images = images.to(self.device, non_blocking=True)
             labels = labels.to(self.device, non_blocking=True)
             with self._autocast():
                 sums = self.objective.evaluate(self.model, images, labels)
-            for k, v in sums.items():
-                totals[k] = totals.get(k, 0) + v.float()
-        keys = sorted(totals)
-        flat = distributed.all_reduce_sum(torch.stack([totals[k] for k in keys])).tolist()
-        t = dict(zip(keys, flat))
+            totals += torch.stack([sums[k].float() for k in keys])
+        t = dict(zip(keys, distributed.all_reduce_sum(totals).tolist()))
         count = max(t.pop("count"), 1.0)
         result = {"val_loss": t.pop("loss") / count, **{k: 100.0 * v / count for k, v in t.items()}}
         self._emit("eval", **result)
@@ -270,6 +277,8 @@ class Trainer:
         return self._emit("failed", reason=reason, traceback=traceback.format_exc())
 
     def _close(self) -> None:
+        if getattr(self, "_joined_group", False):
+            distributed.close()
         if getattr(self, "device", None) is not None and self.device.type == "cuda":
             torch.cuda.empty_cache()
 
