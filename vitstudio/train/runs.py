@@ -85,6 +85,24 @@ class Run:
     def events(self) -> list[Event]:
         return read_metrics(self.path / METRICS)
 
+    def weights_file(self, which: str = "final") -> Path:
+        """The file holding the run's 'final' weights (for an unfinished run: best, else last), 'best' or 'last'."""
+        order = {"final": (self.weights, self.best_checkpoint, self.last_checkpoint),
+                 "best": (self.best_checkpoint,), "last": (self.last_checkpoint,)}[which]
+        for path in order:
+            if path.exists():
+                return path
+        raise FileNotFoundError(f"run {self.id} has no {which} weights yet (no {', '.join(p.name for p in order)})")
+
+    def load_model(self, which: str = "final"):
+        """The run's model with its weights (see `weights_file`), in eval mode."""
+        from .checkpoint import load_weights
+        from .trainer import build_model
+
+        model = build_model(self.config(), self._read_status().get("num_classes"))
+        model.load_state_dict(load_weights(self.weights_file(which)))
+        return model.eval()
+
     def summary(self) -> dict:
         """What a run list shows: identity, what was trained, state, progress and results (JSON-able)."""
         status, cfg = self.status(), self.config()
@@ -106,8 +124,8 @@ class Run:
         status = self._read_status()
         status.update(step=event.step, epoch=event.epoch, updated=event.time, pid=os.getpid(), host=socket.gethostname())
         if event.kind == "started":
-            status.update(state="running", total_steps=event.data.get("total_steps"),
-                          steps_per_epoch=event.data.get("steps_per_epoch"), reason=None)
+            status.update(state="running", reason=None, **{k: event.data.get(k) for k in (
+                "total_steps", "steps_per_epoch", "num_classes", "class_names")})
         elif event.kind == "step":
             status.update(state="running", loss=event.data.get("loss"), images_per_sec=event.data.get("images_per_sec"))
         elif event.kind == "eval":

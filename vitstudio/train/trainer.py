@@ -23,7 +23,7 @@ from ..config import CLASSIFICATION_OBJECTIVES, Config, ConfigError, validate
 from . import distributed
 from .checkpoint import load_checkpoint, save_checkpoint, save_weights
 from .events import Event, Listener
-from .objectives import build_objective
+from .objectives import build_objective, freeze_for_linear_probe, init_for_finetuning
 from .optim import build_optimizer, lr_at, set_lr
 from .runs import Run, create_run, find_run
 
@@ -42,6 +42,7 @@ class Trainer:
             raise ValueError("Trainer needs a config or a run to resume")
         self.config = validate(config)
         self.listeners = list(listeners)
+        self.runs_dir = runs_dir
         if self.run_record is None and self.dist.is_main:
             self.run_record = create_run(self.config, runs_dir)
         self._resuming = resume is not None
@@ -97,8 +98,17 @@ class Trainer:
         d = cfg.data
         self.data = build_datasets(name=d.name, root=d.root, img_size=d.img_size, augment=d.augment,
                                    val_fraction=d.val_fraction, seed=rt.seed)
-        self.model = build_model(cfg, self.data.num_classes).to(self.device)
-        self.objective = build_objective(cfg, self.model, self.device)
+        self.model = build_model(cfg, self.data.num_classes)
+        init_notes = []
+        if cfg.objective.init_from and not (self._resuming and self.run_record.last_checkpoint.exists()):
+            init_notes = init_for_finetuning(self.model, cfg.objective.init_from, self.runs_dir)
+        if cfg.objective.linear_probe:
+            freeze_for_linear_probe(self.model)
+        if hasattr(self.model, "pixel_mean"):  # masked patch prediction reads colours from un-normalised pixels
+            self.model.pixel_mean.copy_(torch.tensor(self.data.mean).view_as(self.model.pixel_mean))
+            self.model.pixel_std.copy_(torch.tensor(self.data.std).view_as(self.model.pixel_std))
+        self.model.to(self.device)
+        self.objective = build_objective(cfg, self.model, self.device, self.data.num_classes, self.runs_dir)
         o = cfg.optim
         self.optimizer = build_optimizer(self.model, o.lr, o.weight_decay, o.betas, o.layer_decay, self.device)
         self.batch_size = o.batch_size
@@ -122,7 +132,8 @@ class Trainer:
         val = Subset(self.data.val, range(self.dist.rank, len(self.data.val), self.dist.world_size))
         self.val_loader = self._loader(val, batch_size=2 * o.batch_size) if len(self.data.val) else None
         self._emit("started", run_dir=str(self.run_dir), total_steps=self.total_steps,
-                   steps_per_epoch=self.steps_per_epoch, config=cfg.to_dict(), resumed_from=resumed_from)
+                   steps_per_epoch=self.steps_per_epoch, config=cfg.to_dict(), num_classes=self.data.num_classes,
+                   class_names=list(self.data.class_names), resumed_from=resumed_from, init_notes=init_notes)
 
     def _loader(self, dataset, sampler=None, batch_size=None, drop_last=False) -> DataLoader:
         workers = self.config.data.num_workers
