@@ -86,6 +86,8 @@ class Trainer:
     def _setup(self) -> None:
         cfg, rt = self.config, self.config.runtime
         self.device = _device(rt.device, self.dist)
+        if self.device.type == "cuda":
+            torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
         self.autocast_dtype = _autocast_dtype(rt.precision, self.device)
         self._joined_group = distributed.init(self.dist, self.device)
         if self.dist.enabled:
@@ -322,7 +324,12 @@ def build_model(cfg: Config, num_classes: int | None = None) -> nn.Module:
         kwargs["num_classes"] = num_classes
     try:
         return create_model(cfg.model.name, **kwargs)
-    except (TypeError, ValueError) as e:
+    except TypeError as e:
+        if "num_classes" in str(e):
+            raise ConfigError("objective.name", f"{cfg.model.name} has no classifier; pretrain it with objective "
+                                                "'mae' or 'mpp', or pick a classification model") from None
+        raise ConfigError("model", f"{cfg.model.name} cannot be built with {kwargs}: {e}") from None
+    except ValueError as e:
         raise ConfigError("model", f"{cfg.model.name} cannot be built with {kwargs}: {e}") from None
 
 
