@@ -16,6 +16,8 @@ from dataclasses import dataclass, field, fields
 from importlib import resources
 from pathlib import Path
 
+from .models.vit import GLOBAL_POOLS, POS_EMBED_KINDS as POS_EMBEDS
+
 OBJECTIVES = ("supervised", "distill", "mae", "mpp", "finetune")
 CLASSIFICATION_OBJECTIVES = ("supervised", "distill", "finetune")
 AUGMENTS = ("none", "standard", "deit")
@@ -23,8 +25,6 @@ RESIDENT = ("auto", "on", "off")
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("auto", "fp32", "bf16")
 DISTILL_TYPES = ("hard", "soft")
-POS_EMBEDS = ("learned", "learned_2d", "sincos_2d", "none")
-GLOBAL_POOLS = ("token", "avg")
 
 
 class ConfigError(ValueError):
