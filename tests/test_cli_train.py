@@ -24,14 +24,14 @@ def test_train_then_list_show_export(tmp_path, capsys, monkeypatch):
     assert table[0].split()[:2] == ["RUN", "STATE"] and "finished" in table[1] and "cli" in table[1]
     assert main(["runs", "list", "--json"]) == 0
     (summary,) = json.loads(capsys.readouterr().out)
-    assert summary["state"] == "finished" and summary["step"] == 6
+    assert summary["state"] == "finished" and summary["step"] == 8
 
     assert main(["runs", "show", "cli"]) == 0
     assert "epoch   2.00" in capsys.readouterr().out
     csv_path, st_path = tmp_path / "m.csv", tmp_path / "w.safetensors"
     assert main(["runs", "export", "cli", "--format", "csv", "-o", str(csv_path)]) == 0
     rows = csv_path.read_text().splitlines()
-    assert rows[0].startswith("kind,step,epoch,time") and sum(r.startswith("step,") for r in rows) == 6
+    assert rows[0].startswith("kind,step,epoch,time") and sum(r.startswith("step,") for r in rows) == 8
     assert main(["runs", "export", "cli", "--format", "safetensors", "-o", str(st_path)]) == 0
     assert "head.weight" in load_file(st_path)
 

@@ -27,9 +27,9 @@ def test_supervised_run(tmp_path):
     kinds = [e.kind for e in events]
     assert kinds[0] == "started" and kinds[-1] == "finished" and kinds.count("eval") == 2
     started = events[0].data
-    assert started["steps_per_epoch"] == 3 and started["total_steps"] == 6 and started["num_classes"] == 10
+    assert started["steps_per_epoch"] == 4 and started["total_steps"] == 8 and started["num_classes"] == 10
     steps = [e for e in events if e.kind == "step"]
-    assert [e.step for e in steps] == list(range(1, 7))
+    assert [e.step for e in steps] == list(range(1, 9))
     assert all(e.data["loss"] > 0 and e.data["images_per_sec"] > 0 and e.data["lr"] > 0 for e in steps)
     ev = [e for e in events if e.kind == "eval"][-1].data
     assert 0 <= ev["top1"] <= ev["top5"] <= 100 and ev["val_loss"] > 0
@@ -41,7 +41,7 @@ def test_supervised_run(tmp_path):
         p.name for p in run.path.iterdir()}
     weights = load_weights(run.weights)
     assert all(torch.equal(weights[k], v) for k, v in trainer.model.state_dict().items())
-    assert load_checkpoint(run.last_checkpoint)["step"] == 6
+    assert load_checkpoint(run.last_checkpoint)["step"] == 8
     reloaded = run.load_model()
     x = torch.randn(2, 3, 32, 32)
     assert torch.allclose(reloaded(x), trainer.model.eval()(x))
@@ -58,7 +58,7 @@ def test_pause_resume_and_stop_then_continue(tmp_path):
         if event.kind == "step" and event.step == 2:
             trainer.pause()
             threading.Timer(0.2, trainer.resume).start()
-        if event.kind == "step" and event.step == 4:
+        if event.kind == "step" and event.step == 5:
             trainer.stop()
 
     trainer = Trainer(cfg, runs_dir=tmp_path, listeners=[control])
@@ -66,13 +66,13 @@ def test_pause_resume_and_stop_then_continue(tmp_path):
     assert final.kind == "stopped"
     assert seen.index("paused") < seen.index("resumed") and seen[seen.index("paused") - 1] == "step"
     run = find_run(trainer.run_dir)
-    assert load_checkpoint(run.last_checkpoint)["step"] == 4 and run.status()["state"] == "stopped"
+    assert load_checkpoint(run.last_checkpoint)["step"] == 5 and run.status()["state"] == "stopped"
 
     final = Trainer(runs_dir=tmp_path, resume=run.id).run()
-    assert final.kind == "finished" and final.step == 9
-    assert _steps(run) == list(range(1, 10))
+    assert final.kind == "finished" and final.step == 12
+    assert _steps(run) == list(range(1, 13))
     started = [e for e in run.events() if e.kind == "started"]
-    assert [e.data["resumed_from"] for e in started] == [None, 4]
+    assert [e.data["resumed_from"] for e in started] == [None, 5]
 
 
 def test_nan_loss_ends_as_diverged_keeping_the_good_checkpoint(tmp_path, monkeypatch):
@@ -90,7 +90,7 @@ def test_nan_loss_ends_as_diverged_keeping_the_good_checkpoint(tmp_path, monkeyp
     assert final.kind == "diverged" and "nan" in final.data["reason"] and "optim.lr" in final.data["reason"]
     run = find_run(trainer.run_dir)
     state = load_checkpoint(run.last_checkpoint)
-    assert state["step"] == 3  # the epoch-end checkpoint; step 4 had the first NaN loss, so none after it
+    assert state["step"] == 2  # step 4 had the first NaN loss: its report ends the run before any later checkpoint
     assert all(torch.isfinite(v).all() for v in state["model"].values())
     assert run.status()["state"] == "diverged"
 
