@@ -31,6 +31,75 @@ def _cmd_convert(args) -> int:
     return 0
 
 
+def _cmd_train(args) -> int:
+    import signal
+    import time
+
+    from .config import ConfigError, apply_overrides, load_config
+    from .train import Trainer, find_run
+    from .train.console import ProgressBar, format_summary
+    from .train.distributed import context
+
+    try:
+        if args.resume:
+            base = find_run(args.resume, args.runs_dir).config()
+        else:
+            base = load_config(args.preset or "quick")
+        cfg = load_config(args.config, base=base) if args.config else base
+        cfg = apply_overrides(cfg, [*args.set, *([f"runtime.device={args.device}"] if args.device else [])])
+        main_rank = context().is_main
+        trainer = Trainer(cfg, runs_dir=args.runs_dir, listeners=[ProgressBar()] if main_rank else [], resume=args.resume)
+    except (ConfigError, LookupError) as e:
+        print(f"vitstudio train: {e}", file=sys.stderr)
+        return 2
+    start = time.time()
+    # The first Ctrl-C asks the trainer to stop after the current step and save a checkpoint; a second one kills.
+    signal.signal(signal.SIGINT, lambda *_: (trainer.stop(), signal.signal(signal.SIGINT, signal.SIG_DFL)))
+    final = trainer.run()
+    if main_rank:
+        print(format_summary(final, trainer.run_record.summary(), time.time() - start))
+        if final.kind == "failed" and args.verbose:
+            print(final.data.get("traceback", ""), file=sys.stderr)
+    return {"finished": 0, "stopped": 130}.get(final.kind, 1)
+
+
+def _cmd_runs(args) -> int:
+    import json
+
+    from .train import find_run, list_runs
+    from .train.console import format_eval, format_runs_table
+
+    if args.action == "list":
+        summaries = [r.summary() for r in list_runs(args.runs_dir)]
+        print(json.dumps(summaries, indent=1) if args.json else format_runs_table(summaries))
+        return 0
+    try:
+        run = find_run(args.run, args.runs_dir)
+    except LookupError as e:
+        print(f"vitstudio runs: {e}", file=sys.stderr)
+        return 2
+    if args.action == "show":
+        s = run.summary()
+        print(f"run {s['id']}: {s['state']} at step {s['step']}/{s['total_steps']}" + (f" ({s['reason']})" if s["reason"] else ""))
+        print(f"folder {s['path']}")
+        print(run.config().to_json())
+        for e in run.events():
+            if e.kind == "eval":
+                print(f"epoch {e.epoch:6.2f}  step {e.step:6d}  {format_eval(e.data)}")
+        return 0
+    from .train.checkpoint import CheckpointError
+    from .train.export import export_csv, export_safetensors
+
+    out = args.output or f"{run.id}.{'csv' if args.format == 'csv' else 'safetensors'}"
+    try:
+        path = export_csv(run, out) if args.format == "csv" else export_safetensors(run, out, args.which)
+    except (CheckpointError, FileNotFoundError) as e:
+        print(f"vitstudio runs export: {e}", file=sys.stderr)
+        return 1
+    print(path)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vitstudio", description="An experiment studio for Vision Transformers.")
     parser.add_argument("--version", action="version", version=f"vitstudio {__version__}")
@@ -47,6 +116,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lenient", action="store_true", help="load what fits instead of failing on mismatched keys")
     p.add_argument("--out", required=True, help="output .safetensors path")
     p.set_defaults(func=_cmd_convert)
+
+    p = sub.add_parser("train", help="train a model (headless; torchrun-ready)")
+    p.add_argument("config", nargs="?", help="a TOML config, laid over the preset")
+    p.add_argument("--preset", help="a packaged preset (default: quick)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a field, e.g. optim.lr=3e-4")
+    p.add_argument("--runs-dir", help="where runs live (default: $VITSTUDIO_RUNS or the per-user data folder)")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"))
+    p.add_argument("--resume", metavar="RUN", help="continue a run from its last checkpoint")
+    p.add_argument("-v", "--verbose", action="store_true", help="print the traceback of a failure")
+    p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("runs", help="list, show and export runs")
+    runs = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    r = runs.add_parser("list", help="every run with its state and results")
+    r.add_argument("--json", action="store_true")
+    r = runs.add_parser("show", help="a run's config, status and evaluations")
+    r.add_argument("run")
+    r = runs.add_parser("export", help="a run's metrics (csv) or weights (safetensors)")
+    r.add_argument("run")
+    r.add_argument("--format", choices=("csv", "safetensors"), required=True)
+    r.add_argument("--which", choices=("final", "best", "last"), default="final", help="which weights (default final)")
+    r.add_argument("-o", "--output", help="output file (default: RUN.csv / RUN.safetensors here)")
+    for r in runs.choices.values():
+        r.add_argument("--runs-dir")
+    p.set_defaults(func=_cmd_runs)
     return parser
 
 
