@@ -244,3 +244,13 @@ def test_normalize_and_denormalize_round_trip():
     assert x.shape == (1, 3, 8, 6)
     np.testing.assert_allclose(x[0, 1, 2, 3].item(), (image[2, 3, 1] / 255 - 0.4) / 0.25, rtol=1e-6)
     np.testing.assert_array_equal(A.denormalize(x, (0.5, 0.4, 0.3), (0.2, 0.25, 0.3)), image)
+
+
+def test_bundled_sample_images_load_and_are_credited():
+    samples = A.sample_images()
+    assert len(samples) >= 4
+    credits = (samples[0].parent / "CREDITS.md").read_text()
+    for path in samples:
+        image = A.load_image(path)
+        assert 224 <= min(image.shape[:2]) <= 320 and image.shape[2] == 3
+        assert f"`{path.name}`" in credits

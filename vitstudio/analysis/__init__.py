@@ -7,7 +7,7 @@ and top-k predictions; `render` and `figures` turn them into RGB images for the 
 from .attention import (attention_rollout, collect_attention, fuse_heads, mean_attention_distance, patch_distances,
                         token_attention)
 from .filters import FilterComponents, filter_pca, image_conv, patch_filters
-from .image import IMAGENET_MEAN, IMAGENET_STD, denormalize, fit_image, load_image, normalize
+from .image import IMAGENET_MEAN, IMAGENET_STD, denormalize, fit_image, load_image, normalize, sample_images
 from .mae import MAEPanels, mae_reconstruction, masking_noise
 from .patches import patch_sequence, patchify, unpatchify
 from .position import patch_position_embedding, position_similarity
@@ -19,5 +19,5 @@ __all__ = [
     "attention_rollout", "collect_attention", "denormalize", "filter_pca", "fit_image", "fuse_heads", "geometry",
     "image_conv", "is_mae", "load_image", "mae_reconstruction", "masking_noise", "mean_attention_distance",
     "normalize", "patch_distances", "patch_filters", "patch_position_embedding", "patch_sequence", "patchify",
-    "position_similarity", "predict", "top_k", "token_attention", "unpatchify", "write_report",
+    "position_similarity", "predict", "sample_images", "top_k", "token_attention", "unpatchify", "write_report",
 ]

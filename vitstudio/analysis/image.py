@@ -64,3 +64,12 @@ def denormalize(x, mean=IMAGENET_MEAN, std=IMAGENET_STD) -> np.ndarray:
     x = as_numpy(x).astype(np.float64).reshape(3, *np.shape(x)[-2:])
     x = x * np.asarray(std).reshape(3, 1, 1) + np.asarray(mean).reshape(3, 1, 1)
     return (x.transpose(1, 2, 0).clip(0, 1) * 255).round().astype(np.uint8)
+
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+
+
+def sample_images() -> list[Path]:
+    """The bundled sample images (`vitstudio/resources/images/`, credited in CREDITS.md there), sorted by name."""
+    folder = Path(__file__).resolve().parent.parent / "resources" / "images"
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
