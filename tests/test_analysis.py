@@ -39,6 +39,8 @@ def test_token_attention_reads_the_rows_of_prefix_tokens_on_a_rectangular_grid()
     assert maps.shape == (2, 4, 2, 3)
     np.testing.assert_array_equal(maps[1, 3], attn[1, 3, 0, 2:].reshape(2, 3))
     np.testing.assert_array_equal(A.token_attention(attn, grid, n_prefix, token=1)[0, 0], attn[0, 0, 1, 2:].reshape(2, 3))
+    np.testing.assert_array_equal(A.token_attention(attn, grid, n_prefix, token=None)[0, 1],
+                                  attn[0, 1, :, 2:].mean(0).reshape(2, 3))  # mean over all queries
     with pytest.raises(ValueError, match="2x3 patch grid"):
         A.token_attention(attn, grid, num_prefix_tokens=1)
 
@@ -83,6 +85,12 @@ def test_rollout_discards_the_lowest_weights_before_the_identity():
     np.testing.assert_allclose(A.attention_rollout(attn, (1, 2), discard_ratio=0.34), [[0.7 / 1.95, 0.25 / 1.95]])
     with pytest.raises(ValueError, match="discard_ratio"):
         A.attention_rollout(attn, (1, 2), discard_ratio=1.0)
+
+
+def test_rollout_without_a_class_token_averages_the_rows():
+    # 2 patches, no prefix: patch 0 attends to itself, patch 1 to patch 0 -> A = [[1, 0], [.5, .5]]
+    attn = layer([1, 0], [1, 0])[None]
+    np.testing.assert_allclose(A.attention_rollout(attn, (1, 2), num_prefix_tokens=0, token=None), [[0.75, 0.25]])
 
 
 def test_rollout_keeps_batch_axes_apart():

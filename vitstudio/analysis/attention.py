@@ -35,15 +35,21 @@ def _check_tokens(attn: np.ndarray, grid, num_prefix_tokens: int) -> tuple[int, 
     return gh, gw
 
 
-def token_attention(attn, grid, num_prefix_tokens: int = 1, token: int = 0) -> np.ndarray:
+def _query_row(a: np.ndarray, token: int | None) -> np.ndarray:
+    """Row `token` of (..., N, N), or the mean of all rows for `token=None`."""
+    return a.mean(axis=-2) if token is None else a[..., token, :]
+
+
+def token_attention(attn, grid, num_prefix_tokens: int = 1, token: int | None = 0) -> np.ndarray:
     """How much token `token` (0: the class token; 1: DeiT's distillation token) attends to each patch.
 
     (..., N, N) -> (..., gh, gw): the raw weights on the patch keys, not renormalised (what the
-    prefix tokens receive is left out, so a map may sum to less than 1).
+    prefix tokens receive is left out, so a map may sum to less than 1). `token=None` averages
+    over all query tokens (for models without a class token: what each patch receives on average).
     """
     attn = as_numpy(attn)
     gh, gw = _check_tokens(attn, grid, num_prefix_tokens)
-    return attn[..., token, num_prefix_tokens:].reshape(*attn.shape[:-2], gh, gw)
+    return _query_row(attn, token)[..., num_prefix_tokens:].reshape(*attn.shape[:-2], gh, gw)
 
 
 def fuse_heads(attn, head_fusion: str = "mean") -> np.ndarray:
@@ -54,8 +60,9 @@ def fuse_heads(attn, head_fusion: str = "mean") -> np.ndarray:
 
 
 def attention_rollout(attn, grid, num_prefix_tokens: int = 1, head_fusion: str = "mean",
-                      discard_ratio: float = 0.0, token: int = 0) -> np.ndarray:
-    """Attention rollout (Abnar & Zuidema, 2020) read at `token`'s row: (layers, ..., heads, N, N) -> (..., gh, gw).
+                      discard_ratio: float = 0.0, token: int | None = 0) -> np.ndarray:
+    """Attention rollout (Abnar & Zuidema, 2020) read at `token`'s row (None: the mean of all rows):
+    (layers, ..., heads, N, N) -> (..., gh, gw).
 
     Per layer: fuse the heads; optionally zero the lowest `discard_ratio` fraction of the fused
     weights (per image); add the identity for the residual connection; renormalise each row to sum
@@ -80,7 +87,7 @@ def attention_rollout(attn, grid, num_prefix_tokens: int = 1, head_fusion: str =
         a = a + eye
         a = a / a.sum(axis=-1, keepdims=True)
         rollout = a @ rollout
-    return rollout[..., token, num_prefix_tokens:].reshape(*rollout.shape[:-2], gh, gw)
+    return _query_row(rollout, token)[..., num_prefix_tokens:].reshape(*rollout.shape[:-2], gh, gw)
 
 
 def patch_centres(grid, patch_px) -> np.ndarray:

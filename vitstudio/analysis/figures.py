@@ -4,12 +4,21 @@ The GUI shows these arrays and exports them; `vitstudio inspect` writes them as 
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from . import render
+from .attention import attention_rollout, token_attention
 from .filters import FilterComponents
 from .mae import MAEPanels
 from .patches import patch_sequence, patchify
+
+if TYPE_CHECKING:
+    from .report import Inspection
+
+#: what the prefix tokens are called, by position.
+TOKEN_NAMES = ("class token", "distillation token")
 
 #: tiles smaller than this many pixels are enlarged by an integer factor so they stay visible.
 MIN_TILE = 96
@@ -28,11 +37,11 @@ def patches_figure(image: np.ndarray, patch_px) -> np.ndarray:
     return render.tile_grid([render.scale_up(p, f) for p in patch_sequence(grid)], ncols=gw, gap=2)
 
 
-def sequence_figure(image: np.ndarray, patch_px, per_row: int = 16) -> np.ndarray:
-    """The flattened patch sequence, token order, numbered from 1 (0 is the class token)."""
+def sequence_figure(image: np.ndarray, patch_px, num_prefix_tokens: int = 1, per_row: int = 16) -> np.ndarray:
+    """The flattened patch sequence, labelled with each patch's token index (after the prefix tokens)."""
     seq = patch_sequence(patchify(image, patch_px))
     f = zoom(min(seq.shape[1:3]), 32)
-    labels = [str(i + 1) for i in range(len(seq))]
+    labels = [str(num_prefix_tokens + i) for i in range(len(seq))]
     return render.tile_grid([render.scale_up(p, f) for p in seq], ncols=min(per_row, len(seq)), gap=3, labels=labels)
 
 
@@ -57,6 +66,33 @@ def overlay_figure(image: np.ndarray, heat: np.ndarray, alpha: float = 0.6, cmap
     big = render.scale_up(image, zoom(min(image.shape[:2]), 192))
     fig = render.tile_grid([big, render.overlay(big, heat, alpha, cmap, smooth)], ncols=2, gap=4)
     return render.titled(fig, title) if title else fig
+
+
+def token_name(token: int | None) -> str:
+    if token is None:
+        return "mean over all tokens"
+    return TOKEN_NAMES[token] if token < len(TOKEN_NAMES) else f"prefix token {token}"
+
+
+def attention_figure(insp: Inspection, layer: int = 0, head: int = 0, all_heads: bool = False, token: int = 0,
+                     rollout: bool = False, head_fusion: str = "mean", discard_ratio: float = 0.0,
+                     alpha: float = 0.6, cmap: str = "inferno", smooth: bool = False) -> np.ndarray:
+    """The attention view: prefix token `token`'s attention at `layer` (one head, or all heads as a
+    grid), or, with `rollout`, the attention rollout through all layers. A model without prefix
+    tokens (global average pooling) shows the mean over all query tokens instead."""
+    geo, attn = insp.geometry, insp.attention
+    if geo.num_prefix_tokens == 0:
+        token = None
+    who = token_name(token)
+    if rollout:
+        heat = attention_rollout(attn, geo.grid, geo.num_prefix_tokens, head_fusion, discard_ratio, token)
+        title = f"attention rollout of the {who} ({head_fusion} over heads, discard {discard_ratio:.0%})"
+        return overlay_figure(insp.image, heat, alpha, cmap, title, smooth)
+    maps = token_attention(attn[layer], geo.grid, geo.num_prefix_tokens, token)
+    where = f"layer {layer + 1} of {len(attn)}"
+    if all_heads:
+        return head_grid_figure(insp.image, maps, alpha, cmap, f"{who} attention, {where}", smooth)
+    return overlay_figure(insp.image, maps[head], alpha, cmap, f"{who} attention, {where}, head {head}", smooth)
 
 
 def position_figure(similarity: np.ndarray, cmap: str = "viridis") -> np.ndarray:
@@ -100,6 +136,11 @@ def mae_figure(panels: MAEPanels) -> np.ndarray:
     fig = render.tile_grid([render.scale_up(p, f) for p in shown.values()], ncols=4, gap=4, labels=list(shown))
     title = f"MAE reconstruction, mask ratio {panels.mask_ratio:.2f}, seed {panels.seed}"
     return render.titled(fig, title + (f"\n{panels.note}" if panels.note else ""))
+
+
+def predictions_figure(predictions: dict[str, list[tuple[str, float]]]) -> np.ndarray:
+    """Top-k predictions by head as horizontal probability bars."""
+    return render.bar_chart(predictions)
 
 
 def predictions_text(predictions: dict[str, list[tuple[str, float]]]) -> str:

@@ -80,7 +80,7 @@ def overlay(image, heat, alpha: float = 0.6, cmap: str = "inferno", smooth: bool
     return out.round().astype(np.uint8)
 
 
-def _font(size: int = 11):
+def load_font(size: int = 11):
     try:
         return ImageFont.load_default(size=size)
     except TypeError:  # Pillow < 10.1 has one bitmap size
@@ -116,7 +116,7 @@ def tile_grid(tiles, ncols: int | None = None, gap: int = 2, background=WHITE, l
     n = len(tiles)
     ncols = ncols or int(np.ceil(np.sqrt(n)))
     nrows = -(-n // ncols)
-    font = _font(font_size)
+    font = load_font(font_size)
     label_h = text_size("Ag", font)[1] + 4 if labels else 0
     cell_h = h + label_h
     H, W = nrows * cell_h + (nrows + 1) * gap, ncols * w + (ncols + 1) * gap
@@ -135,7 +135,7 @@ def tile_grid(tiles, ncols: int | None = None, gap: int = 2, background=WHITE, l
 def titled(img, title: str, font_size: int = 13, background=WHITE) -> np.ndarray:
     """Add a title line (wrapped to the image width) above an image."""
     img = to_uint8_rgb(img)
-    font = _font(font_size)
+    font = load_font(font_size)
     lines = wrap_text(title, img.shape[1] - 8, font)
     line_h = text_size("Ag", font)[1] + 4
     top = line_h * len(lines) + 6
@@ -181,7 +181,7 @@ def scatter_plot(x, y, groups=None, xlabel: str = "", ylabel: str = "", title: s
         raise ValueError(f"scatter_plot needs x and y of the same non-zero length, got {x.size} and {y.size}")
     groups = np.zeros(x.size, int) if groups is None else as_numpy(groups).astype(int).ravel()
     H, W = pair(size)
-    font = _font(11)
+    font = load_font(11)
     n_groups = int(groups.max()) + 1
     legend_w = 64 if n_groups > 1 else 0
     left, right, top, bottom = 52, 12 + legend_w, 28 if title else 12, 40
@@ -224,6 +224,27 @@ def scatter_plot(x, y, groups=None, xlabel: str = "", ylabel: str = "", title: s
             yy = top + 16 * (g + bool(legend_title)) + 2
             d.ellipse([lx, yy + 2, lx + 8, yy + 10], fill=hex_rgb(CATEGORY_COLORS[g % len(CATEGORY_COLORS)]), outline=BLACK)
             d.text((lx + 12, yy), str(g), fill=BLACK, font=font)
+    return np.asarray(canvas)
+
+
+def bar_chart(groups: dict[str, list[tuple[str, float]]], width: int = 440, row_height: int = 20) -> np.ndarray:
+    """Horizontal bars of values in [0, 1] with their labels and percentages, under a heading per group."""
+    f = load_font(12)
+    n_rows = sum(len(rows) + 1 for rows in groups.values())
+    canvas = Image.new("RGB", (width, n_rows * row_height + 8), WHITE)
+    d = ImageDraw.Draw(canvas)
+    label_w = int(width * 0.4)
+    bar_w = width - label_w - 64
+    y = 4
+    for heading, rows in groups.items():
+        d.text((4, y + 3), heading, fill=BLACK, font=f)
+        y += row_height
+        for label, value in rows:
+            d.text((14, y + 3), fit_text(str(label), label_w - 20, f), fill=BLACK, font=f)
+            end = label_w + max(1, round(value * bar_w))
+            d.rectangle([label_w, y + 4, end, y + row_height - 4], fill=hex_rgb(CATEGORY_COLORS[0]))
+            d.text((end + 4, y + 3), f"{100 * value:.1f}%", fill=BLACK, font=f)
+            y += row_height
     return np.asarray(canvas)
 
 

@@ -1,4 +1,4 @@
-"""Everything the inspector shows for one model and one image, written as PNG files (`vitstudio inspect`)."""
+"""Every analysis of one model on one image (`inspect_image`), and all of it written as files (`write_report`)."""
 from __future__ import annotations
 
 import json
@@ -6,14 +6,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from . import figures, render
-from .attention import attention_rollout, collect_attention, mean_attention_distance, token_attention
-from .filters import patch_filters
+from .attention import collect_attention, mean_attention_distance
+from .filters import FilterComponents, patch_filters
 from .image import IMAGENET_MEAN, IMAGENET_STD, fit_image, normalize
 from .mae import mae_reconstruction
 from .position import patch_position_embedding, position_similarity
-from .predictions import predict
+from .predictions import Prediction, predict
 
 
 @dataclass
@@ -38,20 +39,52 @@ def is_mae(model) -> bool:
     return hasattr(model, "reconstruct")
 
 
-def write_report(model, image: np.ndarray, out_dir, mean=IMAGENET_MEAN, std=IMAGENET_STD, class_names=None,
-                 mask_ratio: float = 0.75, seed: int = 0, alpha: float = 0.6, cmap: str = "inferno") -> list[Path]:
-    """Write every figure for `model` on `image` ((H, W, 3) uint8, any size) into `out_dir`; return the paths.
+@dataclass
+class Inspection:
+    """The analyses of one image that do not depend on view settings; views are drawn from these."""
 
-    Files: patches.png, patch_sequence.png, attention_layer_NN.png (a head grid per layer),
-    rollout.png, attention_distance.png (+ .json), position_similarity.png, filters.png (+ .txt),
-    predictions.txt/.json for classifiers, mae_reconstruction.png for masked autoencoders.
-    """
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    image: np.ndarray  # (H, W, 3) uint8, fitted to the model's input size
+    x: torch.Tensor  # the normalised model input (1, 3, H, W)
+    geometry: Geometry
+    attention: np.ndarray  # (layers, heads, N, N)
+    distance: np.ndarray  # (layers, heads) mean attention distance in pixels
+    similarity: np.ndarray | None  # (gh, gw, gh, gw) position-embedding cosine similarity
+    position_note: str  # why there is no similarity, if there is none
+    filters: FilterComponents
+    predictions: dict[str, Prediction] | None  # None for models without a classifier (MAE)
+
+
+@torch.no_grad()
+def inspect_image(model, image: np.ndarray, mean=IMAGENET_MEAN, std=IMAGENET_STD, class_names=None) -> Inspection:
+    """Run every analysis of `model` (in eval mode) on `image` ((H, W, 3) uint8, any size: fitted to the input)."""
     model.eval()
     geo = geometry(model)
     image = fit_image(image, geo.img_size)
     x = normalize(image, mean, std).to(next(model.parameters()).device)
+    attn = collect_attention(model, x)[:, 0]
+    try:
+        similarity, note = position_similarity(patch_position_embedding(model), geo.grid), ""
+    except ValueError as e:
+        similarity, note = None, str(e)
+    return Inspection(
+        image=image, x=x, geometry=geo, attention=attn,
+        distance=mean_attention_distance(attn, geo.grid, geo.patch_px, geo.num_prefix_tokens),
+        similarity=similarity, position_note=note, filters=patch_filters(model),
+        predictions=None if is_mae(model) else predict(model, x, 5, class_names),
+    )
+
+
+def write_report(model, image: np.ndarray, out_dir, mean=IMAGENET_MEAN, std=IMAGENET_STD, class_names=None,
+                 mask_ratio: float = 0.75, seed: int = 0, alpha: float = 0.6, cmap: str = "inferno") -> list[Path]:
+    """Write every figure for `model` on `image` into `out_dir`; return the paths written.
+
+    input.png, patches.png, patch_sequence.png, attention_layer_NN.png (a head grid per layer),
+    rollout.png, attention_distance.png/.json, position_similarity.png (or .txt saying why not),
+    filters.png/.txt, and predictions.png/.txt/.json for classifiers or mae_reconstruction.png for MAE.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    insp = inspect_image(model, image, mean, std, class_names)
     written: list[Path] = []
 
     def save(name: str, fig: np.ndarray) -> None:
@@ -61,38 +94,26 @@ def write_report(model, image: np.ndarray, out_dir, mean=IMAGENET_MEAN, std=IMAG
         (out / name).write_text(text)
         written.append(out / name)
 
+    image, geo = insp.image, insp.geometry
     save("input.png", image)
     save("patches.png", figures.patches_figure(image, geo.patch_px))
-    save("patch_sequence.png", figures.sequence_figure(image, geo.patch_px))
-
-    attn = collect_attention(model, x)[:, 0]  # (layers, heads, N, N)
-    maps = token_attention(attn, geo.grid, geo.num_prefix_tokens)
-    for layer, layer_maps in enumerate(maps):
-        save(f"attention_layer_{layer + 1:02d}.png", figures.head_grid_figure(
-            image, layer_maps, alpha, cmap, title=f"class-token attention, layer {layer + 1} of {len(maps)}"))
-    rollout = attention_rollout(attn, geo.grid, geo.num_prefix_tokens)
-    save("rollout.png", figures.overlay_figure(image, rollout, alpha, cmap, title="attention rollout (mean over heads)"))
-
-    distance = mean_attention_distance(attn, geo.grid, geo.patch_px, geo.num_prefix_tokens)
-    save("attention_distance.png", figures.distance_figure(distance))
-    save_text("attention_distance.json", json.dumps({"pixels": distance.round(3).tolist()}, indent=1))
-
-    try:
-        pos = patch_position_embedding(model)
-    except ValueError as e:
-        save_text("position_similarity.txt", f"{e}\n")
+    save("patch_sequence.png", figures.sequence_figure(image, geo.patch_px, geo.num_prefix_tokens))
+    for layer in range(len(insp.attention)):
+        save(f"attention_layer_{layer + 1:02d}.png", figures.attention_figure(insp, layer, all_heads=True,
+                                                                               alpha=alpha, cmap=cmap))
+    save("rollout.png", figures.attention_figure(insp, rollout=True, alpha=alpha, cmap=cmap))
+    save("attention_distance.png", figures.distance_figure(insp.distance))
+    save_text("attention_distance.json", json.dumps({"pixels": insp.distance.round(3).tolist()}, indent=1))
+    if insp.similarity is None:
+        save_text("position_similarity.txt", insp.position_note + "\n")
     else:
-        save("position_similarity.png", figures.position_figure(position_similarity(pos, geo.grid)))
-
-    filters = patch_filters(model)
-    save("filters.png", figures.filters_figure(filters))
-    save_text("filters.txt", filters.note + "\n")
-
+        save("position_similarity.png", figures.position_figure(insp.similarity))
+    save("filters.png", figures.filters_figure(insp.filters))
+    save_text("filters.txt", insp.filters.note + "\n")
+    if insp.predictions is not None:
+        save("predictions.png", figures.predictions_figure(insp.predictions))
+        save_text("predictions.txt", figures.predictions_text(insp.predictions))
+        save_text("predictions.json", json.dumps(insp.predictions, indent=1))
     if is_mae(model):
-        panels = mae_reconstruction(model, x, mask_ratio, seed, mean, std)
-        save("mae_reconstruction.png", figures.mae_figure(panels))
-    else:
-        preds = predict(model, x, 5, class_names)
-        save_text("predictions.txt", figures.predictions_text(preds))
-        save_text("predictions.json", json.dumps(preds, indent=1))
+        save("mae_reconstruction.png", figures.mae_figure(mae_reconstruction(model, insp.x, mask_ratio, seed, mean, std)))
     return written

@@ -1,0 +1,42 @@
+"""`vitstudio inspect` writes every figure, headless."""
+import json
+
+import numpy as np
+from PIL import Image
+
+from vitstudio.analysis import sample_images, write_report
+from vitstudio.cli import main
+from vitstudio.models import VisionTransformer
+
+
+def test_inspect_a_named_model_writes_every_figure(tmp_path, capsys):
+    out = tmp_path / "figs"
+    assert main(["inspect", str(sample_images()[0]), "--model", "vit_nano_patch4_32", "--out", str(out)]) == 0
+    names = {p.name for p in out.iterdir()}
+    expected = {"input.png", "patches.png", "patch_sequence.png", "rollout.png", "attention_distance.png",
+                "position_similarity.png", "filters.png", "predictions.png", "predictions.json"}
+    assert expected <= names
+    assert {f"attention_layer_{i:02d}.png" for i in range(1, 7)} <= names  # 6 blocks
+    assert Image.open(out / "input.png").size == (32, 32)
+    preds = json.loads((out / "predictions.json").read_text())["prediction"]
+    probs = [p for _, p in preds]
+    assert len(probs) == 5 and probs == sorted(probs, reverse=True) and 0 < sum(probs) < 1  # top 5 of 10
+    assert len(json.loads((out / "attention_distance.json").read_text())["pixels"]) == 6
+    assert "wrote" in capsys.readouterr().out
+
+
+def test_inspect_reports_a_bad_image(tmp_path, capsys):
+    (tmp_path / "x.jpg").write_text("no")
+    assert main(["inspect", str(tmp_path / "x.jpg"), "--model", "vit_nano_patch4_32", "--out", str(tmp_path)]) == 2
+    assert "x.jpg: not a readable image" in capsys.readouterr().err
+
+
+def test_report_on_a_rectangular_model_without_position_embedding(tmp_path):
+    model = VisionTransformer(img_size=(16, 32), patch_size=8, embed_dim=32, depth=2, num_heads=2, num_classes=3,
+                              pos_embed="none", global_pool="avg", class_token=False)
+    image = np.random.default_rng(0).integers(0, 256, (50, 70, 3), dtype=np.uint8)
+    names = {p.name for p in write_report(model, image, tmp_path, class_names=["a", "b", "c"])}
+    assert "position_similarity.png" not in names
+    assert "no position embedding" in (tmp_path / "position_similarity.txt").read_text()
+    assert Image.open(tmp_path / "input.png").size == (32, 16)
+    assert {n for n, _ in json.loads((tmp_path / "predictions.json").read_text())["prediction"]} == {"a", "b", "c"}
