@@ -170,7 +170,8 @@ def test_patch_position_embedding_of_a_model_without_one_says_so():
 
 # -- patch-embedding filters ---------------------------------------------------------------------
 
-def test_filter_pca_recovers_the_directions_of_a_known_weight():
+@pytest.mark.parametrize("copies", [1, 2])  # 8 filters of 12 values (Gram matrix path), 16 (covariance path)
+def test_filter_pca_recovers_the_directions_of_a_known_weight(copies):
     rng = np.random.default_rng(0)
     basis, _ = np.linalg.qr(rng.normal(size=(12, 2)))  # two orthonormal directions in 3*2*2 space
     u, v = basis.T
@@ -179,7 +180,8 @@ def test_filter_pca_recovers_the_directions_of_a_known_weight():
     a = np.array([2, -2, 2, -2, 2, -2, 2, -2.0])  # zero mean, orthogonal to b, 4x b's variance
     b = np.array([1, 1, -1, -1, 1, 1, -1, -1.0])
     weight = a[:, None] * u + b[:, None] * v + rng.normal(size=12)  # + a filter common to all: removed as the mean
-    comps, explained = A.filter_pca(torch.tensor(weight.reshape(8, 3, 2, 2)), n_components=2)
+    weight = np.concatenate([weight] * copies)
+    comps, explained = A.filter_pca(torch.tensor(weight.reshape(8 * copies, 3, 2, 2)), n_components=2)
     assert comps.shape == (2, 2, 2, 3)  # (n, kh, kw, C)
     np.testing.assert_allclose(comps[0], u.reshape(3, 2, 2).transpose(1, 2, 0), atol=1e-10)
     np.testing.assert_allclose(comps[1], v.reshape(3, 2, 2).transpose(1, 2, 0), atol=1e-10)

@@ -15,15 +15,18 @@ HEAD_FUSIONS = ("mean", "max", "min")
 
 
 @torch.no_grad()
-def collect_attention(model, x: torch.Tensor) -> np.ndarray:
-    """Every block's attention weights for the images `x`: (layers, B, heads, N, N), float32.
-
-    Uses the model's explicit attention path (`forward_features(x, return_attention=True)`).
-    """
+def features_and_attention(model, x: torch.Tensor) -> tuple[torch.Tensor, np.ndarray]:
+    """One forward pass through the model's explicit attention path: the final tokens (B, N, D)
+    and every block's attention weights (layers, B, heads, N, N) as float32."""
     if not hasattr(model, "forward_features"):
         raise TypeError(f"{type(model).__name__} does not expose its attention (no forward_features)")
-    _, attns = model.forward_features(x, return_attention=True)
-    return np.stack([as_numpy(a) for a in attns])
+    feats, attns = model.forward_features(x, return_attention=True)
+    return feats, np.stack([as_numpy(a) for a in attns])
+
+
+def collect_attention(model, x: torch.Tensor) -> np.ndarray:
+    """Every block's attention weights for the images `x`: (layers, B, heads, N, N), float32."""
+    return features_and_attention(model, x)[1]
 
 
 def _check_tokens(attn: np.ndarray, grid, num_prefix_tokens: int) -> tuple[int, int]:
@@ -80,10 +83,11 @@ def attention_rollout(attn, grid, num_prefix_tokens: int = 1, head_fusion: str =
         if discard_ratio > 0:
             flat = a.reshape(*a.shape[:-2], n * n)
             k = int(n * n * discard_ratio)
-            lowest = np.argsort(flat, axis=-1, kind="stable")[..., :k]
-            flat = flat.copy()
-            np.put_along_axis(flat, lowest, 0.0, axis=-1)
-            a = flat.reshape(a.shape)
+            if k:
+                lowest = np.argpartition(flat, k - 1, axis=-1)[..., :k]
+                flat = flat.copy()
+                np.put_along_axis(flat, lowest, 0.0, axis=-1)
+                a = flat.reshape(a.shape)
         a = a + eye
         a = a / a.sum(axis=-1, keepdims=True)
         rollout = a @ rollout

@@ -24,19 +24,26 @@ def filter_pca(weight, n_components: int = 28) -> tuple[np.ndarray, np.ndarray]:
     Returns the components as (n, kh, kw, C) unit vectors (sign chosen so the largest entry is
     positive) and the fraction of the variance each explains.
     """
-    w = as_numpy(weight).astype(np.float64)
+    w = as_numpy(weight)
+    w = w.astype(np.result_type(w.dtype, np.float32))  # float32 weights are decomposed in float32
     if w.ndim != 4:
         raise ValueError(f"expected conv weights (out, in, kh, kw), got shape {w.shape}")
     D, C, kh, kw = w.shape
     x = w.reshape(D, -1)
     x = x - x.mean(axis=0)
-    _, s, vt = np.linalg.svd(x, full_matrices=False)
-    n = min(n_components, len(s))
-    comps = vt[:n]
+    # eigen-decompose the smaller of the covariance (d x d) and the Gram matrix (D x D)
+    if x.shape[1] <= D:
+        var, vecs = np.linalg.eigh(x.T @ x)
+    else:
+        var, u = np.linalg.eigh(x @ x.T)
+        vecs = (x.T @ u) / np.sqrt(np.maximum(var, np.finfo(var.dtype).tiny))
+    order = np.argsort(var)[::-1]
+    var, vecs = np.maximum(var[order], 0), vecs[:, order]
+    n = min(n_components, D, x.shape[1])
+    comps = vecs[:, :n].T
     sign = np.sign(comps[np.arange(n), np.abs(comps).argmax(axis=1)])
     comps = comps * sign[:, None]
-    var = s**2
-    explained = var[:n] / max(var.sum(), np.finfo(np.float64).tiny)
+    explained = var[:n] / max(var.sum(), np.finfo(var.dtype).tiny)
     return comps.reshape(n, C, kh, kw).transpose(0, 2, 3, 1), explained
 
 

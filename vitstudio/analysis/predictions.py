@@ -18,7 +18,13 @@ def top_k(logits: torch.Tensor, k: int = 5, class_names=None) -> Prediction:
 
 @torch.no_grad()
 def predict(model, x: torch.Tensor, k: int = 5, class_names=None) -> dict[str, Prediction]:
-    """Top-k predictions for one image `x` (1, 3, H, W), by head.
+    """Top-k predictions for one image `x` (1, 3, H, W), by head (see `predict_from_features`)."""
+    return predict_from_features(model, model.forward_features(x), k, class_names)
+
+
+@torch.no_grad()
+def predict_from_features(model, feats: torch.Tensor, k: int = 5, class_names=None) -> dict[str, Prediction]:
+    """Top-k predictions from the final tokens `feats` (1, N, D) of `model.forward_features`.
 
     A classifier gives {'prediction': ...}. A distilled DeiT (a `head_dist`) gives its class head,
     its distillation head and 'average', the softmax of the two heads' mean logits (what it
@@ -27,8 +33,7 @@ def predict(model, x: torch.Tensor, k: int = 5, class_names=None) -> dict[str, P
     if getattr(model, "num_classes", 1) <= 0 or not hasattr(model, "forward_head"):
         raise ValueError(f"{type(model).__name__} has no classification head to predict with")
     if getattr(model, "head_dist", None) is None:
-        return {"prediction": top_k(model(x)[0], k, class_names)}
-    feats = model.forward_features(x)
+        return {"prediction": top_k(model.forward_head(feats)[0], k, class_names)}
     cls_logits, dist_logits = model.head(feats[:, 0]), model.head_dist(feats[:, 1])
     return {
         "class head": top_k(cls_logits[0], k, class_names),

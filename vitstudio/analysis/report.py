@@ -9,12 +9,12 @@ import numpy as np
 import torch
 
 from . import figures, render
-from .attention import collect_attention, mean_attention_distance
+from .attention import features_and_attention, mean_attention_distance
 from .filters import FilterComponents, patch_filters
 from .image import IMAGENET_MEAN, IMAGENET_STD, fit_image, normalize
 from .mae import mae_reconstruction
 from .position import patch_position_embedding, position_similarity
-from .predictions import Prediction, predict
+from .predictions import Prediction, predict_from_features
 
 
 @dataclass
@@ -61,7 +61,8 @@ def inspect_image(model, image: np.ndarray, mean=IMAGENET_MEAN, std=IMAGENET_STD
     geo = geometry(model)
     image = fit_image(image, geo.img_size)
     x = normalize(image, mean, std).to(next(model.parameters()).device)
-    attn = collect_attention(model, x)[:, 0]
+    feats, attn = features_and_attention(model, x)
+    attn = attn[:, 0]
     try:
         similarity, note = position_similarity(patch_position_embedding(model), geo.grid), ""
     except ValueError as e:
@@ -70,7 +71,7 @@ def inspect_image(model, image: np.ndarray, mean=IMAGENET_MEAN, std=IMAGENET_STD
         image=image, x=x, geometry=geo, attention=attn,
         distance=mean_attention_distance(attn, geo.grid, geo.patch_px, geo.num_prefix_tokens),
         similarity=similarity, position_note=note, filters=patch_filters(model),
-        predictions=None if is_mae(model) else predict(model, x, 5, class_names),
+        predictions=None if is_mae(model) else predict_from_features(model, feats, 5, class_names),
     )
 
 
