@@ -148,7 +148,7 @@ class DistanceView(QWidget):
         self.plot.setLabel("bottom", "network depth (layer)")
         self.plot.setLabel("left", "mean attention distance (pixels)")
         self.plot.showGrid(y=True, alpha=0.2)
-        self.legend = self.plot.addLegend(offset=(-10, 10))
+        self.legend = self.plot.addLegend(offset=(-10, 10), brush=pg.mkBrush(255, 255, 255, 220), pen="k")
         self.export_button = QPushButton("Export PNG…")
         self.export_button.setEnabled(False)
         self.export_button.clicked.connect(export)
@@ -173,7 +173,9 @@ class DistanceView(QWidget):
             color = render.CATEGORY_COLORS[h % len(render.CATEGORY_COLORS)]
             self.plot.plot(layers, distance[:, h], pen=None, symbol="o", symbolSize=8, symbolBrush=color,
                            symbolPen="k", name=f"head {h}")
-        self.plot.setYRange(0, max(float(distance.max()) * 1.05, 1.0))
+        self.plot.getAxis("bottom").setTicks([[(int(i), str(i)) for i in layers]])
+        self.plot.setXRange(0.5, len(layers) + 0.5, padding=0)
+        self.plot.setYRange(0, max(float(distance.max()) * 1.1, 1.0), padding=0)
 
 
 # -- the panel -----------------------------------------------------------------------------------
