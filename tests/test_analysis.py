@@ -38,7 +38,8 @@ def test_token_attention_reads_the_rows_of_prefix_tokens_on_a_rectangular_grid()
     maps = A.token_attention(attn, grid, n_prefix)
     assert maps.shape == (2, 4, 2, 3)
     np.testing.assert_array_equal(maps[1, 3], attn[1, 3, 0, 2:].reshape(2, 3))
-    np.testing.assert_array_equal(A.token_attention(attn, grid, n_prefix, token=1)[0, 0], attn[0, 0, 1, 2:].reshape(2, 3))
+    np.testing.assert_array_equal(A.token_attention(attn, grid, n_prefix, token=1)[0, 0],
+                                  attn[0, 0, 1, 2:].reshape(2, 3))
     np.testing.assert_array_equal(A.token_attention(attn, grid, n_prefix, token=None)[0, 1],
                                   attn[0, 1, :, 2:].mean(0).reshape(2, 3))  # mean over all queries
     with pytest.raises(ValueError, match="2x3 patch grid"):
@@ -71,7 +72,8 @@ def test_rollout_multiplies_later_layers_on_the_left():
     np.testing.assert_allclose(A.attention_rollout(np.stack([to_first, swap]), (1, 2)), [[0.5, 0.0]])
 
 
-@pytest.mark.parametrize("fusion, expected", [("mean", [[0.25, 0.25]]), ("max", [[1 / 3, 1 / 3]]), ("min", [[0.0, 0.0]])])
+@pytest.mark.parametrize("fusion, expected",
+                         [("mean", [[0.25, 0.25]]), ("max", [[1 / 3, 1 / 3]]), ("min", [[0.0, 0.0]])])
 def test_rollout_head_fusion(fusion, expected):
     h0 = [[0, 1, 0], [0, 1, 0], [0, 0, 1]]
     h1 = [[0, 0, 1], [0, 1, 0], [0, 0, 1]]
@@ -100,7 +102,8 @@ def test_rollout_keeps_batch_axes_apart():
     both = A.attention_rollout(attn, (2, 3), head_fusion="max", discard_ratio=0.5)
     assert both.shape == (2, 2, 3)
     for b in range(2):
-        np.testing.assert_allclose(both[b], A.attention_rollout(attn[:, b], (2, 3), head_fusion="max", discard_ratio=0.5))
+        one = A.attention_rollout(attn[:, b], (2, 3), head_fusion="max", discard_ratio=0.5)
+        np.testing.assert_allclose(both[b], one)
 
 
 # -- mean attention distance ---------------------------------------------------------------------

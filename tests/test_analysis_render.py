@@ -6,7 +6,8 @@ from vitstudio.analysis import render
 
 
 def test_colormap_endpoints_and_interpolation():
-    np.testing.assert_array_equal(render.colormap(np.array([0.0, 0.5, 1.0]), "gray"), [[0, 0, 0], [128, 128, 128], [255, 255, 255]])
+    np.testing.assert_array_equal(render.colormap(np.array([0.0, 0.5, 1.0]), "gray"),
+                                  [[0, 0, 0], [128, 128, 128], [255, 255, 255]])
     ends = render.colormap(np.array([3.0, 7.0]), "inferno")  # scaled to its own min and max
     np.testing.assert_array_equal(ends, [render.hex_rgb("#000004"), render.hex_rgb("#fcffa4")])
     np.testing.assert_array_equal(render.colormap(np.array([5.0]), "gray", vmin=0, vmax=10), [[128, 128, 128]])

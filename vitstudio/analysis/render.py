@@ -166,7 +166,8 @@ def wrap_text(text: str, width: int, font) -> list[str]:
 def _nice_ticks(lo: float, hi: float, n: int = 5) -> np.ndarray:
     span = max(hi - lo, 1e-9)
     raw = span / n
-    step = min((m * 10 ** np.floor(np.log10(raw)) for m in (1, 2, 2.5, 5, 10) if m * 10 ** np.floor(np.log10(raw)) >= raw))
+    decade = 10 ** np.floor(np.log10(raw))
+    step = min(m * decade for m in (1, 2, 2.5, 5, 10) if m * decade >= raw)
     return np.arange(np.ceil(lo / step) * step, hi + step * 1e-6, step)
 
 
@@ -222,7 +223,8 @@ def scatter_plot(x, y, groups=None, xlabel: str = "", ylabel: str = "", title: s
             d.text((lx, top), legend_title, fill=BLACK, font=font)
         for g in range(n_groups):
             yy = top + 16 * (g + bool(legend_title)) + 2
-            d.ellipse([lx, yy + 2, lx + 8, yy + 10], fill=hex_rgb(CATEGORY_COLORS[g % len(CATEGORY_COLORS)]), outline=BLACK)
+            color = hex_rgb(CATEGORY_COLORS[g % len(CATEGORY_COLORS)])
+            d.ellipse([lx, yy + 2, lx + 8, yy + 10], fill=color, outline=BLACK)
             d.text((lx + 12, yy), str(g), fill=BLACK, font=font)
     return np.asarray(canvas)
 

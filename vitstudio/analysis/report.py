@@ -116,5 +116,6 @@ def write_report(model, image: np.ndarray, out_dir, mean=IMAGENET_MEAN, std=IMAG
         save_text("predictions.txt", figures.predictions_text(insp.predictions))
         save_text("predictions.json", json.dumps(insp.predictions, indent=1))
     if is_mae(model):
-        save("mae_reconstruction.png", figures.mae_figure(mae_reconstruction(model, insp.x, mask_ratio, seed, mean, std)))
+        panels = mae_reconstruction(model, insp.x, mask_ratio, seed, mean, std)
+        save("mae_reconstruction.png", figures.mae_figure(panels))
     return written

@@ -356,7 +356,8 @@ class InspectorPanel(QWidget):
 
     # -- public API -----------------------------------------------------------------------------
 
-    def set_model(self, model, class_names=None, mean=IMAGENET_MEAN, std=IMAGENET_STD, label: str | None = None) -> None:
+    def set_model(self, model, class_names=None, mean=IMAGENET_MEAN, std=IMAGENET_STD,
+                  label: str | None = None) -> None:
         """Inspect `model` (a vitstudio ViT, Hybrid, DeiT or MAE), fed with `mean`/`std` normalisation."""
         self.set_source(ModelSource(model.eval(), label or type(model).__name__, tuple(mean), tuple(std), class_names))
 
