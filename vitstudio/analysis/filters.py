@@ -67,7 +67,12 @@ def image_conv(model: nn.Module) -> tuple[nn.Conv2d, str]:
 
 
 def patch_filters(model: nn.Module, n_components: int = 28) -> FilterComponents:
-    """Principal components of the filters that see the image (the patch projection; a hybrid's stem)."""
+    """Principal components of the filters that see the image (the patch projection; a hybrid's stem).
+
+    A weight-standardised conv (BiT's StdConv2d) is analysed with the standardised weights it convolves with.
+    """
     conv, note = image_conv(model)
-    comps, explained = filter_pca(conv.weight, n_components)
-    return FilterComponents(comps, explained, note)
+    standardized = getattr(conv, "standardized_weight", None)
+    weight = standardized() if standardized else conv.weight
+    comps, explained = filter_pca(weight, n_components)
+    return FilterComponents(comps, explained, note + (", weight-standardised" if standardized else ""))

@@ -39,6 +39,11 @@ def is_mae(model) -> bool:
     return hasattr(model, "reconstruct")
 
 
+def has_classifier(model) -> bool:
+    """Whether the model classifies (pretraining models such as MAE and masked patch prediction do not)."""
+    return getattr(model, "num_classes", 0) > 0 and not is_mae(model)
+
+
 @dataclass
 class Inspection:
     """The analyses of one image that do not depend on view settings; views are drawn from these."""
@@ -51,7 +56,7 @@ class Inspection:
     similarity: np.ndarray | None  # (gh, gw, gh, gw) position-embedding cosine similarity
     position_note: str  # why there is no similarity, if there is none
     filters: FilterComponents
-    predictions: dict[str, Prediction] | None  # None for models without a classifier (MAE)
+    predictions: dict[str, Prediction] | None  # None for models without a classifier (pretraining models)
 
 
 @torch.no_grad()
@@ -71,7 +76,7 @@ def inspect_image(model, image: np.ndarray, mean=IMAGENET_MEAN, std=IMAGENET_STD
         image=image, x=x, geometry=geo, attention=attn,
         distance=mean_attention_distance(attn, geo.grid, geo.patch_px, geo.num_prefix_tokens),
         similarity=similarity, position_note=note, filters=patch_filters(model),
-        predictions=None if is_mae(model) else predict_from_features(model, feats, 5, class_names),
+        predictions=predict_from_features(model, feats, 5, class_names) if has_classifier(model) else None,
     )
 
 

@@ -479,7 +479,7 @@ class InspectorPanel(QWidget):
         self.views["distance"].show_distance(insp.distance)
         self.viewUpdated.emit("distance")
         self._show("predictions", s.predictions,
-                   "" if s.predictions is not None else "a masked autoencoder has no classifier")
+                   "" if s.predictions is not None else "this model has no classifier (a pretraining model)")
         if not is_mae(self.source.model):
             self._show("mae", None, "not a masked autoencoder: choose an MAE model to see reconstructions")
 
