@@ -6,7 +6,7 @@ from PIL import Image
 
 from vitstudio.analysis import sample_images, write_report
 from vitstudio.cli import main
-from vitstudio.models import VisionTransformer
+from vitstudio.models import VisionTransformer, create_model, export_safetensors
 
 
 def test_inspect_a_named_model_writes_every_figure(tmp_path, capsys):
@@ -40,3 +40,26 @@ def test_report_on_a_rectangular_model_without_position_embedding(tmp_path):
     assert "no position embedding" in (tmp_path / "position_similarity.txt").read_text()
     assert Image.open(tmp_path / "input.png").size == (32, 16)
     assert {n for n, _ in json.loads((tmp_path / "predictions.json").read_text())["prediction"]} == {"a", "b", "c"}
+
+
+def test_inspect_weights_files(tmp_path, capsys):
+    import timm
+    import torch
+
+    image = str(sample_images()[1])
+    model = create_model("vit_nano_patch4_32", num_classes=3)
+    torch.nn.init.normal_(model.head.bias, std=5.0)  # a recognisable prediction
+    exported = export_safetensors(model, tmp_path / "ours.safetensors")
+    assert main(["inspect", image, "--weights", str(exported), "--out", str(tmp_path / "a")]) == 0
+    preds = json.loads((tmp_path / "a" / "predictions.json").read_text())["prediction"]
+    assert len(preds) == 3 and preds[0][0] == f"class {model.head.bias.argmax().item()}"
+
+    ref = timm.create_model("vit_tiny_patch16_224", pretrained=False, img_size=32, patch_size=4, num_classes=10)
+    torch.save(ref.state_dict(), tmp_path / "timm.pth")
+    assert main(["inspect", image, "--weights", str(tmp_path / "timm.pth"), "--out", str(tmp_path / "b")]) == 2
+    assert "does not record which model it holds: add --model NAME" in capsys.readouterr().err
+    assert main(["inspect", image, "--weights", str(tmp_path / "timm.pth"), "--model", "vit_tiny_patch4_32",
+                 "--mean", "0.5", "0.5", "0.5", "--std", "0.5", "0.5", "0.5", "--out", str(tmp_path / "b")]) == 0
+    assert (tmp_path / "b" / "attention_layer_12.png").exists()
+    assert main(["inspect", image, "--out", str(tmp_path / "c")]) == 2
+    assert "--model NAME and/or --weights FILE" in capsys.readouterr().err

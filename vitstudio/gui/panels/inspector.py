@@ -25,7 +25,7 @@ from ...analysis import figures, render
 from ...analysis.image import IMAGENET_MEAN, IMAGENET_STD, fit_image, load_image, normalize, sample_images
 from ...analysis.mae import mae_reconstruction
 from ...analysis.report import Inspection, inspect_image, is_mae
-from ...analysis.sources import ModelSource, from_name
+from ...analysis.sources import ModelSource, from_name, from_weights, records_architecture
 
 # -- running analyses off the UI thread --------------------------------------------------------
 
@@ -254,6 +254,7 @@ class InspectorPanel(QWidget):
         layout.addWidget(splitter, 1)
         layout.addWidget(self.status)
         self.add_source("Named model (random weights)…", self._ask_model_name)
+        self.add_source("Weights file…", self._ask_weights)
         self._sync_controls()
 
     # -- construction ---------------------------------------------------------------------------
@@ -530,11 +531,25 @@ class InspectorPanel(QWidget):
             self.load_image(self.sample_box.itemData(index))
         self.sample_box.setCurrentIndex(0)
 
-    def _ask_model_name(self) -> ModelSource | None:
+    def _choose_model_name(self, prompt: str) -> str | None:
         from ...models import list_models
 
-        name, ok = QInputDialog.getItem(self, "Named model", "model (random weights):", list_models(), 0, False)
-        return from_name(name) if ok else None
+        name, ok = QInputDialog.getItem(self, "Named model", prompt, list_models(), 0, False)
+        return name if ok else None
+
+    def _ask_model_name(self) -> ModelSource | None:
+        name = self._choose_model_name("model (random weights):")
+        return from_name(name) if name else None
+
+    def _ask_weights(self) -> ModelSource | None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open weights", "",
+                                              "Weights (*.safetensors *.pth *.pt *.bin *.npz);;All files (*)")
+        if not path:
+            return None
+        if records_architecture(path):
+            return from_weights(path)
+        name = self._choose_model_name(f"{Path(path).name} does not record its model; load it into:")
+        return from_weights(path, name) if name else None
 
     def dragEnterEvent(self, event):  # noqa: N802 (Qt naming)
         if event.mimeData().hasUrls() and any(u.isLocalFile() for u in event.mimeData().urls()):
