@@ -7,8 +7,9 @@ from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 
 from vitstudio.analysis import figures, sample_images
+from vitstudio.analysis.sources import from_weights
 from vitstudio.gui.panels.inspector import InspectorPanel, LatestRequestRunner
-from vitstudio.models import VisionTransformer
+from vitstudio.models import VisionTransformer, create_model, export_safetensors
 
 TIMEOUT = 20_000
 
@@ -139,4 +140,18 @@ def test_a_failing_analysis_is_reported_not_raised(qtbot, panel):
     panel.set_image(np.zeros((32, 32, 3), np.uint8))
     with qtbot.waitSignal(panel.statusChanged, check_params_cb=lambda t: "failed" in t, timeout=TIMEOUT):
         panel.set_model(broken)
-    assert "inspect failed" in panel.status.text()
+    assert "the inspection failed" in panel.status.text()
+
+
+def test_a_model_source_loads_on_the_worker(qtbot, panel, tmp_path):
+    path = export_safetensors(create_model("vit_nano_patch4_32", depth=2), tmp_path / "tiny.safetensors")
+    panel.add_source("tiny file", lambda: lambda: from_weights(path))
+    panel.set_image(np.zeros((32, 32, 3), np.uint8))
+    action = [a for a in panel.source_menu.actions() if a.text() == "tiny file"][0]
+    wait_view(qtbot, panel, "attention", action.trigger)
+    assert panel.model_name.text() == "tiny.safetensors" and panel.layer_slider.maximum() == 1
+    panel.add_source("missing file", lambda: lambda: from_weights(tmp_path / "nothing.safetensors"))
+    missing = [a for a in panel.source_menu.actions() if a.text() == "missing file"][0]
+    with qtbot.waitSignal(panel.statusChanged, check_params_cb=lambda t: "failed" in t, timeout=TIMEOUT):
+        missing.trigger()
+    assert "loading the model failed" in panel.status.text() and "no such weights file" in panel.status.text()

@@ -213,6 +213,11 @@ def _mae_figure(source: ModelSource, image: np.ndarray, mask_ratio: float, seed:
     return figures.mae_figure(mae_reconstruction(model, x, mask_ratio, seed, source.mean, source.std))
 
 
+#: what each worker slot does, for messages.
+SLOT_TASKS = {"source": "loading the model", "inspect": "the inspection", "attention": "the attention view",
+              "mae": "the MAE reconstruction"}
+
+
 def _slider(lo: int, hi: int, value: int) -> QSlider:
     s = QSlider(Qt.Orientation.Horizontal)
     s.setRange(lo, hi)
@@ -234,7 +239,6 @@ class InspectorPanel(QWidget):
         self.image: np.ndarray | None = None
         self.image_label = ""
         self.static: _Static | None = None
-        self._sources: list[tuple[str, Callable[[], ModelSource]]] = []
         self.runner = LatestRequestRunner(self)
         self.runner.finished.connect(self._on_result)
         self.runner.failed.connect(self._on_failure)
@@ -368,11 +372,11 @@ class InspectorPanel(QWidget):
         self._sync_controls()
         self._request_inspection()
 
-    def add_source(self, label: str, loader: Callable[[], ModelSource | None]) -> None:
-        """Add an entry to the model menu; `loader` runs on the UI thread (it may ask with dialogs) and
-        returns the `ModelSource` to inspect, or None when cancelled."""
-        self._sources.append((label, loader))
-        self.source_menu.addAction(label, partial(self._load_source, loader))
+    def add_source(self, label: str, choose: Callable[[], ModelSource | Callable[[], ModelSource] | None]) -> None:
+        """Add an entry to the model menu. `choose` runs on the UI thread (it may ask with dialogs) and
+        returns a `ModelSource`, or a function that loads one (run on the worker thread), or None
+        when cancelled."""
+        self.source_menu.addAction(label, partial(self._load_source, choose))
 
     def load_image(self, path) -> bool:
         """Open an image file; a bad file is reported in the status line. Returns whether it loaded."""
@@ -438,19 +442,24 @@ class InspectorPanel(QWidget):
         self.runner.submit("mae", partial(_mae_figure, self.source, self.image,
                                           self.mask_slider.value() / 100, self.seed_spin.value()))
 
-    def _load_source(self, loader: Callable[[], ModelSource | None]) -> None:
+    def _load_source(self, choose) -> None:
         try:
-            source = loader()
+            choice = choose()
         except (ValueError, KeyError, OSError) as e:
             self._set_status(str(e), error=True)
             return
-        if source is not None:
-            self.set_source(source)
+        if isinstance(choice, ModelSource):
+            self.set_source(choice)
+        elif choice is not None:
+            self._set_status("loading the model…")
+            self.runner.submit("source", choice)
 
     # -- results --------------------------------------------------------------------------------
 
     def _on_result(self, slot: str, result) -> None:
-        if slot == "inspect":
+        if slot == "source":
+            self.set_source(result)
+        elif slot == "inspect":
             self.static = result
             self._show_static(result)
             self._request_attention()
@@ -461,7 +470,7 @@ class InspectorPanel(QWidget):
             self._show("mae", result)
 
     def _on_failure(self, slot: str, message: str) -> None:
-        self._set_status(f"{slot} failed: {message}", error=True)
+        self._set_status(f"{SLOT_TASKS[slot]} failed: {message}", error=True)
 
     def _show(self, name: str, figure: np.ndarray | None, note: str = "") -> None:
         self.views[name].show_figure(figure, note)
@@ -537,19 +546,19 @@ class InspectorPanel(QWidget):
         name, ok = QInputDialog.getItem(self, "Named model", prompt, list_models(), 0, False)
         return name if ok else None
 
-    def _ask_model_name(self) -> ModelSource | None:
+    def _ask_model_name(self):
         name = self._choose_model_name("model (random weights):")
-        return from_name(name) if name else None
+        return partial(from_name, name) if name else None
 
-    def _ask_weights(self) -> ModelSource | None:
+    def _ask_weights(self):
         path, _ = QFileDialog.getOpenFileName(self, "Open weights", "",
                                               "Weights (*.safetensors *.pth *.pt *.bin *.npz);;All files (*)")
         if not path:
             return None
         if records_architecture(path):
-            return from_weights(path)
+            return partial(from_weights, path)
         name = self._choose_model_name(f"{Path(path).name} does not record its model; load it into:")
-        return from_weights(path, name) if name else None
+        return partial(from_weights, path, name) if name else None
 
     def dragEnterEvent(self, event):  # noqa: N802 (Qt naming)
         if event.mimeData().hasUrls() and any(u.isLocalFile() for u in event.mimeData().urls()):
