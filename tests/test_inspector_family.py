@@ -2,7 +2,6 @@
 import numpy as np
 import pytest
 
-from vitstudio.analysis import sample_images
 from vitstudio.gui.panels.inspector import InspectorPanel
 from vitstudio.models import create_model
 
@@ -37,7 +36,8 @@ def test_mae_mask_ratio_and_seed_update_the_reconstruction(qtbot, panel):
 
 
 def test_deit_offers_its_distillation_token(qtbot, panel):
-    wait_view(qtbot, panel, "attention", lambda: panel.set_model(create_model("deit_nano_distilled_patch4_32", depth=2)))
+    deit = create_model("deit_nano_distilled_patch4_32", depth=2)
+    wait_view(qtbot, panel, "attention", lambda: panel.set_model(deit))
     assert [panel.token_box.itemText(i) for i in range(panel.token_box.count())] == ["class token",
                                                                                       "distillation token"]
     cls = panel.view_figure("attention")

@@ -12,7 +12,8 @@ from .mae import MAEPanels, mae_reconstruction, masking_noise
 from .patches import patch_sequence, patchify, unpatchify
 from .position import patch_position_embedding, position_similarity
 from .predictions import predict, predict_from_features, top_k
-from .report import Geometry, Inspection, geometry, has_classifier, inspect_image, is_mae, write_report
+from .report import (Geometry, Inspection, geometry, has_classifier, inspect_image, is_mae,
+                     write_report)
 
 __all__ = [
     "FilterComponents", "Geometry", "IMAGENET_MEAN", "IMAGENET_STD", "Inspection", "MAEPanels",
