@@ -1,0 +1,307 @@
+"""Training and inference throughput of our ViTs against timm's, side by side on one machine.
+
+For each model, ours (`vitstudio.models.create_model`) and timm's `VisionTransformer` are built with the
+same arguments and hold the same weights (timm's state dict is loaded into ours). Both run the same batch,
+the same precision (fp32 on CPU, bf16 autocast on CUDA) and the same attention kernel
+(`scaled_dot_product_attention`). After a warm-up, timed repetitions alternate: ours, timm, ours, timm, ...
+The table shows the median images/s of each, and the ratio ours/timm as the median of the per-pair ratios
+(each of our repetitions against the timm repetition right after it), which cancels slow drifts in the
+load of a shared machine. On CUDA it adds the model-FLOPs utilisation (analytic FLOPs, see
+`vit_forward_flops`, against a bf16 matmul peak measured here) and the peak memory.
+
+    PYTHONPATH=. python benchmarks/throughput.py --models vit_tiny_patch16_224 --batch 32
+
+Imports no Qt: it runs on any machine with torch and timm.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+
+from vitstudio.models import create_model, model_args
+
+
+# -- analytic FLOPs ---------------------------------------------------------------------------------
+# Kept here because the core has no model-statistics module yet; move it there when one exists.
+
+def encoder_macs(tokens: int, dim: int, depth: int, mlp_hidden: int) -> int:
+    """Multiply-accumulates of `depth` pre-norm blocks over `tokens` tokens.
+
+    Per block: qkv 3*N*D^2, q k^T and attn @ v 2*N^2*D, output projection N*D^2, MLP 2*N*D*H.
+    Norms, softmax, GELU and residual adds are ignored (the usual MFU convention).
+    """
+    return depth * (4 * tokens * dim * dim + 2 * tokens * tokens * dim + 2 * tokens * dim * mlp_hidden)
+
+
+def vit_forward_flops(model) -> int:
+    """FLOPs (2 x MACs) of one image through a ViT's forward pass: patch embedding, blocks, head.
+
+    Reads only the structure (ours and timm's share the attribute names). ViT-B/16 at 224: 35.1 GFLOPs.
+    A training step costs about 3x this (backward = 2x forward).
+    """
+    conv = model.patch_embed.proj
+    patch_in = conv.in_channels * conv.kernel_size[0] * conv.kernel_size[1]
+    num_patches = model.patch_embed.num_patches
+    tokens = num_patches + model.num_prefix_tokens
+    blk = model.blocks[0]
+    macs = num_patches * patch_in * conv.out_channels
+    macs += encoder_macs(tokens, model.embed_dim, len(model.blocks), blk.mlp.fc1.out_features)
+    head = getattr(model, "head", None)
+    if isinstance(head, torch.nn.Linear):
+        macs += head.in_features * head.out_features
+    return 2 * macs
+
+
+# -- measurement ------------------------------------------------------------------------------------
+
+@dataclass
+class Timing:
+    """Images/s of each repetition and the peak memory (bytes, CUDA only) over all of them."""
+    ips: list[float] = field(default_factory=list)
+    peak_mem: int = 0
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.ips)
+
+
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def autocast(device: torch.device):
+    """bf16 autocast on CUDA; fp32 elsewhere (a CPU without fast bf16 would run far slower)."""
+    return torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext()
+
+
+def make_train_step(model, device: torch.device, lr: float = 1e-4):
+    """One AdamW training step (forward, cross-entropy, backward, update) as a closure over `model`."""
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.05, fused=device.type == "cuda")
+
+    def step(x, y):
+        opt.zero_grad(set_to_none=True)
+        with autocast(device):
+            loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+    return step
+
+
+def make_infer_step(model, device: torch.device):
+    @torch.inference_mode()
+    def step(x, y):
+        with autocast(device):
+            model(x)
+    return step
+
+
+def time_steps(step, x, y, steps: int, device: torch.device) -> float:
+    """Seconds for `steps` calls of `step`, with the device drained before and after."""
+    synchronize(device)
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        step(x, y)
+    synchronize(device)
+    return time.perf_counter() - t0
+
+
+def compare(steps_by_name: dict, x, y, reps: int, steps: int, warmup: int, device: torch.device) -> dict[str, Timing]:
+    """Warm each step function up, then time them in alternating repetitions."""
+    for step in steps_by_name.values():
+        for _ in range(warmup):
+            step(x, y)
+    synchronize(device)
+    timings = {name: Timing() for name in steps_by_name}
+    for _ in range(reps):
+        for name, step in steps_by_name.items():
+            if device.type == "cuda":
+                torch.cuda.reset_peak_memory_stats(device)
+            seconds = time_steps(step, x, y, steps, device)
+            timings[name].ips.append(steps * x.shape[0] / seconds)
+            if device.type == "cuda":
+                timings[name].peak_mem = max(timings[name].peak_mem, torch.cuda.max_memory_allocated(device))
+    return timings
+
+
+def paired_ratio(a: Timing, b: Timing) -> float:
+    """Median over repetitions of a/b, each rep of `a` against the rep of `b` that followed it."""
+    return statistics.median(p / q for p, q in zip(a.ips, b.ips))
+
+
+def matmul_peak_flops(device: torch.device, n: int = 8192, iters: int = 50) -> float:
+    """Measured bf16 matrix-multiply rate (FLOP/s) of the device: the denominator of the MFU."""
+    a = torch.randn(n, n, device=device, dtype=torch.bfloat16)
+    b = torch.randn(n, n, device=device, dtype=torch.bfloat16)
+    for _ in range(5):
+        a @ b
+    synchronize(device)
+    t0 = time.perf_counter()
+    for _ in range(iters):
+        a @ b
+    synchronize(device)
+    return 2 * n**3 * iters / (time.perf_counter() - t0)
+
+
+# -- models -----------------------------------------------------------------------------------------
+
+def build_pair(name: str, device: torch.device, img_size: int | None, channels_last: bool):
+    """Our model `name` and timm's `VisionTransformer` with the same arguments and the same weights."""
+    import timm
+    from timm.models.vision_transformer import VisionTransformer as TimmViT
+
+    kwargs = model_args(name)
+    if img_size:
+        kwargs["img_size"] = img_size
+    timm.layers.set_fused_attn(True)
+    ref = TimmViT(**kwargs)
+    ours = create_model(name, **({"img_size": img_size} if img_size else {}))
+    ours.load_state_dict(ref.state_dict(), strict=True)
+    if not all(m.fused_attn for m in ref.modules() if hasattr(m, "fused_attn")):
+        raise RuntimeError("timm's attention is not on the fused SDPA path (is TIMM_FUSED_ATTN=0 set?)")
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    return ours.to(device, memory_format=fmt), ref.to(device, memory_format=fmt), kwargs
+
+
+def run_model(name: str, args, device: torch.device, peak: float | None) -> list[dict]:
+    torch.manual_seed(0)
+    ours, ref, kwargs = build_pair(name, device, args.img_size, args.channels_last)
+    size = kwargs["img_size"]
+    x = torch.randn(args.batch, kwargs.get("in_chans", 3), size, size, device=device)
+    if args.channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    y = torch.randint(0, kwargs.get("num_classes", 1000), (args.batch,), device=device)
+    flops = vit_forward_flops(ours)
+    if args.compile:
+        ours, ref = torch.compile(ours), torch.compile(ref)
+
+    rows = []
+    for mode in args.modes:
+        for m in (ours, ref):
+            m.train(mode == "train")
+        make = make_train_step if mode == "train" else make_infer_step
+        timings = compare({"ours": make(ours, device), "timm": make(ref, device)}, x, y,
+                          args.reps, args.steps, args.warmup, device)
+        flops_per_img = flops * (3 if mode == "train" else 1)
+        rows.append(dict(model=name, img=size, mode=mode, batch=args.batch, gflops=flops_per_img / 1e9,
+                         ours=timings["ours"], timm=timings["timm"],
+                         ratio=paired_ratio(timings["ours"], timings["timm"]),
+                         mfu={k: t.median * flops_per_img / peak for k, t in timings.items()} if peak else None))
+        print(format_row(rows[-1]), flush=True)
+    return rows
+
+
+# -- report -----------------------------------------------------------------------------------------
+
+def spread(t: Timing) -> str:
+    return f"{min(t.ips):.1f}-{max(t.ips):.1f}"
+
+
+HEADER = (f"{'model':24s} {'img':>4s} {'mode':5s} {'batch':>5s} {'GFLOP/img':>9s} {'ours img/s':>10s} "
+          f"{'timm img/s':>10s} {'ours/timm':>9s}  {'ours range':>13s} {'timm range':>13s}")
+CUDA_HEADER = f" {'MFU ours':>8s} {'MFU timm':>8s} {'mem ours':>9s} {'mem timm':>9s}"
+
+
+def format_row(r: dict) -> str:
+    line = (f"{r['model']:24s} {r['img']:>4d} {r['mode']:5s} {r['batch']:>5d} {r['gflops']:>9.2f} "
+            f"{r['ours'].median:>10.1f} {r['timm'].median:>10.1f} {r['ratio']:>9.3f}  "
+            f"{spread(r['ours']):>13s} {spread(r['timm']):>13s}")
+    if r["mfu"] is not None:
+        line += (f" {r['mfu']['ours']:>8.1%} {r['mfu']['timm']:>8.1%} "
+                 f"{r['ours'].peak_mem / 2**30:>7.2f}Gi {r['timm'].peak_mem / 2**30:>7.2f}Gi")
+    return line
+
+
+def machine_description(device: torch.device) -> str:
+    import timm
+    if device.type == "cuda":
+        what = torch.cuda.get_device_name(device)
+    else:
+        what = cpu_model()
+    return (f"device {device} ({what}), torch {torch.__version__}, timm {timm.__version__}, "
+            f"python {platform.python_version()}, threads {torch.get_num_threads()}")
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip() + f" x{os.cpu_count()}"
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def load_average() -> str:
+    try:
+        return "load average %.2f %.2f %.2f" % os.getloadavg()
+    except OSError:
+        return "load average unavailable"
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--models", default="vit_tiny_patch16_224",
+                   help="comma-separated names from vitstudio.models.list_models()")
+    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--img-size", type=int, default=None, help="override each model's image size")
+    p.add_argument("--reps", type=int, default=7, help="timed repetitions per implementation (alternating)")
+    p.add_argument("--steps", type=int, default=3, help="steps per timed repetition")
+    p.add_argument("--warmup", type=int, default=2, help="untimed steps per implementation before timing")
+    p.add_argument("--modes", default="train,infer", help="comma-separated: train, infer")
+    p.add_argument("--compile", action="store_true", help="torch.compile both models")
+    p.add_argument("--channels-last", action="store_true", help="channels-last images and weights (hybrids)")
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    args = p.parse_args(argv)
+    args.models = [m.strip() for m in args.models.split(",") if m.strip()]
+    args.modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    bad = [m for m in args.modes if m not in ("train", "infer")]
+    if bad:
+        p.error(f"--modes: unknown mode(s) {bad}; use train and/or infer")
+    if min(args.batch, args.reps, args.steps) < 1 or args.warmup < 0:
+        p.error("--batch, --reps and --steps must be >= 1 and --warmup >= 0")
+    return args
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    try:
+        import timm  # noqa: F401
+    except ImportError:
+        sys.exit("throughput.py compares against timm: pip install timm")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+    print(machine_description(device))
+    print(f"start: {load_average()}")
+    peak = None
+    if device.type == "cuda":
+        peak = matmul_peak_flops(device)
+        print(f"measured bf16 matmul peak: {peak / 1e12:.0f} TFLOP/s")
+    print(f"{args.reps} alternating reps x {args.steps} steps, {args.warmup} warm-up steps; "
+          f"{'bf16 autocast' if device.type == 'cuda' else 'fp32'}, SDPA attention"
+          f"{', torch.compile' if args.compile else ''}{', channels-last' if args.channels_last else ''}")
+    print(HEADER + (CUDA_HEADER if peak else ""))
+    for name in args.models:
+        run_model(name, args, device, peak)
+    print(f"end: {load_average()}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
