@@ -105,17 +105,21 @@ def make_infer_step(model, device: torch.device):
     return step
 
 
-def time_steps(step, x, y, steps: int, device: torch.device) -> float:
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+
+
+def time_steps(step, x, y, steps: int, device: torch.device, clock=time.perf_counter) -> float:
     """Seconds for `steps` calls of `step`, with the device drained before and after."""
     synchronize(device)
-    t0 = time.perf_counter()
+    t0 = clock()
     for _ in range(steps):
         step(x, y)
     synchronize(device)
-    return time.perf_counter() - t0
+    return clock() - t0
 
 
-def compare(steps_by_name: dict, x, y, reps: int, steps: int, warmup: int, device: torch.device) -> dict[str, Timing]:
+def compare(steps_by_name: dict, x, y, reps: int, steps: int, warmup: int, device: torch.device,
+            clock=time.perf_counter) -> dict[str, Timing]:
     """Warm each step function up, then time them in alternating repetitions."""
     for step in steps_by_name.values():
         for _ in range(warmup):
@@ -126,7 +130,7 @@ def compare(steps_by_name: dict, x, y, reps: int, steps: int, warmup: int, devic
         for name, step in steps_by_name.items():
             if device.type == "cuda":
                 torch.cuda.reset_peak_memory_stats(device)
-            seconds = time_steps(step, x, y, steps, device)
+            seconds = time_steps(step, x, y, steps, device, clock)
             timings[name].ips.append(steps * x.shape[0] / seconds)
             if device.type == "cuda":
                 timings[name].peak_mem = max(timings[name].peak_mem, torch.cuda.max_memory_allocated(device))
@@ -190,7 +194,7 @@ def run_model(name: str, args, device: torch.device, peak: float | None) -> list
             m.train(mode == "train")
         make = make_train_step if mode == "train" else make_infer_step
         timings = compare({"ours": make(ours, device), "timm": make(ref, device)}, x, y,
-                          args.reps, args.steps, args.warmup, device)
+                          args.reps, args.steps, args.warmup, device, CLOCKS[args.clock])
         flops_per_img = flops * (3 if mode == "train" else 1)
         rows.append(dict(model=name, img=size, mode=mode, batch=args.batch, gflops=flops_per_img / 1e9,
                          ours=timings["ours"], timm=timings["timm"],
@@ -264,12 +268,17 @@ def parse_args(argv=None):
     p.add_argument("--channels-last", action="store_true", help="channels-last images and weights (hybrids)")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--clock", choices=tuple(CLOCKS), default="wall",
+                   help="wall: elapsed time; cpu: this process's CPU time, which other processes on a busy "
+                        "machine disturb far less (CPU only; meaningful with --threads 1, where no thread spins)")
     args = p.parse_args(argv)
     args.models = [m.strip() for m in args.models.split(",") if m.strip()]
     args.modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     bad = [m for m in args.modes if m not in ("train", "infer")]
     if bad:
         p.error(f"--modes: unknown mode(s) {bad}; use train and/or infer")
+    if args.clock == "cpu" and args.device.startswith("cuda"):
+        p.error("--clock cpu measures CPU work; time a GPU with --clock wall")
     if min(args.batch, args.reps, args.steps) < 1 or args.warmup < 0:
         p.error("--batch, --reps and --steps must be >= 1 and --warmup >= 0")
     return args
@@ -293,7 +302,7 @@ def main(argv=None) -> int:
     if device.type == "cuda":
         peak = matmul_peak_flops(device)
         print(f"measured bf16 matmul peak: {peak / 1e12:.0f} TFLOP/s")
-    print(f"{args.reps} alternating reps x {args.steps} steps, {args.warmup} warm-up steps; "
+    print(f"{args.reps} alternating reps x {args.steps} steps, {args.warmup} warm-up steps, {args.clock} clock; "
           f"{'bf16 autocast' if device.type == 'cuda' else 'fp32'}, SDPA attention"
           f"{', torch.compile' if args.compile else ''}{', channels-last' if args.channels_last else ''}")
     print(HEADER + (CUDA_HEADER if peak else ""))
