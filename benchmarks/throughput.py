@@ -9,13 +9,18 @@ The table shows the median images/s of each, and the ratio ours/timm as the medi
 load of a shared machine. On CUDA it adds the model-FLOPs utilisation (analytic FLOPs, see
 `vit_forward_flops`, against a bf16 matmul peak measured here) and the peak memory.
 
+With `--mae`, it also races an MAE pretraining step (encoder on the visible patches only) against a
+supervised step of a ViT with the same encoder, and prints the speed-up the FLOPs predict beside it.
+
     PYTHONPATH=. python benchmarks/throughput.py --models vit_tiny_patch16_224 --batch 32
+    PYTHONPATH=. python benchmarks/throughput.py --models '' --mae mae_vit_tiny_patch4_32 --batch 128
 
 Imports no Qt: it runs on any machine with torch and timm.
 """
 from __future__ import annotations
 
 import argparse
+import inspect
 import os
 import platform
 import statistics
@@ -176,62 +181,125 @@ def build_pair(name: str, device: torch.device, img_size: int | None, channels_l
     return ours.to(device, memory_format=fmt), ref.to(device, memory_format=fmt), kwargs
 
 
-def run_model(name: str, args, device: torch.device, peak: float | None) -> list[dict]:
-    torch.manual_seed(0)
-    ours, ref, kwargs = build_pair(name, device, args.img_size, args.channels_last)
+def inputs(kwargs: dict, args, device: torch.device):
+    """A random batch of images and labels for a model built with `kwargs`."""
     size = kwargs["img_size"]
     x = torch.randn(args.batch, kwargs.get("in_chans", 3), size, size, device=device)
     if args.channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
     y = torch.randint(0, kwargs.get("num_classes", 1000), (args.batch,), device=device)
+    return x, y
+
+
+def run_model(name: str, args, device: torch.device, peak: float | None) -> None:
+    """Ours against timm for `name`: one row per mode (train, infer)."""
+    torch.manual_seed(0)
+    ours, ref, kwargs = build_pair(name, device, args.img_size, args.channels_last)
+    x, y = inputs(kwargs, args, device)
     flops = vit_forward_flops(ours)
     if args.compile:
         ours, ref = torch.compile(ours), torch.compile(ref)
-
-    rows = []
     for mode in args.modes:
         for m in (ours, ref):
             m.train(mode == "train")
         make = make_train_step if mode == "train" else make_infer_step
         timings = compare({"ours": make(ours, device), "timm": make(ref, device)}, x, y,
                           args.reps, args.steps, args.warmup, device, CLOCKS[args.clock])
-        flops_per_img = flops * (3 if mode == "train" else 1)
-        rows.append(dict(model=name, img=size, mode=mode, batch=args.batch, gflops=flops_per_img / 1e9,
-                         ours=timings["ours"], timm=timings["timm"],
-                         ratio=paired_ratio(timings["ours"], timings["timm"]),
-                         mfu={k: t.median * flops_per_img / peak for k, t in timings.items()} if peak else None))
-        print(format_row(rows[-1]), flush=True)
-    return rows
+        n = 3 if mode == "train" else 1
+        print(format_row(name, kwargs["img_size"], mode, args.batch, timings, {"ours": n * flops, "timm": n * flops},
+                         peak), flush=True)
+
+
+# -- MAE against supervised training of the same encoder -------------------------------------------
+
+def mae_forward_flops(model, mask_ratio: float) -> int:
+    """FLOPs of one image through an MAE forward pass (authors' layout): patch embedding of every patch,
+    encoder over the prefix + visible tokens, decoder embedding, decoder blocks and pixel head over all."""
+    conv = model.patch_embed.proj
+    num_patches, n_prefix = model.patch_embed.num_patches, model.num_prefix_tokens
+    visible = n_prefix + int(num_patches * (1 - mask_ratio))
+    dec_dim = model.decoder_embed.out_features
+    macs = num_patches * conv.in_channels * conv.kernel_size[0] * conv.kernel_size[1] * conv.out_channels
+    macs += encoder_macs(visible, model.embed_dim, len(model.blocks), model.blocks[0].mlp.fc1.out_features)
+    macs += visible * model.embed_dim * dec_dim
+    macs += encoder_macs(num_patches + n_prefix, dec_dim, len(model.decoder_blocks),
+                         model.decoder_blocks[0].mlp.fc1.out_features)
+    macs += (num_patches + n_prefix) * dec_dim * model.decoder_pred.out_features
+    return 2 * macs
+
+
+def build_mae_and_encoder(name: str, device: torch.device):
+    """The MAE `name` and a classification ViT with the same encoder (its arguments minus the decoder's)."""
+    from vitstudio.models import VisionTransformer
+
+    mae = create_model(name)
+    if not hasattr(mae, "decoder_blocks"):
+        raise ValueError(f"{name!r} is not a masked autoencoder (no decoder_blocks)")
+    vit_params = inspect.signature(VisionTransformer).parameters
+    encoder_args = {k: v for k, v in model_args(name).items() if k in vit_params}
+    return mae.to(device), VisionTransformer(**encoder_args).to(device), encoder_args
+
+
+def make_mae_step(model, device: torch.device, mask_ratio: float, lr: float = 1e-4):
+    """One MAE pretraining step (masked forward, reconstruction loss, backward, AdamW update)."""
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.95), weight_decay=0.05,
+                            fused=device.type == "cuda")
+
+    def step(x, y):
+        opt.zero_grad(set_to_none=True)
+        with autocast(device):
+            loss = model(x, mask_ratio=mask_ratio)[0]
+        loss.backward()
+        opt.step()
+    return step
+
+
+def run_mae(name: str, args, device: torch.device, peak: float | None) -> None:
+    """Training images/s of an MAE step against a supervised step of the same encoder."""
+    torch.manual_seed(0)
+    mae, vit, kwargs = build_mae_and_encoder(name, device)
+    x, y = inputs(kwargs, args, device)
+    flops = {"mae": 3 * mae_forward_flops(mae, args.mask_ratio), "sup": 3 * vit_forward_flops(vit)}
+    if args.compile:
+        mae, vit = torch.compile(mae), torch.compile(vit)
+    timings = compare({"mae": make_mae_step(mae.train(), device, args.mask_ratio),
+                       "sup": make_train_step(vit.train(), device)}, x, y,
+                      args.reps, args.steps, args.warmup, device, CLOCKS[args.clock])
+    print(format_row(name, kwargs["img_size"], f"m{args.mask_ratio:g}", args.batch, timings, flops, peak)
+          + f"   (FLOP ratio sup/mae {flops['sup'] / flops['mae']:.2f})", flush=True)
 
 
 # -- report -----------------------------------------------------------------------------------------
 
-def spread(t: Timing) -> str:
-    return f"{min(t.ips):.1f}-{max(t.ips):.1f}"
+def header(a: str, b: str, cuda: bool) -> str:
+    cols = f"{'model':24s} {'img':>4s} {'mode':5s} {'batch':>5s}"
+    for side in (a, b):
+        cols += f" {side + ' GFLOP':>10s} {side + ' img/s':>10s} {side + ' range':>13s}"
+        if cuda:
+            cols += f" {side + ' MFU':>8s} {side + ' mem':>9s}"
+    return cols + f" {a + '/' + b:>9s}"
 
 
-HEADER = (f"{'model':24s} {'img':>4s} {'mode':5s} {'batch':>5s} {'GFLOP/img':>9s} {'ours img/s':>10s} "
-          f"{'timm img/s':>10s} {'ours/timm':>9s}  {'ours range':>13s} {'timm range':>13s}")
-CUDA_HEADER = f" {'MFU ours':>8s} {'MFU timm':>8s} {'mem ours':>9s} {'mem timm':>9s}"
-
-
-def format_row(r: dict) -> str:
-    line = (f"{r['model']:24s} {r['img']:>4d} {r['mode']:5s} {r['batch']:>5d} {r['gflops']:>9.2f} "
-            f"{r['ours'].median:>10.1f} {r['timm'].median:>10.1f} {r['ratio']:>9.3f}  "
-            f"{spread(r['ours']):>13s} {spread(r['timm']):>13s}")
-    if r["mfu"] is not None:
-        line += (f" {r['mfu']['ours']:>8.1%} {r['mfu']['timm']:>8.1%} "
-                 f"{r['ours'].peak_mem / 2**30:>7.2f}Gi {r['timm'].peak_mem / 2**30:>7.2f}Gi")
-    return line
+def format_row(model: str, img: int, mode: str, batch: int, timings: dict[str, Timing], flops: dict[str, int],
+               peak: float | None) -> str:
+    """One table line: per side GFLOP/img, median images/s, range (and MFU, peak memory); the paired ratio."""
+    line = f"{model:24s} {img:>4d} {mode:5s} {batch:>5d}"
+    for side, t in timings.items():
+        line += f" {flops[side] / 1e9:>10.2f} {t.median:>10.1f} {min(t.ips):>6.1f}-{max(t.ips):<6.1f}"
+        if peak:
+            line += f" {t.median * flops[side] / peak:>8.1%} {t.peak_mem / 2**30:>6.2f}GiB"
+    a, b = timings.values()
+    return line + f" {paired_ratio(a, b):>9.3f}"
 
 
 def machine_description(device: torch.device) -> str:
-    import timm
-    if device.type == "cuda":
-        what = torch.cuda.get_device_name(device)
-    else:
-        what = cpu_model()
-    return (f"device {device} ({what}), torch {torch.__version__}, timm {timm.__version__}, "
+    try:
+        import timm
+        timm_version = timm.__version__
+    except ImportError:
+        timm_version = "absent"
+    what = torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_model()
+    return (f"device {device} ({what}), torch {torch.__version__}, timm {timm_version}, "
             f"python {platform.python_version()}, threads {torch.get_num_threads()}")
 
 
@@ -257,7 +325,10 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--models", default="vit_tiny_patch16_224",
-                   help="comma-separated names from vitstudio.models.list_models()")
+                   help="comma-separated names from vitstudio.models.list_models() to race against timm ('' for none)")
+    p.add_argument("--mae", default="", help="comma-separated MAE models (e.g. mae_vit_base_patch16): their "
+                                             "pretraining step against a supervised step of the same encoder")
+    p.add_argument("--mask-ratio", type=float, default=0.75, help="MAE mask ratio")
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--img-size", type=int, default=None, help="override each model's image size")
     p.add_argument("--reps", type=int, default=7, help="timed repetitions per implementation (alternating)")
@@ -273,10 +344,15 @@ def parse_args(argv=None):
                         "machine disturb far less (CPU only; meaningful with --threads 1, where no thread spins)")
     args = p.parse_args(argv)
     args.models = [m.strip() for m in args.models.split(",") if m.strip()]
+    args.mae = [m.strip() for m in args.mae.split(",") if m.strip()]
     args.modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     bad = [m for m in args.modes if m not in ("train", "infer")]
     if bad:
         p.error(f"--modes: unknown mode(s) {bad}; use train and/or infer")
+    if not (args.models or args.mae):
+        p.error("nothing to measure: give --models and/or --mae")
+    if not 0.0 < args.mask_ratio < 1.0:
+        p.error(f"--mask-ratio must lie strictly between 0 and 1, got {args.mask_ratio}")
     if args.clock == "cpu" and args.device.startswith("cuda"):
         p.error("--clock cpu measures CPU work; time a GPU with --clock wall")
     if min(args.batch, args.reps, args.steps) < 1 or args.warmup < 0:
@@ -286,10 +362,11 @@ def parse_args(argv=None):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    try:
-        import timm  # noqa: F401
-    except ImportError:
-        sys.exit("throughput.py compares against timm: pip install timm")
+    if args.models:
+        try:
+            import timm  # noqa: F401
+        except ImportError:
+            sys.exit("throughput.py races our models against timm's: pip install timm (or measure only --mae)")
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
@@ -305,9 +382,14 @@ def main(argv=None) -> int:
     print(f"{args.reps} alternating reps x {args.steps} steps, {args.warmup} warm-up steps, {args.clock} clock; "
           f"{'bf16 autocast' if device.type == 'cuda' else 'fp32'}, SDPA attention"
           f"{', torch.compile' if args.compile else ''}{', channels-last' if args.channels_last else ''}")
-    print(HEADER + (CUDA_HEADER if peak else ""))
-    for name in args.models:
-        run_model(name, args, device, peak)
+    if args.models:
+        print(header("ours", "timm", peak is not None))
+        for name in args.models:
+            run_model(name, args, device, peak)
+    if args.mae:
+        print(header("mae", "sup", peak is not None))
+        for name in args.mae:
+            run_mae(name, args, device, peak)
     print(f"end: {load_average()}")
     return 0
 
