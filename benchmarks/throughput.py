@@ -333,7 +333,7 @@ def parse_args(argv=None):
     p.add_argument("--img-size", type=int, default=None, help="override each model's image size")
     p.add_argument("--reps", type=int, default=7, help="timed repetitions per implementation (alternating)")
     p.add_argument("--steps", type=int, default=3, help="steps per timed repetition")
-    p.add_argument("--warmup", type=int, default=2, help="untimed steps per implementation before timing")
+    p.add_argument("--warmup", type=int, default=3, help="untimed steps per implementation before timing (compiles, with --compile)")
     p.add_argument("--modes", default="train,infer", help="comma-separated: train, infer")
     p.add_argument("--compile", action="store_true", help="torch.compile both models")
     p.add_argument("--channels-last", action="store_true", help="channels-last images and weights (hybrids)")
