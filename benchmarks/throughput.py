@@ -48,7 +48,8 @@ def encoder_macs(tokens: int, dim: int, depth: int, mlp_hidden: int) -> int:
 
 
 def vit_forward_flops(model) -> int:
-    """FLOPs (2 x MACs) of one image through a ViT's forward pass: patch embedding, blocks, head.
+    """FLOPs (2 x MACs) of one image through a ViT's forward pass: patch embedding, blocks, head(s),
+    and a hybrid's CNN backbone (`cnn_flops`).
 
     Reads only the structure (ours and timm's share the attribute names). ViT-B/16 at 224: 35.1 GFLOPs.
     A training step costs about 3x this (backward = 2x forward).
@@ -60,10 +61,27 @@ def vit_forward_flops(model) -> int:
     blk = model.blocks[0]
     macs = num_patches * patch_in * conv.out_channels
     macs += encoder_macs(tokens, model.embed_dim, len(model.blocks), blk.mlp.fc1.out_features)
-    head = getattr(model, "head", None)
-    if isinstance(head, torch.nn.Linear):
-        macs += head.in_features * head.out_features
-    return 2 * macs
+    for head in (getattr(model, "head", None), getattr(model, "head_dist", None)):
+        if isinstance(head, torch.nn.Linear):
+            macs += head.in_features * head.out_features
+    return 2 * macs + cnn_flops(model)
+
+
+def cnn_flops(model) -> int:
+    """FLOPs of a hybrid's CNN backbone for one image (0 without one), counted by torch on one forward:
+    a formula per ResNet variant would only restate the layer list."""
+    backbone = getattr(model.patch_embed, "backbone", None)
+    if backbone is None:
+        return 0
+    from torch.utils.flop_counter import FlopCounterMode
+
+    stem = next(m for m in backbone.modules() if isinstance(m, torch.nn.Conv2d))
+    x = torch.zeros(1, stem.in_channels, *model.patch_embed.img_size, device=stem.weight.device)
+    was_training = backbone.training
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        backbone.eval()(x)
+    backbone.train(was_training)
+    return counter.get_total_flops()
 
 
 # -- measurement ------------------------------------------------------------------------------------
@@ -96,7 +114,8 @@ def make_train_step(model, device: torch.device, lr: float = 1e-4):
     def step(x, y):
         opt.zero_grad(set_to_none=True)
         with autocast(device):
-            loss = F.cross_entropy(model(x), y)
+            out = model(x)
+            loss = sum(F.cross_entropy(o, y) for o in out) if isinstance(out, tuple) else F.cross_entropy(out, y)
         loss.backward()
         opt.step()
     return step
@@ -164,16 +183,30 @@ def matmul_peak_flops(device: torch.device, n: int = 8192, iters: int = 50) -> f
 # -- models -----------------------------------------------------------------------------------------
 
 def build_pair(name: str, device: torch.device, img_size: int | None, channels_last: bool):
-    """Our model `name` and timm's `VisionTransformer` with the same arguments and the same weights."""
+    """Our model `name` and timm's equivalent, with the same weights (timm's, loaded into ours).
+
+    timm's model of the same name where timm has one (ViTs, hybrids, DeiT), else timm's
+    `VisionTransformer` with our arguments (our small ViTs). A model without a head gets 1000 classes.
+    """
     import timm
     from timm.models.vision_transformer import VisionTransformer as TimmViT
 
-    kwargs = model_args(name)
-    if img_size:
-        kwargs["img_size"] = img_size
+    from vitstudio.models import PatchEmbed, VisionTransformer
+
+    overrides = {"img_size": img_size} if img_size else {}
+    if not model_args(name).get("num_classes", 1000):
+        overrides["num_classes"] = 1000
+    kwargs = {**model_args(name), **overrides}
+    ours = create_model(name, **overrides)
     timm.layers.set_fused_attn(True)
-    ref = TimmViT(**kwargs)
-    ours = create_model(name, **({"img_size": img_size} if img_size else {}))
+    if timm.is_model(name):
+        ref = timm.create_model(name, pretrained=False, **overrides)
+    elif type(ours) is VisionTransformer and type(ours.patch_embed) is PatchEmbed:
+        ref = TimmViT(**kwargs)
+    else:
+        raise ValueError(f"timm has no model named {name!r} and it is not a plain ViT: nothing to race it against")
+    if hasattr(ref, "set_distilled_training"):
+        ref.set_distilled_training(True)  # return both heads' logits in training, as ours does
     ours.load_state_dict(ref.state_dict(), strict=True)
     if not all(m.fused_attn for m in ref.modules() if hasattr(m, "fused_attn")):
         raise RuntimeError("timm's attention is not on the fused SDPA path (is TIMM_FUSED_ATTN=0 set?)")
@@ -272,7 +305,7 @@ def run_mae(name: str, args, device: torch.device, peak: float | None) -> None:
 # -- report -----------------------------------------------------------------------------------------
 
 def header(a: str, b: str, cuda: bool) -> str:
-    cols = f"{'model':24s} {'img':>4s} {'mode':5s} {'batch':>5s}"
+    cols = f"{'model':32s} {'img':>4s} {'mode':5s} {'batch':>5s}"
     for side in (a, b):
         cols += f" {side + ' GFLOP':>10s} {side + ' img/s':>10s} {side + ' range':>13s}"
         if cuda:
@@ -283,7 +316,7 @@ def header(a: str, b: str, cuda: bool) -> str:
 def format_row(model: str, img: int, mode: str, batch: int, timings: dict[str, Timing], flops: dict[str, int],
                peak: float | None) -> str:
     """One table line: per side GFLOP/img, median images/s, range (and MFU, peak memory); the paired ratio."""
-    line = f"{model:24s} {img:>4d} {mode:5s} {batch:>5d}"
+    line = f"{model:32s} {img:>4d} {mode:5s} {batch:>5d}"
     for side, t in timings.items():
         line += f" {flops[side] / 1e9:>10.2f} {t.median:>10.1f} {min(t.ips):>6.1f}-{max(t.ips):<6.1f}"
         if peak:
