@@ -31,10 +31,20 @@ def counted_flops(model, *args, **kwargs) -> int:
     return counter.get_total_flops()
 
 
-@pytest.mark.parametrize("name,size", [("vit_nano_patch4_32", 32), ("vit_tiny_patch16_224", 224)])
+@pytest.mark.parametrize("name,size", [
+    ("vit_nano_patch4_32", 32), ("vit_tiny_patch16_224", 224), ("vit_micro_r_s4_p1_32", 32),
+    ("deit_nano_distilled_patch4_32", 32),
+])
 def test_vit_flops_formula_matches_torch_counter(name, size):
     model = create_model(name).eval()
     assert load_script().vit_forward_flops(model) == counted_flops(model, torch.randn(1, 3, size, size))
+
+
+@pytest.mark.parametrize("mask_ratio", [0.5, 0.75])
+def test_mae_flops_formula_matches_torch_counter(mask_ratio):
+    model = create_model("mae_vit_micro_patch4_32").eval()
+    expected = counted_flops(model, torch.randn(1, 3, 32, 32), mask_ratio=mask_ratio)
+    assert load_script().mae_forward_flops(model, mask_ratio) == expected
 
 
 def test_vit_base_flops_are_the_papers():
@@ -43,8 +53,8 @@ def test_vit_base_flops_are_the_papers():
     assert round(flops / 1e9, 1) == 35.1
 
 
-def test_script_runs_without_qt_and_prints_a_ratio():
-    args = ["--models", "vit_nano_patch4_32", "--batch", "2", "--reps", "2", "--steps", "1", "--warmup", "1",
+def test_script_runs_without_qt_and_prints_ratios():
+    args = ["--models", "vit_nano_patch4_32", "--mae", "mae_vit_nano_patch4_32", "--batch", "2", "--reps", "2", "--steps", "1", "--warmup", "1",
             "--threads", "1", "--device", "cpu"]
     code = (
         "import runpy, sys\n"
@@ -58,4 +68,6 @@ def test_script_runs_without_qt_and_prints_a_ratio():
     rows = [line.split() for line in out.stdout.splitlines() if line.startswith("vit_nano_patch4_32")]
     assert [r[2] for r in rows] == ["train", "infer"]
     assert all(float(r[-1]) > 0 for r in rows)  # the ours/timm ratio
+    mae = [line for line in out.stdout.splitlines() if line.startswith("mae_vit_nano_patch4_32")]
+    assert len(mae) == 1 and "FLOP ratio sup/mae" in mae[0]
     assert out.stdout.strip().endswith("qt modules:")
