@@ -6,7 +6,7 @@ import pytest
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 
-from vitstudio.analysis import figures, sample_images
+from vitstudio.analysis import figures, bundled_images
 from vitstudio.analysis.sources import from_weights
 from vitstudio.gui.panels.inspector import InspectorPanel, LatestRequestRunner
 from vitstudio.models import VisionTransformer, create_model, export_safetensors
@@ -37,7 +37,7 @@ def panel(qtbot):
 @pytest.fixture
 def loaded(qtbot, panel):
     panel.set_model(tiny_vit(), class_names=["circle", "square", "star", "ring"])
-    wait_view(qtbot, panel, "attention", lambda: panel.load_image(sample_images()[0]))
+    wait_view(qtbot, panel, "attention", lambda: panel.load_image(bundled_images()[0]))
     return panel
 
 
@@ -127,11 +127,11 @@ def test_drop_and_bad_files(qtbot, tmp_path, loaded):
     assert "broken.png: not a readable image" in loaded.status.text()
     before = loaded.view_figure("patches")
     mime = QMimeData()
-    mime.setUrls([QUrl.fromLocalFile(str(sample_images()[1]))])
+    mime.setUrls([QUrl.fromLocalFile(str(bundled_images()[1]))])
     event = QDropEvent(QPointF(5, 5), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
                        Qt.KeyboardModifier.NoModifier)
     wait_view(qtbot, loaded, "patches", lambda: loaded.dropEvent(event))
-    assert loaded.image_label == sample_images()[1].name
+    assert loaded.image_label == bundled_images()[1].name
     assert not np.array_equal(loaded.view_figure("patches"), before)
 
 

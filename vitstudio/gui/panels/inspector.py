@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog
                                QTabWidget, QToolButton, QVBoxLayout, QWidget)
 
 from ...analysis import figures, render
-from ...analysis.image import IMAGENET_MEAN, IMAGENET_STD, fit_image, load_image, normalize, sample_images
+from ...analysis.image import IMAGENET_MEAN, IMAGENET_STD, bundled_images, fit_image, load_image, normalize
 from ...analysis.mae import mae_reconstruction
 from ...analysis.report import Inspection, inspect_image, is_mae
 from ...analysis.sources import ModelSource, from_name, from_weights, records_architecture
@@ -273,7 +273,7 @@ class InspectorPanel(QWidget):
         self.open_button.clicked.connect(self._ask_image)
         self.sample_box = QComboBox()
         self.sample_box.addItem("Samples…")
-        for path in sample_images():
+        for path in bundled_images():
             self.sample_box.addItem(path.stem, str(path))
         self.sample_box.activated.connect(self._on_sample)
         self.image_name = QLabel("(or drop an image here)")
