@@ -102,16 +102,22 @@ def _cmd_runs(args) -> int:
 
 def _cmd_inspect(args) -> int:
     from .analysis import load_image, write_report
-    from .analysis.sources import from_name, from_weights, records_architecture
+    from .analysis.sources import from_name, from_run, from_weights, records_architecture
 
-    if not (args.weights or args.model):
-        print("vitstudio inspect: say what to inspect: --model NAME and/or --weights FILE", file=sys.stderr)
+    if not (args.run or args.weights or args.model) or (args.run and (args.weights or args.model)):
+        print("vitstudio inspect: say what to inspect: --run RUN, or --model NAME and/or --weights FILE",
+              file=sys.stderr)
         return 2
     try:
         image = load_image(args.image)
         if args.weights and not args.model and not records_architecture(args.weights):
             raise ValueError(f"{args.weights} does not record which model it holds: add --model NAME")
-        source = from_weights(args.weights, args.model) if args.weights else from_name(args.model)
+        if args.run:
+            source = from_run(args.run, args.checkpoint, args.runs_dir)
+        elif args.weights:
+            source = from_weights(args.weights, args.model)
+        else:
+            source = from_name(args.model)
     except (ValueError, KeyError) as e:
         print(f"vitstudio inspect: {e}", file=sys.stderr)
         return 2
@@ -166,6 +172,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("inspect", help="write the inspector's figures for a model and an image as PNG files")
     p.add_argument("image", help="an image file (any size: resized and centre-cropped to the model's input)")
+    p.add_argument("--run", help="a training run (folder, id or a unique part of it): its model and normalisation")
+    p.add_argument("--checkpoint", choices=("final", "best", "last"), default="final",
+                   help="with --run: which weights (default: final, else best, else last)")
+    p.add_argument("--runs-dir", help="with --run: the runs root (default: $VITSTUDIO_RUNS or the user data folder)")
     p.add_argument("--weights", metavar="FILE", help="weights to inspect: a vitstudio .safetensors export, or with "
                    "--model any timm, DeiT, MAE, Google .npz or transformers file")
     p.add_argument("--model", metavar="NAME", help="a named model (see `vitstudio models`): random weights, "

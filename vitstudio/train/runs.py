@@ -125,7 +125,7 @@ class Run:
         status.update(step=event.step, epoch=event.epoch, updated=event.time, pid=os.getpid(), host=socket.gethostname())
         if event.kind == "started":
             status.update(state="running", reason=None, **{k: event.data.get(k) for k in (
-                "total_steps", "steps_per_epoch", "num_classes", "class_names")})
+                "total_steps", "steps_per_epoch", "num_classes", "class_names", "mean", "std")})
         elif event.kind == "step":
             status.update(state="running", loss=event.data.get("loss"), images_per_sec=event.data.get("images_per_sec"))
         elif event.kind == "eval":

@@ -25,7 +25,7 @@ from ...analysis import figures, render
 from ...analysis.image import IMAGENET_MEAN, IMAGENET_STD, bundled_images, fit_image, load_image, normalize
 from ...analysis.mae import mae_reconstruction
 from ...analysis.report import Inspection, inspect_image, is_mae
-from ...analysis.sources import ModelSource, from_name, from_weights, records_architecture
+from ...analysis.sources import ModelSource, from_name, from_run, from_weights, records_architecture
 
 # -- running analyses off the UI thread --------------------------------------------------------
 
@@ -259,6 +259,7 @@ class InspectorPanel(QWidget):
         layout.addWidget(self.status)
         self.add_source("Named model (random weights)…", self._ask_model_name)
         self.add_source("Weights file…", self._ask_weights)
+        self.add_source("Training run…", self._ask_run)
         self._sync_controls()
 
     # -- construction ---------------------------------------------------------------------------
@@ -549,6 +550,12 @@ class InspectorPanel(QWidget):
     def _ask_model_name(self):
         name = self._choose_model_name("model (random weights):")
         return partial(from_name, name) if name else None
+
+    def _ask_run(self):
+        from ...train.runs import runs_root
+
+        folder = QFileDialog.getExistingDirectory(self, "Open a training run", str(runs_root()))
+        return partial(from_run, folder) if folder else None
 
     def _ask_weights(self):
         path, _ = QFileDialog.getOpenFileName(self, "Open weights", "",
