@@ -4,7 +4,7 @@ import threading
 import numpy as np
 import pytest
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
-from PySide6.QtGui import QDropEvent
+from PySide6.QtGui import QDropEvent, QImage
 
 from vitstudio.analysis import figures, bundled_images
 from vitstudio.analysis.sources import from_weights
@@ -46,6 +46,10 @@ def test_loading_an_image_fills_every_view(loaded):
         figure = loaded.view_figure(name)
         assert figure is not None and figure.dtype == np.uint8 and figure.ndim == 3, name
     assert loaded.view_figure("mae") is None  # not a masked autoencoder
+    shown = loaded.views["attention"].label.pixmap().toImage().convertToFormat(QImage.Format.Format_RGB888)
+    rows = np.frombuffer(shown.constBits(), np.uint8).reshape(shown.height(), shown.bytesPerLine())
+    np.testing.assert_array_equal(rows[:, :3 * shown.width()].reshape(shown.height(), -1, 3),
+                                  loaded.view_figure("attention"))  # the view shows the figure pixel for pixel
     assert loaded.views["distance"].distance.shape == (3, 2)
     assert not loaded.mae_box.isEnabled()
 

@@ -17,6 +17,7 @@ from typing import Callable
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal
+from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout,
                                QInputDialog, QLabel, QMenu, QPushButton, QScrollArea, QSlider, QSpinBox, QSplitter,
                                QTabWidget, QToolButton, QVBoxLayout, QWidget)
@@ -100,17 +101,25 @@ class LatestRequestRunner(QObject):
 # -- views ---------------------------------------------------------------------------------------
 
 
+def to_qimage(figure: np.ndarray) -> QImage:
+    """An (H, W, 3) uint8 array as a QImage (a copy: it does not keep the array alive)."""
+    figure = np.ascontiguousarray(figure)
+    h, w, _ = figure.shape
+    return QImage(figure.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+
+
 class FigureView(QWidget):
-    """A rendered figure ((H, W, 3) uint8) in a zoomable view, with a note line and PNG export."""
+    """A rendered figure ((H, W, 3) uint8) shown pixel for pixel (scrollable), a note line and PNG export."""
 
     def __init__(self, export: Callable[[], None], parent: QWidget | None = None):
         super().__init__(parent)
         self.figure: np.ndarray | None = None
-        self.graphics = pg.GraphicsLayoutWidget()
-        self.graphics.setBackground("w")
-        self.viewbox = self.graphics.addViewBox(lockAspect=True, invertY=True, enableMenu=False)
-        self.item = pg.ImageItem(axisOrder="row-major")
-        self.viewbox.addItem(self.item)
+        self.label = QLabel()
+        self.label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.scroll = QScrollArea()
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setWidget(self.label)
+        self.scroll.setStyleSheet("background: white;")
         self.note = QLabel()
         self.note.setWordWrap(True)
         self.export_button = QPushButton("Export PNG…")
@@ -121,20 +130,17 @@ class FigureView(QWidget):
         bar.addWidget(self.export_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.graphics, 1)
+        layout.addWidget(self.scroll, 1)
         layout.addLayout(bar)
 
     def show_figure(self, figure: np.ndarray | None, note: str = "") -> None:
-        reshaped = self.figure is None or figure is None or figure.shape != self.figure.shape
         self.figure = figure
         self.note.setText(note)
         self.export_button.setEnabled(figure is not None)
         if figure is None:
-            self.item.clear()
-            return
-        self.item.setImage(figure, autoLevels=False, levels=(0, 255))
-        if reshaped:
-            self.viewbox.autoRange(padding=0.02)
+            self.label.clear()
+        else:
+            self.label.setPixmap(QPixmap.fromImage(to_qimage(figure)))
 
 
 class DistanceView(QWidget):
