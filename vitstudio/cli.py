@@ -79,7 +79,7 @@ def _cmd_runs(args) -> int:
     out = args.output or f"{run.id}.{'csv' if args.format == 'csv' else 'safetensors'}"
     try:
         path = export_csv(run, out) if args.format == "csv" else export_safetensors(run, out, args.which)
-    except CheckpointError as e:
+    except (CheckpointError, FileNotFoundError) as e:
         print(f"vitstudio runs export: {e}", file=sys.stderr)
         return 1
     print(path)

@@ -30,10 +30,18 @@ def context() -> DistContext:
     return DistContext(int(env.get("RANK", 0)), int(env.get("WORLD_SIZE", 1)), int(env.get("LOCAL_RANK", 0)))
 
 
-def init(ctx: DistContext, device: torch.device) -> None:
-    """Join the process group (NCCL for CUDA, gloo otherwise) once per process."""
-    if ctx.enabled and not dist.is_initialized():
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo", rank=ctx.rank, world_size=ctx.world_size)
+def init(ctx: DistContext, device: torch.device) -> bool:
+    """Join the process group (NCCL for CUDA, gloo otherwise) unless joined already; True if this call joined."""
+    if not ctx.enabled or dist.is_initialized():
+        return False
+    dist.init_process_group("nccl" if device.type == "cuda" else "gloo", rank=ctx.rank, world_size=ctx.world_size)
+    return True
+
+
+def close() -> None:
+    """Leave the process group."""
+    if dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def all_reduce_sum(t: torch.Tensor) -> torch.Tensor:

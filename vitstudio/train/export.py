@@ -4,11 +4,8 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from .checkpoint import CheckpointError, atomic_write, load_weights, save_weights
+from .checkpoint import atomic_write, load_weights, save_weights
 from .runs import Run
-
-WHICH = ("final", "best", "last")
-
 
 def export_csv(run: Run, path: str | Path) -> Path:
     """One row per logged event: kind, step, epoch, time and every scalar field of its data."""
@@ -29,19 +26,10 @@ def export_csv(run: Run, path: str | Path) -> Path:
     return path
 
 
-def run_weights(run: Run, which: str = "final"):
-    """A run's weights: 'final' (falling back to best, then last, for unfinished runs), 'best' or 'last'."""
-    order = {"final": (run.weights, run.best_checkpoint, run.last_checkpoint),
-             "best": (run.best_checkpoint,), "last": (run.last_checkpoint,)}[which]
-    for path in order:
-        if path.exists():
-            return load_weights(path), path
-    raise CheckpointError(f"run {run.id} has no {which} weights yet (looked for {', '.join(p.name for p in order)})")
-
-
 def export_safetensors(run: Run, path: str | Path, which: str = "final") -> Path:
-    state, source = run_weights(run, which)
-    save_weights(Path(path), state, {"run": run.id, "source": source.name, "config": run.config().to_json()})
+    """The run's weights (see `Run.weights_file`) as safetensors, with the run's config in the metadata."""
+    source = run.weights_file(which)
+    save_weights(Path(path), load_weights(source), {"run": run.id, "source": source.name, "config": run.config().to_json()})
     return Path(path)
 
 

@@ -100,6 +100,24 @@ class Run:
     def events(self) -> list[Event]:
         return read_metrics(self.path / METRICS)
 
+    def weights_file(self, which: str = "final") -> Path:
+        """The file holding the run's 'final' weights (for an unfinished run: best, else last), 'best' or 'last'."""
+        order = {"final": (self.weights, self.best_checkpoint, self.last_checkpoint),
+                 "best": (self.best_checkpoint,), "last": (self.last_checkpoint,)}[which]
+        for path in order:
+            if path.exists():
+                return path
+        raise FileNotFoundError(f"run {self.id} has no {which} weights yet (no {', '.join(p.name for p in order)})")
+
+    def load_model(self, which: str = "final"):
+        """The run's model with its weights (see `weights_file`), in eval mode."""
+        from .checkpoint import load_weights
+        from .trainer import build_model
+
+        model = build_model(self.config(), self._read_status().get("num_classes"))
+        model.load_state_dict(load_weights(self.weights_file(which)))
+        return model.eval()
+
     def metrics(self) -> MetricLog:
         """The metrics log as arrays, cached: a call parses only what was appended since the last one."""
         return _log_reader(self.path / METRICS).read()
@@ -165,8 +183,8 @@ class Run:
             status["seconds"] = status.get("seconds", 0.0) + max(event.time - status["updated"], 0.0)
         status.update(step=event.step, epoch=event.epoch, updated=event.time, pid=os.getpid(), host=socket.gethostname())
         if event.kind == "started":
-            status.update(state="running", total_steps=event.data.get("total_steps"),
-                          steps_per_epoch=event.data.get("steps_per_epoch"), params=event.data.get("params"), reason=None)
+            status.update(state="running", reason=None, **{k: event.data.get(k) for k in (
+                "total_steps", "steps_per_epoch", "num_classes", "class_names", "params")})
         elif event.kind == "step":
             status.update(state="running", loss=event.data.get("loss"), images_per_sec=event.data.get("images_per_sec"))
         elif event.kind == "eval":

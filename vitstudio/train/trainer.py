@@ -23,7 +23,7 @@ from ..config import CLASSIFICATION_OBJECTIVES, Config, ConfigError, validate
 from . import distributed
 from .checkpoint import load_checkpoint, save_checkpoint, save_weights
 from .events import Event, Listener
-from .objectives import build_objective
+from .objectives import build_objective, freeze_for_linear_probe, init_for_finetuning
 from .optim import build_optimizer, lr_at, set_lr
 from .runs import Run, create_run, find_run
 
@@ -42,6 +42,7 @@ class Trainer:
             raise ValueError("Trainer needs a config or a run to resume")
         self.config = validate(config)
         self.listeners = list(listeners)
+        self.runs_dir = runs_dir
         if self.run_record is None and self.dist.is_main:
             self.run_record = create_run(self.config, runs_dir)
         self._resuming = resume is not None
@@ -85,8 +86,10 @@ class Trainer:
     def _setup(self) -> None:
         cfg, rt = self.config, self.config.runtime
         self.device = _device(rt.device, self.dist)
+        if self.device.type == "cuda":
+            torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
         self.autocast_dtype = _autocast_dtype(rt.precision, self.device)
-        distributed.init(self.dist, self.device)
+        self._joined_group = distributed.init(self.dist, self.device)
         if self.dist.enabled:
             path = distributed.broadcast_object(str(self.run_dir) if self.dist.is_main else None)
             self.run_record = self.run_record or Run(path)
@@ -97,8 +100,17 @@ class Trainer:
         d = cfg.data
         self.data = build_datasets(name=d.name, root=d.root, img_size=d.img_size, augment=d.augment,
                                    val_fraction=d.val_fraction, seed=rt.seed)
-        self.model = build_model(cfg, self.data.num_classes).to(self.device)
-        self.objective = build_objective(cfg, self.model, self.device)
+        self.model = build_model(cfg, self.data.num_classes)
+        init_notes = []
+        if cfg.objective.init_from and not (self._resuming and self.run_record.last_checkpoint.exists()):
+            init_notes = init_for_finetuning(self.model, cfg.objective.init_from, self.runs_dir)
+        if cfg.objective.linear_probe:
+            freeze_for_linear_probe(self.model)
+        if hasattr(self.model, "pixel_mean"):  # masked patch prediction reads colours from un-normalised pixels
+            self.model.pixel_mean.copy_(torch.tensor(self.data.mean).view_as(self.model.pixel_mean))
+            self.model.pixel_std.copy_(torch.tensor(self.data.std).view_as(self.model.pixel_std))
+        self.model.to(self.device)
+        self.objective = build_objective(cfg, self.model, self.device, self.data.num_classes, self.runs_dir)
         o = cfg.optim
         self.optimizer = build_optimizer(self.model, o.lr, o.weight_decay, o.betas, o.layer_decay, self.device)
         self.batch_size = o.batch_size
@@ -120,9 +132,11 @@ class Trainer:
                 self.train_model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
         self.train_loader = self._loader(self.data.train, sampler=self.train_sampler, drop_last=True)
         val = Subset(self.data.val, range(self.dist.rank, len(self.data.val), self.dist.world_size))
-        self.val_loader = self._loader(val, batch_size=2 * o.batch_size) if len(val) else None
+        self.val_loader = self._loader(val, batch_size=2 * o.batch_size) if len(self.data.val) else None
         self._emit("started", run_dir=str(self.run_dir), total_steps=self.total_steps,
-                   steps_per_epoch=self.steps_per_epoch, config=cfg.to_dict(), resumed_from=resumed_from)
+                   steps_per_epoch=self.steps_per_epoch, config=cfg.to_dict(), num_classes=self.data.num_classes,
+                   params=sum(p.numel() for p in self.model.parameters()),
+                   class_names=list(self.data.class_names), resumed_from=resumed_from, init_notes=init_notes)
 
     def _loader(self, dataset, sampler=None, batch_size=None, drop_last=False) -> DataLoader:
         workers = self.config.data.num_workers
@@ -195,10 +209,19 @@ class Trainer:
                 self._emit("resumed")
             self._window_start, self._window_steps = time.perf_counter(), 0
             self._loss_sum.zero_()
-        if self._stop.is_set():
+        if self._stop_requested():
             bad = self._checkpoint()
             return bad or self._emit("stopped", reason="stop requested", checkpoint=str(self.run_record.last_checkpoint))
         return None
+
+    def _stop_requested(self) -> bool:
+        """Whether to stop now; under DDP every rank stops at the same step (checked at each log step)."""
+        if not self.dist.enabled:
+            return self._stop.is_set()
+        if self.step % self.config.runtime.log_every:
+            return False
+        flag = torch.tensor(float(self._stop.is_set()), device=self.device)
+        return distributed.all_reduce_sum(flag).item() > 0
 
     def _log_steps(self) -> Event | None:
         """Read the loss accumulated on the device since the last report (the one host sync); emit a step event.
@@ -225,17 +248,15 @@ class Trainer:
         if self.val_loader is None:
             return None
         self.model.eval()
-        totals: dict[str, torch.Tensor] = {}
-        for images, labels in self.val_loader:
+        keys = self.objective.metrics
+        totals = torch.zeros(len(keys), device=self.device)
+        for images, labels in self.val_loader:  # a rank's shard may be empty; it still joins the all-reduce
             images = images.to(self.device, non_blocking=True)
             labels = labels.to(self.device, non_blocking=True)
             with self._autocast():
                 sums = self.objective.evaluate(self.model, images, labels)
-            for k, v in sums.items():
-                totals[k] = totals.get(k, 0) + v.float()
-        keys = sorted(totals)
-        flat = distributed.all_reduce_sum(torch.stack([totals[k] for k in keys])).tolist()
-        t = dict(zip(keys, flat))
+            totals += torch.stack([sums[k].float() for k in keys])
+        t = dict(zip(keys, distributed.all_reduce_sum(totals).tolist()))
         count = max(t.pop("count"), 1.0)
         result = {"val_loss": t.pop("loss") / count, **{k: 100.0 * v / count for k, v in t.items()}}
         self._emit("eval", **result)
@@ -270,6 +291,8 @@ class Trainer:
         return self._emit("failed", reason=reason, traceback=traceback.format_exc())
 
     def _close(self) -> None:
+        if getattr(self, "_joined_group", False):
+            distributed.close()
         if getattr(self, "device", None) is not None and self.device.type == "cuda":
             torch.cuda.empty_cache()
 
@@ -302,7 +325,12 @@ def build_model(cfg: Config, num_classes: int | None = None) -> nn.Module:
         kwargs["num_classes"] = num_classes
     try:
         return create_model(cfg.model.name, **kwargs)
-    except (TypeError, ValueError) as e:
+    except TypeError as e:
+        if "num_classes" in str(e):
+            raise ConfigError("objective.name", f"{cfg.model.name} has no classifier; pretrain it with objective "
+                                                "'mae' or 'mpp', or pick a classification model") from None
+        raise ConfigError("model", f"{cfg.model.name} cannot be built with {kwargs}: {e}") from None
+    except ValueError as e:
         raise ConfigError("model", f"{cfg.model.name} cannot be built with {kwargs}: {e}") from None
 
 
