@@ -118,6 +118,17 @@ class Run:
         model.load_state_dict(load_weights(self.weights_file(which)))
         return model.eval()
 
+    def stamp(self) -> tuple:
+        """Changes whenever the run's status or meta changes: a cheap test of whether to read it again."""
+        stamp = []
+        for name in (STATUS, META):
+            try:
+                st = os.stat(self.path / name)
+                stamp.append((st.st_mtime_ns, st.st_size))
+            except OSError:
+                stamp.append(None)
+        return tuple(stamp)
+
     def metrics(self) -> MetricLog:
         """The metrics log as arrays, cached: a call parses only what was appended since the last one."""
         return _log_reader(self.path / METRICS).read()
