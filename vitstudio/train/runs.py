@@ -185,28 +185,13 @@ class Run:
 
     # -- writing (the trainer's rank 0 only) --------------------------------------------------
 
-    def record(self, event: Event) -> None:
-        """Append `event` to the metrics log and fold it into the status; a trainer listener."""
+    def record(self, *events: Event) -> None:
+        """Append events to the metrics log and fold them into the status (written once); a trainer listener."""
         with open(self.path / METRICS, "a", encoding="utf-8") as f:
-            f.write(json.dumps(event.to_dict()) + "\n")
+            f.write("".join(json.dumps(e.to_dict()) + "\n" for e in events))
         status = self._read_status()
-        if status.get("updated") is not None and event.kind not in GAP_KINDS:
-            status["seconds"] = status.get("seconds", 0.0) + max(event.time - status["updated"], 0.0)
-        status.update(step=event.step, epoch=event.epoch, updated=event.time, pid=os.getpid(), host=socket.gethostname())
-        if event.kind == "started":
-            status.update(state="running", reason=None, **{k: event.data.get(k) for k in (
-                "total_steps", "steps_per_epoch", "num_classes", "class_names", "params")})
-        elif event.kind == "step":
-            status.update(state="running", loss=event.data.get("loss"), images_per_sec=event.data.get("images_per_sec"))
-        elif event.kind == "eval":
-            status["last_eval"] = dict(event.data, step=event.step)
-            status["best"] = best_results(status.get("best") or {}, event.data)
-        elif event.kind == "checkpoint" and event.data.get("best"):
-            status["best_eval"] = status.get("last_eval")
-        elif event.kind in ("paused", "resumed"):
-            status["state"] = "paused" if event.kind == "paused" else "running"
-        elif event.terminal:
-            status.update(state=event.kind, reason=event.data.get("reason"))
+        for event in events:
+            _fold(status, event)
         self.write_status(status)
 
     def write_status(self, status: dict) -> None:
@@ -234,6 +219,27 @@ def read_metrics(path: str | Path) -> list[Event]:
         if isinstance(record, dict):
             events.append(Event.from_dict(record))
     return events
+
+
+def _fold(status: dict, event: Event) -> None:
+    """Update a status dict with what `event` says."""
+    if status.get("updated") is not None and event.kind not in GAP_KINDS:
+        status["seconds"] = status.get("seconds", 0.0) + max(event.time - status["updated"], 0.0)
+    status.update(step=event.step, epoch=event.epoch, updated=event.time, pid=os.getpid(), host=socket.gethostname())
+    if event.kind == "started":
+        status.update(state="running", reason=None, **{k: event.data.get(k) for k in (
+            "total_steps", "steps_per_epoch", "num_classes", "class_names", "params")})
+    elif event.kind == "step":
+        status.update(state="running", loss=event.data.get("loss"), images_per_sec=event.data.get("images_per_sec"))
+    elif event.kind == "eval":
+        status["last_eval"] = dict(event.data, step=event.step)
+        status["best"] = best_results(status.get("best") or {}, event.data)
+    elif event.kind == "checkpoint" and event.data.get("best"):
+        status["best_eval"] = status.get("last_eval")
+    elif event.kind in ("paused", "resumed"):
+        status["state"] = "paused" if event.kind == "paused" else "running"
+    elif event.terminal:
+        status.update(state=event.kind, reason=event.data.get("reason"))
 
 
 def best_results(best: dict, results: dict) -> dict:
