@@ -46,21 +46,27 @@ def ema(values, weight: float) -> np.ndarray:
     if not 0 <= weight < 1:
         raise ValueError(f"smoothing weight must be in [0, 1), got {weight}")
     y = np.asarray(values, dtype=np.float64)
-    out = y.copy()
     if weight == 0 or y.size == 0:
-        return out
+        return y.copy()
     finite = np.isfinite(y)
-    v = y[finite]
+    every = bool(finite.all())
+    v = y if every else y[finite]
     n = v.size
-    # The average is a convolution with (1 - w) w^k; terms with w^k below 1e-13 cannot show, so the kernel stops there.
+    # The average is a convolution with (1 - w) w^k; terms with w^k below 1e-13 cannot show, so the kernel
+    # (and the debiasing, 1 - w^(n+1), which is 1 from there on) stops there.
     taps = min(n, int(np.ceil(np.log(1e-13) / np.log(weight))))
-    kernel = (1 - weight) * weight ** np.arange(taps)
+    powers = weight ** np.arange(taps + 1)
+    kernel = (1 - weight) * powers[:taps]
     if taps <= 256:
-        biased = np.convolve(v, kernel)[:n]
+        smooth = np.convolve(v, kernel)[:n]
     else:
         size = 1 << int(np.ceil(np.log2(n + taps - 1)))
-        biased = np.fft.irfft(np.fft.rfft(v, size) * np.fft.rfft(kernel, size), size)[:n]
-    out[finite] = biased / (1 - weight ** np.arange(1, n + 1))
+        smooth = np.fft.irfft(np.fft.rfft(v, size) * np.fft.rfft(kernel, size), size)[:n]
+    smooth[:taps] /= 1 - powers[1:taps + 1]
+    if every:
+        return smooth
+    out = y.copy()
+    out[finite] = smooth
     return out
 
 

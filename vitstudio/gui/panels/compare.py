@@ -30,55 +30,64 @@ def run_color(i: int, n: int):
 
 
 class OverlayPlot(pg.PlotWidget):
-    """One metric of several runs on one plot: a faint raw line and a smoothed one per run.
+    """One metric of several runs on one plot: per run a line (smoothed when smoothing is on) and, for a
+    few runs, the raw values faintly behind it.
 
-    Curves are kept between redraws and updated with `setData`; pyqtgraph downsamples them (peak mode)
-    and clips them to the view, so tens of runs of ten thousand points each redraw quickly.
+    Curves are kept between redraws and updated with `setData`; pyqtgraph clips them to the view and
+    peak-downsamples them to about two points per pixel, so 50 runs of 10,000 points redraw quickly.
+    Past `FEW_RUNS` runs, lines are thin, raw values are not drawn and the legend gives way to hovering.
     """
+
+    FEW_RUNS = 10
 
     def __init__(self, parent=None):
         super().__init__(parent, background="w")
         self.showGrid(x=True, y=True, alpha=0.25)
+        self.setDownsampling(auto=True, mode="peak")
+        self.setClipToView(True)
         self.legend = self.addLegend(offset=(-10, 10), labelTextSize="8pt", labelTextColor="#222",
                                      brush=pg.mkBrush(255, 255, 255, 200))
-        self._raw: list[pg.PlotDataItem] = []
-        self._smooth: list[pg.PlotDataItem] = []
-        self.labels: list[str] = []  # what hovering each run's curve shows
+        self.lines: list[pg.PlotDataItem] = []  # one per run
+        self._faint: list[pg.PlotDataItem] = []  # the raw values behind a smoothed line
+        self._legend_names: list[str] = []
+        self.labels: list[str] = []  # what hovering each run's line shows
 
     def _item(self) -> pg.PlotDataItem:
         item = pg.PlotDataItem()
-        item.setDownsampling(auto=True, method="peak")
-        item.setClipToView(True)
-        item.setSkipFiniteCheck(False)
-        self.addItem(item)
+        self.addItem(item)  # takes the plot's downsampling and clipping
+        item.opts["autoDownsampleFactor"] = 1.0  # samples per pixel (pyqtgraph's default 5 barely thins 10k points)
         return item
 
     def show_series(self, series: list[tuple[str, np.ndarray, np.ndarray, np.ndarray | None]], hover: list[str] = ()):
         """Draw `series` of (name, x, y, smoothed y or None), reusing the curves already there."""
-        while len(self._smooth) < len(series):
-            self._raw.append(self._item())
-            self._smooth.append(self._item())
-        self.legend.clear()
         n = len(series)
-        for i, (raw, smooth) in enumerate(zip(self._raw, self._smooth)):
+        few = n <= self.FEW_RUNS
+        while len(self.lines) < n:
+            self._faint.append(self._item())
+            self.lines.append(self._item())
+        for i, (line, faint) in enumerate(zip(self.lines, self._faint)):
             if i >= n:
-                raw.setData([], [])
-                smooth.setData([], [])
-                raw.hide()
-                smooth.hide()
+                _clear(line)
+                _clear(faint)
                 continue
             name, x, y, ys = series[i]
             color = run_color(i, n)
-            faint = pg.mkColor(color)
-            faint.setAlpha(70 if ys is not None else 255)
-            raw.setPen(pg.mkPen(faint, width=1 if ys is not None else 2))
-            raw.setData(x, y, symbol="o" if ys is None and len(x) <= MARKERS_UP_TO else None, symbolSize=5, symbolBrush=color,
-                        symbolPen=None)
-            raw.show()
-            smooth.setPen(pg.mkPen(color, width=2))
-            smooth.setData(x, ys if ys is not None else [])
-            smooth.setVisible(ys is not None)
-            self.legend.addItem(smooth if ys is not None else raw, name)
+            markers = ys is None and len(x) <= MARKERS_UP_TO
+            shown = y if ys is None else ys
+            line.setData(x, shown, pen=pg.mkPen(color, width=2 if few else 1), skipFiniteCheck=_finite(x, shown),
+                         symbol="o" if markers else None, symbolSize=5, symbolBrush=color, symbolPen=None)
+            if ys is not None and few:
+                pale = pg.mkColor(color)
+                pale.setAlpha(70)
+                faint.setData(x, y, pen=pg.mkPen(pale, width=1), skipFiniteCheck=_finite(x, y))
+            else:
+                _clear(faint)
+        names = [s[0] for s in series] if few else []
+        if names != self._legend_names:
+            self.legend.clear()
+            for name, line in zip(names, self.lines):
+                self.legend.addItem(line, name)
+            self._legend_names = names
         self.labels = list(hover) or [s[0] for s in series]
 
     def nearest(self, scene_pos) -> int | None:
@@ -88,11 +97,8 @@ class OverlayPlot(pg.PlotWidget):
             return None
         vx = vb.mapSceneToView(scene_pos).x()
         best, best_d = None, float(HOVER_PX)
-        for i, (raw, smooth) in enumerate(zip(self._raw, self._smooth)):
-            shown = smooth if smooth.isVisible() else raw
-            if not shown.isVisible():
-                continue
-            x, y = shown.getData()  # as displayed: log-transformed, downsampled
+        for i, line in enumerate(self.lines[: len(self.labels)]):
+            x, y = line.getData()  # as displayed: log-transformed, downsampled
             if x is None or len(x) == 0:
                 continue
             j = int(np.clip(np.searchsorted(x, vx), 1, max(len(x) - 1, 1)))
@@ -113,6 +119,7 @@ class CompareView(QWidget):
         super().__init__(parent)
         self.runs: list[Run] = []
         self._logs, self._summaries, self._batch, self._configs, self._diff = [], [], [], [], []
+        self._smoothed: dict[tuple[int, str], tuple[float, np.ndarray]] = {}  # (run, metric) -> (weight, values)
 
         self.metric_box = QComboBox()
         self.metric_box.setMinimumContentsLength(12)
@@ -184,9 +191,11 @@ class CompareView(QWidget):
         """Show these runs (in this order); their logs are read now and re-read by `refresh`."""
         self.runs = list(runs)
         self._logs = [r.metrics() for r in self.runs]
+        self._smoothed.clear()
         self._summaries = [r.summary() for r in self.runs]
-        self._batch = [r.config().optim.batch_size for r in self.runs]
-        self._configs = [r.config().to_dict() for r in self.runs]
+        configs = [r.config() for r in self.runs]
+        self._batch = [c.optim.batch_size for c in configs]
+        self._configs = [c.to_dict() for c in configs]
         self._diff = config_diff(self._configs)
         self._fill_metrics()
         self._fill_diff()
@@ -198,6 +207,7 @@ class CompareView(QWidget):
         logs = [r.metrics() for r in self.runs]
         if any(a is not b for a, b in zip(logs, self._logs)):
             self._logs = logs
+            self._smoothed.clear()
             self._summaries = [r.summary() for r in self.runs]
             self._fill_metrics()
             self._fill_summary()
@@ -241,9 +251,16 @@ class CompareView(QWidget):
             curve = log.curves.get(metric)
             if curve is None:
                 continue
-            smooth = ema(curve.value, w) if w > 0 and curve.kind == "step" else None
+            smooth = self._smooth(i, metric, curve.value, w) if w > 0 and curve.kind == "step" else None
             out.append((i, s["name"], x_values(curve, axis, batch), curve.value, smooth))
         return out
+
+    def _smooth(self, run: int, metric: str, values: np.ndarray, weight: float) -> np.ndarray:
+        """`ema(values, weight)`, kept until the weight or the log changes (a new x axis needs no new average)."""
+        kept = self._smoothed.get((run, metric))
+        if kept is None or kept[0] != weight:
+            kept = self._smoothed[(run, metric)] = (weight, ema(values, weight))
+        return kept[1]
 
     def redraw(self) -> None:
         self.smoothing_label.setText(f"{self.weight:.2f}")
@@ -339,6 +356,16 @@ def write_comparison(runs: list[Run], out: str | Path, metrics: list[str] | None
         written.append(out / f"{name}.md")
     written.append(write_csv(out / "metrics.csv", *curves_table(runs, metrics, smoothing)))
     return written
+
+
+def _clear(item: pg.PlotDataItem) -> None:
+    if item.xData is not None and len(item.xData):
+        item.setData([], [])
+
+
+def _finite(x: np.ndarray, y: np.ndarray) -> bool:
+    """Whether every value is finite: one check here spares pyqtgraph its several."""
+    return bool(np.isfinite(x).all() and np.isfinite(y).all())
 
 
 # -- small table helpers ------------------------------------------------------------------------

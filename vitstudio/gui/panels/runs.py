@@ -24,19 +24,27 @@ SORT_ROLE = Qt.UserRole + 1
 STATE_COLORS = {"running": "#1565c0", "paused": "#1565c0", "finished": "#2e7d32", "stopped": "#ef6c00",
                 "interrupted": "#ef6c00", "diverged": "#c62828", "failed": "#c62828"}
 RESUMABLE = ("stopped", "interrupted", "failed", "diverged")
+NUMERIC = ("epoch", "best_top1", "last_top1", "best_val_loss", "last_val_loss", "params", "seconds", "images_per_sec")
 SEARCHED = ("name", "state", "objective", "model", "data", "tags", "note", "id")
 
 
 class RunsModel(QAbstractTableModel):
-    """One row per run folder under `roots`; `refresh()` re-reads only the runs whose status or meta changed."""
+    """One row per run folder under `roots`; `refresh()` re-reads only the runs whose status or meta changed.
+
+    Each row keeps its summary with every column's text and value worked out, so painting and sorting
+    read lists."""
 
     def __init__(self, roots: list[Path], parent=None):
         super().__init__(parent)
         self.roots = list(roots)
-        self.columns = [COLUMNS[k] for k in COLUMNS]
+        self.columns = list(COLUMNS.values())
         self.runs: list[Run] = []
         self.summaries: list[dict] = []
+        self._texts: list[list[str]] = []
+        self._values: list[list] = []
         self._stamps: list[tuple] = []
+        self._numeric = {i for i, c in enumerate(self.columns) if c.key in NUMERIC}
+        self._state = self.column_index("state")
         self.refresh()
 
     # -- Qt model interface ---------------------------------------------------------------------
@@ -53,23 +61,37 @@ class RunsModel(QAbstractTableModel):
         return None
 
     def data(self, index, role=Qt.DisplayRole):
-        s, column = self.summaries[index.row()], self.columns[index.column()]
+        row, col = index.row(), index.column()
         if role == Qt.DisplayRole:
-            return column.format(s)
+            return self._texts[row][col]
         if role == SORT_ROLE:
-            return column.value(s)
-        if role == Qt.ForegroundRole and column.key == "state":
-            return QColor(STATE_COLORS.get(s["state"], "#555555"))
-        if role == Qt.ToolTipRole:
-            return "\n".join(x for x in (s["path"], s.get("reason"), s.get("note")) if x)
-        if role == Qt.TextAlignmentRole and isinstance(column.value(s), (int, float)) and column.key != "created":
+            return self._values[row][col]
+        if role == Qt.ForegroundRole and col == self._state:
+            return QColor(STATE_COLORS.get(self.summaries[row]["state"], "#555555"))
+        if role == Qt.TextAlignmentRole and col in self._numeric:
             return int(Qt.AlignRight | Qt.AlignVCenter)
+        if role == Qt.ToolTipRole:
+            s = self.summaries[row]
+            return "\n".join(x for x in (s["path"], s.get("reason"), s.get("note")) if x)
         return None
 
     # -- data -----------------------------------------------------------------------------------
 
     def column_index(self, key: str) -> int:
         return [c.key for c in self.columns].index(key)
+
+    def text(self, row: int, key: str) -> str:
+        return self._texts[row][self.column_index(key)]
+
+    def _set_row(self, row: int, run: Run, stamp: tuple, summary: dict) -> None:
+        texts = [c.format(summary) for c in self.columns]
+        values = [c.value(summary) for c in self.columns]
+        if row == len(self.runs):
+            for rows, item in ((self.runs, run), (self._stamps, stamp), (self.summaries, summary),
+                               (self._texts, texts), (self._values, values)):
+                rows.append(item)
+        else:
+            self._stamps[row], self.summaries[row], self._texts[row], self._values[row] = stamp, summary, texts, values
 
     def refresh(self) -> None:
         """Add new runs, drop vanished ones, re-read those that changed (and the active ones, whose writer may die)."""
@@ -78,23 +100,21 @@ class RunsModel(QAbstractTableModel):
         for row in reversed(range(len(self.runs))):
             if self.runs[row].path not in paths:
                 self.beginRemoveRows(QModelIndex(), row, row)
-                del self.runs[row], self.summaries[row], self._stamps[row]
+                for rows in (self.runs, self._stamps, self.summaries, self._texts, self._values):
+                    del rows[row]
                 self.endRemoveRows()
         known = {r.path: i for i, r in enumerate(self.runs)}
         for run in found:
             row = known.get(run.path)
+            stamp = run.stamp()
             if row is None:
                 self.beginInsertRows(QModelIndex(), len(self.runs), len(self.runs))
-                self._stamps.append(run.stamp())
-                self.summaries.append(run.summary())
-                self.runs.append(run)
+                self._set_row(len(self.runs), run, stamp, run.summary())
                 self.endInsertRows()
-                continue
-            stamp = run.stamp()
-            if stamp != self._stamps[row] or self.summaries[row]["state"] in ACTIVE_STATES:
+            elif stamp != self._stamps[row] or self.summaries[row]["state"] in ACTIVE_STATES:
                 summary = run.summary()
                 if stamp != self._stamps[row] or summary != self.summaries[row]:
-                    self._stamps[row], self.summaries[row] = stamp, summary
+                    self._set_row(row, run, stamp, summary)
                     self.dataChanged.emit(self.index(row, 0), self.index(row, len(self.columns) - 1))
 
     def add_root(self, root: Path) -> None:
@@ -119,8 +139,8 @@ class RunsFilter(QSortFilterProxyModel):
     def filterAcceptsRow(self, row, parent) -> bool:
         if not self.words:
             return True
-        s = self.sourceModel().summaries[row]
-        haystack = " ".join(COLUMNS[k].format(s) for k in SEARCHED).lower()
+        model = self.sourceModel()
+        haystack = " ".join(model.text(row, k) for k in SEARCHED).lower()
         return all(w in haystack for w in self.words)
 
     def lessThan(self, left, right) -> bool:
