@@ -19,14 +19,16 @@ class CheckpointError(RuntimeError):
     """A checkpoint or weights file that cannot be read safely."""
 
 
-def atomic_write(path: Path, write) -> None:
-    """Call `write(tmp_path)`, flush it to disk and rename it over `path`, so readers never see a partial file."""
+def atomic_write(path: Path, write, durable: bool = True) -> None:
+    """Call `write(tmp_path)` and rename the file over `path`, so readers never see a partial file;
+    `durable` also flushes it to the disk first (for what must survive a power cut, e.g. checkpoints)."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     try:
         write(tmp)
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
+        if durable:
+            with open(tmp, "rb+") as f:
+                os.fsync(f.fileno())
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
-from torch.utils.data import DistributedSampler
 
 
 @dataclass(frozen=True)
@@ -57,22 +56,3 @@ def broadcast_object(obj, src: int = 0):
     box = [obj]
     dist.broadcast_object_list(box, src=src)
     return box[0]
-
-
-class EpochSampler(DistributedSampler):
-    """`DistributedSampler` (shuffled by seed + epoch, drop_last) that can start an epoch part-way, for resume."""
-
-    def __init__(self, dataset, ctx: DistContext, seed: int):
-        super().__init__(dataset, num_replicas=ctx.world_size, rank=ctx.rank, shuffle=True, seed=seed, drop_last=True)
-        self.start = 0
-
-    def set_position(self, epoch: int, start: int = 0) -> None:
-        """Yield epoch `epoch`'s order from its `start`-th sample on."""
-        self.set_epoch(epoch)
-        self.start = start
-
-    def __iter__(self):
-        return iter(list(super().__iter__())[self.start:])
-
-    def __len__(self) -> int:
-        return self.num_samples - self.start

@@ -14,7 +14,8 @@ from ..config import Config, ConfigError
 
 
 class Supervised:
-    """Cross-entropy on labels, with label smoothing; soft (Mixup/CutMix) targets are class probabilities."""
+    """Cross-entropy on labels, with label smoothing; soft (Mixup/CutMix) targets are class probabilities
+    (already smoothed by `MixupCutmix`). A distilled model trained without a teacher fits both heads to the labels."""
 
     metrics = ("loss", "top1", "top5", "count")
 
@@ -22,7 +23,10 @@ class Supervised:
         self.label_smoothing = label_smoothing
 
     def loss(self, model: nn.Module, images: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        return F.cross_entropy(model(images).float(), targets, label_smoothing=self.label_smoothing)
+        smoothing = self.label_smoothing if targets.ndim == 1 else 0.0
+        outputs = model(images)
+        heads = outputs if isinstance(outputs, tuple) else (outputs,)
+        return sum(F.cross_entropy(h.float(), targets, label_smoothing=smoothing) for h in heads) / len(heads)
 
     @torch.no_grad()
     def evaluate(self, model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:

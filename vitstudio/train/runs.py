@@ -195,7 +195,8 @@ class Run:
         self.write_status(status)
 
     def write_status(self, status: dict) -> None:
-        atomic_write(self.path / STATUS, lambda tmp: tmp.write_text(json.dumps(status, indent=1), encoding="utf-8"))
+        atomic_write(self.path / STATUS, lambda tmp: tmp.write_text(json.dumps(status, indent=1), encoding="utf-8"),
+                     durable=False)
 
     def truncate_metrics(self, step: int) -> None:
         """Drop log records after `step` (what happened after the checkpoint a resume starts from)."""

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Subset
 
 from ..config import CLASSIFICATION_OBJECTIVES, Config, ConfigError, validate
 from . import distributed
@@ -95,11 +94,7 @@ class Trainer:
             self.run_record = self.run_record or Run(path)
         torch.manual_seed(rt.seed)
 
-        from ..data import build_datasets
-
-        d = cfg.data
-        self.data = build_datasets(name=d.name, root=d.root, img_size=d.img_size, augment=d.augment,
-                                   val_fraction=d.val_fraction, seed=rt.seed)
+        self.data = _build_data(cfg.data, rt.seed)
         self.model = build_model(cfg, self.data.num_classes)
         init_notes = []
         if cfg.objective.init_from and not (self._resuming and self.run_record.last_checkpoint.exists()):
@@ -114,8 +109,8 @@ class Trainer:
         o = cfg.optim
         self.optimizer = build_optimizer(self.model, o.lr, o.weight_decay, o.betas, o.layer_decay, self.device)
         self.batch_size = o.batch_size
-        self.train_sampler = distributed.EpochSampler(self.data.train, self.dist, rt.seed)
-        self.steps_per_epoch = len(self.train_sampler) // o.batch_size
+        self.train_loader, self.val_loader, self.mix = self._loaders()
+        self.steps_per_epoch = len(self.train_loader)
         if self.steps_per_epoch == 0:
             raise ConfigError("optim.batch_size", f"{o.batch_size} x {self.dist.world_size} process(es) is more than "
                                                   f"the {len(self.data.train)} training images")
@@ -130,19 +125,26 @@ class Trainer:
         if self.dist.enabled:
             self.train_model = nn.parallel.DistributedDataParallel(
                 self.train_model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
-        self.train_loader = self._loader(self.data.train, sampler=self.train_sampler, drop_last=True)
-        val = Subset(self.data.val, range(self.dist.rank, len(self.data.val), self.dist.world_size))
-        self.val_loader = self._loader(val, batch_size=2 * o.batch_size) if len(self.data.val) else None
         self._emit("started", run_dir=str(self.run_dir), total_steps=self.total_steps,
                    steps_per_epoch=self.steps_per_epoch, config=cfg.to_dict(), num_classes=self.data.num_classes,
                    params=sum(p.numel() for p in self.model.parameters()),
                    class_names=list(self.data.class_names), resumed_from=resumed_from, init_notes=init_notes)
 
-    def _loader(self, dataset, sampler=None, batch_size=None, drop_last=False) -> DataLoader:
-        workers = self.config.data.num_workers
-        return DataLoader(dataset, batch_size=batch_size or self.batch_size, sampler=sampler, shuffle=False,
-                          drop_last=drop_last, num_workers=workers, persistent_workers=workers > 0,
-                          pin_memory=self.device.type == "cuda")
+    def _loaders(self):
+        """Train and val batches (resident on the device when the data fits, else a DataLoader), each rank
+        its shard, and the batch-level Mixup/CutMix (None when off)."""
+        from ..data import MixupCutmix, build_loader
+
+        d, seed = self.config.data, self.config.runtime.seed
+        common = dict(device=self.device, resident=d.resident, seed=seed, num_workers=d.num_workers,
+                      num_replicas=self.dist.world_size, rank=self.dist.rank)
+        train = build_loader(self.data.train, self.batch_size, train=True, repeats=d.repeats, **common)
+        val = build_loader(self.data.val, 2 * self.batch_size, train=False, **common) if len(self.data.val) else None
+        mix = None
+        if d.mixup > 0 or d.cutmix > 0:
+            mix = MixupCutmix(self.data.num_classes, mixup_alpha=d.mixup, cutmix_alpha=d.cutmix,
+                              label_smoothing=self.config.objective.label_smoothing)
+        return train, val, mix
 
     def _load_resume_state(self) -> int:
         """Restore model, optimiser and position from the run's last checkpoint (or start over without one)."""
@@ -161,9 +163,12 @@ class Trainer:
         self._window_start, self._window_steps, self._lr = time.perf_counter(), 0, 0.0
         self._loss_sum = torch.zeros((), device=self.device)
         for epoch in range(self.step // self.steps_per_epoch, o.epochs):
-            self.train_sampler.set_position(epoch, (self.step - epoch * self.steps_per_epoch) * self.batch_size)
+            self.train_loader.sampler.set_epoch(epoch)
             self.train_model.train()
             batches = iter(self.train_loader)
+            for done in range(epoch * self.steps_per_epoch, self.step):  # resuming mid-epoch: replay the draws
+                torch.manual_seed(_step_seed(rt.seed, done, self.dist))
+                next(batches)
             while self.step < (epoch + 1) * self.steps_per_epoch:
                 if (request := self._between_steps()) is not None:
                     return request
@@ -172,9 +177,11 @@ class Trainer:
                 torch.manual_seed(_step_seed(rt.seed, self.step, self.dist))  # before the batch: its augmentation too
                 images, labels = next(batches)
                 images = images.to(self.device, non_blocking=True)
-                labels = labels.to(self.device, non_blocking=True)
+                targets = labels.to(self.device, non_blocking=True)
+                if self.mix is not None:
+                    images, targets = self.mix(images, targets)
                 with self._autocast():
-                    loss = self.objective.loss(self.train_model, images, labels)
+                    loss = self.objective.loss(self.train_model, images, targets)
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 if o.grad_clip > 0:
@@ -250,7 +257,7 @@ class Trainer:
         self.model.eval()
         keys = self.objective.metrics
         totals = torch.zeros(len(keys), device=self.device)
-        for images, labels in self.val_loader:  # a rank's shard may be empty; it still joins the all-reduce
+        for images, labels in self.val_loader:
             images = images.to(self.device, non_blocking=True)
             labels = labels.to(self.device, non_blocking=True)
             with self._autocast():
@@ -332,6 +339,15 @@ def build_model(cfg: Config, num_classes: int | None = None) -> nn.Module:
         raise ConfigError("model", f"{cfg.model.name} cannot be built with {kwargs}: {e}") from None
     except ValueError as e:
         raise ConfigError("model", f"{cfg.model.name} cannot be built with {kwargs}: {e}") from None
+
+
+def _build_data(d, seed: int):
+    """The datasets `d` (the config's data section) describes."""
+    from ..data import build_datasets
+
+    extra = {"num_train": d.num_train} if d.name == "builtin" else {} if d.name == "folder" else {"download": d.download}
+    return build_datasets(name=d.name, root=d.root, img_size=d.img_size, augment=d.augment,
+                          val_fraction=d.val_fraction, seed=seed, **extra)
 
 
 def _device(choice: str, ctx: distributed.DistContext) -> torch.device:
