@@ -69,6 +69,12 @@ class Run:
     def __repr__(self) -> str:
         return f"Run({str(self.path)!r})"
 
+    def __eq__(self, other) -> bool:  # a run is its folder
+        return isinstance(other, Run) and self.path == other.path
+
+    def __hash__(self) -> int:
+        return hash(self.path)
+
     @property
     def id(self) -> str:
         return self.path.name
@@ -417,7 +423,7 @@ class _LogReader:
             with open(tmp, "wb") as f:
                 np.savez(f, state=np.array(json.dumps(state)), **arrays)
         try:
-            atomic_write(self.cache_path, write)
+            atomic_write(self.cache_path, write, durable=False)
         except OSError:  # a read-only run folder: the log is parsed each session
             pass
 

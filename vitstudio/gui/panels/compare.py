@@ -310,14 +310,27 @@ class CompareView(QWidget):
 
 
 def save_plot(plot: pg.PlotWidget, path: str | Path, width: int | None = None) -> Path:
-    """Write a plot as PNG (`width` pixels wide, default its size on screen) or SVG, chosen by the file's extension."""
-    from pyqtgraph import exporters
-
+    """Write a plot as PNG (pyqtgraph's exporter, `width` pixels wide, default its size on screen) or SVG
+    (Qt's SVG generator: pyqtgraph's SVG exporter cannot parse the paths recent Qt versions write)."""
     path = Path(path)
-    item = plot.getPlotItem()
     if path.suffix.lower() == ".svg":
-        exporters.SVGExporter(item).export(str(path))
+        from PySide6.QtCore import QRect
+        from PySide6.QtGui import QPainter
+        from PySide6.QtSvg import QSvgGenerator
+
+        svg = QSvgGenerator()
+        svg.setFileName(str(path))
+        svg.setSize(plot.size())
+        svg.setViewBox(QRect(0, 0, plot.width(), plot.height()))
+        painter = QPainter(svg)
+        try:
+            plot.render(painter)
+        finally:
+            painter.end()
     else:
+        from pyqtgraph import exporters
+
+        item = plot.getPlotItem()
         exporter = exporters.ImageExporter(item)
         exporter.parameters()["width"] = width or int(item.sceneBoundingRect().width())
         exporter.export(str(path))

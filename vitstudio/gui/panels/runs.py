@@ -133,8 +133,13 @@ class RunsFilter(QSortFilterProxyModel):
         self.setDynamicSortFilter(True)
 
     def set_text(self, text: str) -> None:
-        self.words = text.lower().split()
-        self.invalidateFilter()
+        if hasattr(self, "beginFilterChange"):  # Qt 6.10+; invalidateFilter is deprecated there
+            self.beginFilterChange()
+            self.words = text.lower().split()
+            self.endFilterChange()
+        else:
+            self.words = text.lower().split()
+            self.invalidateFilter()
 
     def filterAcceptsRow(self, row, parent) -> bool:
         if not self.words:
@@ -288,23 +293,26 @@ class RunsPanel(QWidget):
 
     def _context_menu(self, pos) -> None:
         runs = self.selected_runs()
-        if not runs:
-            return
+        if runs:
+            self.context_menu(runs).popup(self.view.viewport().mapToGlobal(pos))
+
+    def context_menu(self, runs: list[Run]) -> QMenu:
+        """The actions on `runs` (the selection); those that take one run are off for several."""
         one = len(runs) == 1
+        state = self.model.summaries[self.model.runs.index(runs[0])]["state"]
         menu = QMenu(self)
         menu.addAction("Rename…", self._ask_rename).setEnabled(one)
         menu.addAction("Tags…", self._ask_tags)
         menu.addAction("Note…", self._ask_note).setEnabled(one)
         menu.addSeparator()
         menu.addAction("Open folder", self.open_folder).setEnabled(one)
-        state = self.model.summaries[self.model.runs.index(runs[0])]["state"]
-        resume = menu.addAction("Resume training", lambda: self.resume_requested.emit(str(runs[0].path)))
-        resume.setEnabled(one and state in RESUMABLE)
+        menu.addAction("Resume training", lambda: self.resume_requested.emit(str(runs[0].path))).setEnabled(
+            one and state in RESUMABLE)
         menu.addAction("New run from this config", lambda: self.new_run_requested.emit(runs[0].config())).setEnabled(one)
         menu.addAction("Export to TensorBoard…", self._ask_tensorboard).setEnabled(one)
         menu.addSeparator()
         menu.addAction(f"Delete {len(runs)} run{'s' * (not one)}", self.delete_selected)
-        menu.popup(self.view.viewport().mapToGlobal(pos))
+        return menu
 
     def rename(self, run: Run, name: str) -> None:
         run.update_meta(name=name)
