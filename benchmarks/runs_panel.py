@@ -128,7 +128,7 @@ def main() -> None:
         ("x axis", lambda: compare.x_box.setCurrentIndex(compare.x_box.findData(next(axes)))),
         ("metric", lambda: compare.metric_box.setCurrentIndex(compare.metric_box.findData(next(metrics)))),
     ]:
-        print(f"redraw overlay, new {label:10s}      {timed(lambda: redraw(change), repeat=10)}   (target < 50)")
+        print(f"redraw overlay, new {label:10s}      {timed(lambda c=change: redraw(c), repeat=10)}   (target < 50)")
     compare.metric_box.setCurrentIndex(compare.metric_box.findData("loss"))
     plot.getPlotItem().vb.scaleBy((0.1, 1))
     print(f"pan while zoomed in 10x              {timed(lambda: redraw(lambda: plot.getPlotItem().vb.translateBy(x=50)), repeat=10)}")

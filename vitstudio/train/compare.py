@@ -9,9 +9,9 @@ import csv
 import io
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -110,7 +110,7 @@ def format_duration(seconds: float | None) -> str:
     """75 -> '1m 15s', 7300 -> '2h 01m'."""
     if seconds is None:
         return ""
-    s = int(round(seconds))
+    s = round(seconds)
     if s < 60:
         return f"{s}s"
     if s < 3600:

@@ -15,6 +15,7 @@ The root is `--runs-dir`, else $VITSTUDIO_RUNS, else a per-user data folder. Del
 from __future__ import annotations
 
 import json
+import math
 import os
 import socket
 import sys
@@ -253,7 +254,7 @@ def best_results(best: dict, results: dict) -> dict:
     """`best` updated with the numeric `results` that beat it: lower for losses, higher for everything else."""
     best = dict(best)
     for key, value in results.items():
-        if not _number(value) or value != value:
+        if not _number(value) or math.isnan(value):
             continue
         old = best.get(key)
         if old is None or (value < old if "loss" in key else value > old):
