@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, Signal
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QHBoxLayout, QHeaderView, QLabel, QSlider,
-                               QTableWidget, QTableWidgetItem, QTabWidget, QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QApplication, QCheckBox, QComboBox, QFileDialog, QHBoxLayout, QHeaderView, QLabel, QMenu,
+                               QSlider, QTableWidget, QTableWidgetItem, QTabWidget, QToolButton, QVBoxLayout, QWidget)
 
 from ...train.compare import (SUMMARY_COLUMNS, X_AXES, config_diff, curves_table, diff_table, ema, format_config_value,
                               key_config, markdown_table, metric_names, table, write_csv, x_values)
@@ -134,7 +134,7 @@ class CompareView(QWidget):
         self.log_y = QCheckBox("log y")
         export = QToolButton(text="Export")
         export.setPopupMode(QToolButton.InstantPopup)
-        menu = pg.QtWidgets.QMenu(export)
+        menu = QMenu(export)
         menu.addAction("Plot as PNG…", lambda: self.export_plot("png"))
         menu.addAction("Plot as SVG…", lambda: self.export_plot("svg"))
         menu.addAction("Metrics as CSV (raw and smoothed)…", self.export_metrics)
@@ -361,7 +361,7 @@ def write_comparison(runs: list[Run], out: str | Path, metrics: list[str] | None
     for metric in metrics or available:
         view.metric_box.setCurrentIndex(available.index(metric))
         view.plot.setTitle(metric, color="#222")
-        pg.QtWidgets.QApplication.processEvents()
+        QApplication.processEvents()
         written.append(save_plot(view.plot, out / f"{metric}.png"))
     for name, (header, rows) in {"config_diff": diff_table(runs), "summary": _contents(view.summary_table)}.items():
         written.append(write_csv(out / f"{name}.csv", header, rows))

@@ -180,7 +180,8 @@ class RunsPanel(QWidget):
         open_button.clicked.connect(self._choose_root)
         export_button = QToolButton(text="Export table…")
         export_button.clicked.connect(lambda: self.export_table())
-        self.undo_action = QAction("Undo delete", self, shortcut=QKeySequence.Undo, enabled=False)
+        self.undo_action = QAction("Undo delete", self, shortcut=QKeySequence.Undo, enabled=False,
+                                   shortcutContext=Qt.WidgetWithChildrenShortcut)
         self.undo_action.triggered.connect(self.undo_delete)
         self.addAction(self.undo_action)
         undo_button = QToolButton()
