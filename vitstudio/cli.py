@@ -116,6 +116,20 @@ def _cmd_runs_compare(args) -> int:
     return 0
 
 
+def _cmd_convert(args) -> int:
+    import json
+
+    from .models import create_model, export_safetensors, load_pretrained
+
+    overrides = {k: json.loads(v) for k, v in (a.split("=", 1) for a in args.set)}
+    model = create_model(args.model, **overrides)
+    report = load_pretrained(model, args.source, strict=not args.lenient)
+    for note in report.notes:
+        print(f"note: {note}")
+    print(f"wrote {export_safetensors(model, args.out)}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vitstudio", description="An experiment studio for Vision Transformers.")
     parser.add_argument("--version", action="version", version=f"vitstudio {__version__}")
@@ -156,6 +170,16 @@ def build_parser() -> argparse.ArgumentParser:
     for r in runs.choices.values():
         r.add_argument("--runs-dir")
     p.set_defaults(func=_cmd_runs)
+
+    p = sub.add_parser("convert", help="load foreign weights (timm, DeiT, MAE, Google .npz, transformers) into a "
+                                       "named model and save it as a self-describing .safetensors file")
+    p.add_argument("source", help="weights file: .pth/.pt/.bin, .safetensors or .npz")
+    p.add_argument("--model", required=True, help="registered model name, e.g. vit_base_patch16_224")
+    p.add_argument("--set", action="append", default=[], metavar="ARG=JSON",
+                   help="model argument override, e.g. --set num_classes=10 --set img_size=384")
+    p.add_argument("--lenient", action="store_true", help="load what fits instead of failing on mismatched keys")
+    p.add_argument("--out", required=True, help="output .safetensors path")
+    p.set_defaults(func=_cmd_convert)
     return parser
 
 
