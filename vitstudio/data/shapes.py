@@ -17,7 +17,7 @@ import numpy as np
 from .cache import cached_arrays
 
 #: Bump when the drawing changes: it is part of the cache key.
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 
 CLASSES = ("circle", "square", "triangle", "cross", "ring", "star", "frame", "crescent", "heart", "arrow")
 
@@ -116,9 +116,10 @@ def _backgrounds(rng: np.random.Generator, n: int, size: int, gx: np.ndarray, gy
     phase = rng.uniform(0, 2 * math.pi, (n, 1, 1)).astype(np.float32)
     coarse = rng.random((n, 5, 5), dtype=np.float32)
     t = np.empty((n, size, size), np.float32)
+    cx, cy = gx - size / 2, gy - size / 2
     for k in range(4):
         m = kind == k
-        along = (gx * np.cos(phi[m]) + gy * np.sin(phi[m])) / size
+        along = (cx * np.cos(phi[m]) + cy * np.sin(phi[m])) / size  # in [-0.71, 0.71]
         if k == 0:  # linear gradient
             t[m] = 0.5 + 0.7 * along
         elif k == 1:  # smooth blotches
@@ -127,7 +128,7 @@ def _backgrounds(rng: np.random.Generator, n: int, size: int, gx: np.ndarray, gy
         elif k == 2:  # stripes
             t[m] = 0.5 + 0.5 * np.sin(2 * math.pi * freq[m] * along + phase[m])
         else:  # checks, rotated
-            across = (gy * np.cos(phi[m]) - gx * np.sin(phi[m])) / size
+            across = (cy * np.cos(phi[m]) - cx * np.sin(phi[m])) / size
             wave = np.sin(2 * math.pi * freq[m] * along + phase[m]) * np.sin(2 * math.pi * freq[m] * across)
             t[m] = wave > 0
     return np.clip(t, 0, 1, out=t)
