@@ -10,6 +10,7 @@ images at a time (anti-aliased edges, no per-image Python loop).
 """
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -187,7 +188,7 @@ def _render_chunk(rng, labels, size, gx, gy) -> np.ndarray:
     v = (dy * c - dx * s) / radius
     alpha = np.empty((n, 1, size, size), f32)
     bounds = np.searchsorted(labels, np.arange(len(CLASSES) + 1))
-    for label, (a, b) in enumerate(zip(bounds[:-1], bounds[1:])):
+    for label, (a, b) in enumerate(itertools.pairwise(bounds)):
         if b > a:  # distance in pixels -> a one-pixel soft edge
             alpha[a:b, 0] = np.clip(0.5 - _sdf(label, u[a:b], v[a:b]) * radius[a:b], 0, 1)
 
@@ -208,7 +209,8 @@ def load_shapes(split: str, n: int, img_size: int = 32, seed: int = 0, cache_dir
     Train and val are drawn from different seeds, so no image is shared between them.
     """
     split_seed = {"train": 0, "val": 1}[split]
-    key = dict(dataset="shapes", version=GENERATOR_VERSION, split=split, n=n, img_size=img_size, seed=seed)
+    key = {"dataset": "shapes", "version": GENERATOR_VERSION, "split": split, "n": n, "img_size": img_size,
+           "seed": seed}
     arrays = cached_arrays(key, lambda: dict(zip(("images", "labels"),
                                                   render_shapes(n, img_size, seed * 2 + split_seed))),
                            cache_dir=cache_dir)
