@@ -69,6 +69,8 @@ def _cmd_runs(args) -> int:
     from .train import find_run, list_runs
     from .train.console import format_eval, format_runs_table
 
+    if args.action == "compare":
+        return _cmd_runs_compare(args)
     if args.action == "list":
         summaries = [r.summary() for r in list_runs(args.runs_dir)]
         print(json.dumps(summaries, indent=1) if args.json else format_runs_table(summaries))
@@ -88,15 +90,43 @@ def _cmd_runs(args) -> int:
                 print(f"epoch {e.epoch:6.2f}  step {e.step:6d}  {format_eval(e.data)}")
         return 0
     from .train.checkpoint import CheckpointError
-    from .train.export import export_csv, export_safetensors
+    from .train.export import export_csv, export_safetensors, export_tensorboard
 
-    out = args.output or f"{run.id}.{'csv' if args.format == 'csv' else 'safetensors'}"
+    out = args.output or {"csv": f"{run.id}.csv", "safetensors": f"{run.id}.safetensors",
+                          "tensorboard": f"{run.id}-tensorboard"}[args.format]
     try:
-        path = export_csv(run, out) if args.format == "csv" else export_safetensors(run, out, args.which)
-    except (CheckpointError, FileNotFoundError) as e:
+        if args.format == "tensorboard":
+            path = export_tensorboard(run, out)
+        else:
+            path = export_csv(run, out) if args.format == "csv" else export_safetensors(run, out, args.which)
+    except (CheckpointError, FileNotFoundError, RuntimeError) as e:
         print(f"vitstudio runs export: {e}", file=sys.stderr)
         return 1
     print(path)
+    return 0
+
+
+def _cmd_runs_compare(args) -> int:
+    from .train import find_run
+
+    try:
+        runs = [find_run(ref, args.runs_dir) for ref in args.runs]
+    except LookupError as e:
+        print(f"vitstudio runs compare: {e}", file=sys.stderr)
+        return 2
+    if not 0 <= args.smoothing < 1:
+        print(f"vitstudio runs compare: --smoothing must be in [0, 1), got {args.smoothing}", file=sys.stderr)
+        return 2
+    from .gui.panels.compare import write_comparison
+
+    metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
+    try:
+        paths = write_comparison(runs, args.out, metrics, args.x, args.smoothing, args.log_y)
+    except ValueError as e:
+        print(f"vitstudio runs compare: {e}", file=sys.stderr)
+        return 2
+    for path in paths:
+        print(path)
     return 0
 
 
@@ -155,7 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="store_true", help="print the traceback of a failure")
     p.set_defaults(func=_cmd_train)
 
-    p = sub.add_parser("runs", help="list, show and export runs")
+    p = sub.add_parser("runs", help="list, show, compare and export runs")
     runs = p.add_subparsers(dest="action", metavar="ACTION", required=True)
     r = runs.add_parser("list", help="every run with its state and results")
     r.add_argument("--json", action="store_true")
@@ -163,9 +193,17 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("run")
     r = runs.add_parser("export", help="a run's metrics (csv) or weights (safetensors)")
     r.add_argument("run")
-    r.add_argument("--format", choices=("csv", "safetensors"), required=True)
+    r.add_argument("--format", choices=("csv", "safetensors", "tensorboard"), required=True,
+                   help="tensorboard writes event files into a folder (needs the tensorboard package)")
     r.add_argument("--which", choices=("final", "best", "last"), default="final", help="which weights (default final)")
-    r.add_argument("-o", "--output", help="output file (default: RUN.csv / RUN.safetensors here)")
+    r.add_argument("-o", "--output", help="output file (default: RUN.csv / RUN.safetensors / RUN-tensorboard/ here)")
+    r = runs.add_parser("compare", help="overlay plots (PNG), config diff and summary (CSV, Markdown) of runs")
+    r.add_argument("runs", nargs="+", metavar="RUN")
+    r.add_argument("--out", required=True, metavar="DIR", help="folder to write into")
+    r.add_argument("--metrics", help="comma-separated metrics to plot (default: every logged one)")
+    r.add_argument("--x", choices=("step", "epoch", "seconds", "images"), default="step", help="x axis (default step)")
+    r.add_argument("--smoothing", type=float, default=0.6, help="EMA weight of training curves, 0 to 0.99 (default 0.6)")
+    r.add_argument("--log-y", action="store_true", help="logarithmic y axis")
     for r in runs.choices.values():
         r.add_argument("--runs-dir")
     p.set_defaults(func=_cmd_runs)

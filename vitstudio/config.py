@@ -7,6 +7,7 @@ whose `ConfigError` names the field and the reason. The GUI form, the CLI and th
 from __future__ import annotations
 
 import copy
+import functools
 import dataclasses
 import difflib
 import json
@@ -222,6 +223,7 @@ def _parse_text(raw: str):
         return raw
 
 
+@functools.cache
 def _field_types(cls) -> dict:
     return typing.get_type_hints(cls)
 
