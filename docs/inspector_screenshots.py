@@ -11,7 +11,7 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QApplication
 
-from vitstudio.analysis import bundled_images
+from vitstudio.analysis import bundled_images, is_mae
 from vitstudio.analysis.sources import from_run
 from vitstudio.gui.panels.inspector import InspectorPanel
 
@@ -59,10 +59,10 @@ def main() -> None:
     panel.rollout_check.setChecked(True)
     shot("rollout", "Attention")
     panel.rollout_check.setChecked(False)
-    for name, tab in (("position", "Position embedding"), ("filters", "Filters"),
-                      ("distance", "Attention distance"), ("predictions", "Predictions"), ("mae", "MAE")):
-        if panel.tabs.widget([panel.tabs.tabText(i) for i in range(panel.tabs.count())].index(tab)).isEnabled():
-            shot(name, tab)
+    shot("position", "Position embedding")
+    shot("filters", "Filters")
+    shot("distance", "Attention distance")
+    shot("mae" if is_mae(panel.source.model) else "predictions", "MAE" if is_mae(panel.source.model) else "Predictions")
 
 
 if __name__ == "__main__":

@@ -65,11 +65,12 @@ def from_run(ref, which: str = "final", runs_dir=None) -> ModelSource:
 
     try:
         run = find_run(ref, runs_dir)
+        weights = run.weights_file(which).name
         model = run.load_model(which)
     except (LookupError, FileNotFoundError) as e:
         raise ValueError(str(e)) from None
     status = run.status()
     if status.get("mean") is None:
         raise ValueError(f"run {run.id} does not record its input normalisation (trained by an older vitstudio)")
-    return ModelSource(model, f"run {run.id} ({which} weights)", tuple(status["mean"]), tuple(status["std"]),
+    return ModelSource(model, f"run {run.id} ({weights})", tuple(status["mean"]), tuple(status["std"]),
                        status.get("class_names"))
