@@ -1,0 +1,78 @@
+"""Checkpoints and weights on disk: written to a temporary name then renamed, read without unpickling code.
+
+A checkpoint holds only tensors and plain containers (dicts, lists, numbers, strings), so
+`torch.load(..., weights_only=True)` reads it; a file that is corrupt, truncated or holds other objects
+raises `CheckpointError` naming the file.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+
+FORMAT = "vitstudio-checkpoint"
+VERSION = 1
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint or weights file that cannot be read safely."""
+
+
+def atomic_write(path: Path, write, durable: bool = True) -> None:
+    """Call `write(tmp_path)` and rename the file over `path`, so readers never see a partial file;
+    `durable` also flushes it to the disk first (for what must survive a power cut, e.g. checkpoints)."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        write(tmp)
+        if durable:
+            with open(tmp, "rb+") as f:
+                os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def save_checkpoint(path: Path, state: dict) -> None:
+    """Save a resumable training state (model, optimizer, step, ...) atomically."""
+    atomic_write(path, lambda tmp: torch.save({"format": FORMAT, "version": VERSION, **state}, tmp))
+
+
+def load_checkpoint(path: Path, map_location="cpu") -> dict:
+    """Read a checkpoint written by `save_checkpoint`, or raise `CheckpointError` saying what is wrong."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} does not exist")
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as e:  # torch raises several types for truncated zips, bad pickles and forbidden globals
+        raise CheckpointError(f"checkpoint {path} is corrupt, truncated or not a plain-tensor checkpoint "
+                              f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from None
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is not a vitstudio training checkpoint")
+    if state.get("version", 0) > VERSION:
+        raise CheckpointError(f"checkpoint {path} has format version {state['version']}; this vitstudio reads up to {VERSION}")
+    return state
+
+
+def save_weights(path: Path, state_dict: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> None:
+    """Model weights as safetensors, atomically."""
+    from safetensors.torch import save_file
+
+    tensors = {k: v.detach().to("cpu").contiguous() for k, v in state_dict.items()}
+    atomic_write(path, lambda tmp: save_file(tensors, str(tmp), metadata=metadata))
+
+
+def load_weights(path: Path) -> dict[str, torch.Tensor]:
+    """Weights from safetensors, or the model of one of our checkpoints."""
+    path = Path(path)
+    if path.suffix == ".safetensors":
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file
+
+        try:
+            return load_file(str(path))
+        except (SafetensorError, OSError, ValueError) as e:
+            raise CheckpointError(f"weights file {path} is unreadable ({e})") from None
+    return load_checkpoint(path)["model"]

@@ -1,0 +1,47 @@
+"""What a training run reports: one `Event` per happening, sent to listeners and logged one per line.
+
+Kinds and their `data`:
+  started    run_dir, total_steps, steps_per_epoch, config, num_classes, class_names, params (parameter count),
+             resumed_from (the checkpoint's step when resuming, else None), init_notes (how pretrained weights were adapted)
+  step       loss, lr, images_per_sec (the mean loss and rate since the previous step event)
+  eval       val_loss, top1, top5 (percent; classification objectives only)
+  checkpoint path, best
+  paused, resumed
+  finished   (weights: path of the final safetensors file), stopped (checkpoint), diverged, failed:
+             terminal; reason, and traceback for failures
+`step` is the number of optimiser steps done; `epoch` the epochs done as a float (step / steps_per_epoch);
+`time` the wall-clock time (seconds since the epoch).
+"""
+from __future__ import annotations
+
+import time as _time
+from dataclasses import dataclass, field
+from typing import Callable
+
+KINDS = ("started", "step", "eval", "checkpoint", "paused", "resumed", "finished", "stopped", "diverged", "failed")
+TERMINAL = ("finished", "stopped", "diverged", "failed")
+
+
+@dataclass(frozen=True)
+class Event:
+    kind: str
+    step: int
+    epoch: float
+    time: float = field(default_factory=_time.time)
+    data: dict = field(default_factory=dict)
+
+    @property
+    def terminal(self) -> bool:
+        return self.kind in TERMINAL
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "step": self.step, "epoch": self.epoch, "time": self.time, "data": dict(self.data)}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Event:
+        """Tolerant of records from other versions: unknown keys are ignored, missing ones defaulted."""
+        return cls(kind=str(d.get("kind", "")), step=int(d.get("step", 0)), epoch=float(d.get("epoch", 0.0)),
+                   time=float(d.get("time", 0.0)), data=dict(d.get("data") or {}))
+
+
+Listener = Callable[[Event], None]

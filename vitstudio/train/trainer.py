@@ -1,0 +1,373 @@
+"""The training loop: one Qt-free `Trainer` that the GUI, the CLI and `torchrun` all drive.
+
+    trainer = Trainer(config, runs_dir=None, listeners=[print], resume=None)
+    final = trainer.run()        # blocks; returns the terminal Event (finished/stopped/diverged/failed)
+
+`pause()`, `resume()` and `stop()` may be called from any thread; they are obeyed between steps.
+Only rank 0 of a `torchrun` job writes the run folder and emits events.
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+import threading
+import time
+import traceback
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ..config import CLASSIFICATION_OBJECTIVES, Config, ConfigError, validate
+from . import distributed
+from .checkpoint import load_checkpoint, save_checkpoint, save_weights
+from .events import Event, Listener
+from .objectives import build_objective, freeze_for_linear_probe, init_for_finetuning
+from .optim import build_optimizer, lr_at, set_lr
+from .runs import Run, create_run, find_run
+
+
+class Trainer:
+    def __init__(self, config: Config | None = None, runs_dir=None, listeners: tuple[Listener, ...] | list = (),
+                 resume: str | Path | None = None):
+        """`resume` names a run (id, prefix or path) to continue from its last checkpoint; with `config`
+        None the run's own config is used."""
+        self.dist = distributed.context()
+        self.run_record: Run | None = None
+        if resume is not None:
+            self.run_record = find_run(resume, runs_dir)
+            config = config or self.run_record.config()
+        if config is None:
+            raise ValueError("Trainer needs a config or a run to resume")
+        self.config = validate(config)
+        self.listeners = list(listeners)
+        self.runs_dir = runs_dir
+        if self.run_record is None and self.dist.is_main:
+            self.run_record = create_run(self.config, runs_dir)
+        self._resuming = resume is not None
+        self._stop = threading.Event()
+        self._paused = threading.Event()
+        self._wake = threading.Condition()
+        self.model: nn.Module | None = None
+        self.step = 0
+
+    @property
+    def run_dir(self) -> Path | None:
+        return self.run_record.path if self.run_record else None
+
+    # -- control (any thread) -------------------------------------------------------------------
+
+    def pause(self) -> None:
+        self._paused.set()
+
+    def resume(self) -> None:
+        with self._wake:
+            self._paused.clear()
+            self._wake.notify_all()
+
+    def stop(self) -> None:
+        with self._wake:
+            self._stop.set()
+            self._wake.notify_all()
+
+    # -- the run --------------------------------------------------------------------------------
+
+    def run(self) -> Event:
+        """Train to the end (or a stop request, divergence or failure); return the terminal event."""
+        try:
+            self._setup()
+            return self._train()
+        except Exception as e:  # reported as a 'failed' event, which the caller also gets back
+            return self._failed(e)
+        finally:
+            self._close()
+
+    def _setup(self) -> None:
+        cfg, rt = self.config, self.config.runtime
+        self.device = _device(rt.device, self.dist)
+        if self.device.type == "cuda":
+            torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
+        self.autocast_dtype = _autocast_dtype(rt.precision, self.device)
+        self._joined_group = distributed.init(self.dist, self.device)
+        if self.dist.enabled:
+            path = distributed.broadcast_object(str(self.run_dir) if self.dist.is_main else None)
+            self.run_record = self.run_record or Run(path)
+        torch.manual_seed(rt.seed)
+
+        self.data = _build_data(cfg.data, rt.seed)
+        self.model = build_model(cfg, self.data.num_classes)
+        init_notes = []
+        if cfg.objective.init_from and not (self._resuming and self.run_record.last_checkpoint.exists()):
+            init_notes = init_for_finetuning(self.model, cfg.objective.init_from, self.runs_dir)
+        if cfg.objective.linear_probe:
+            freeze_for_linear_probe(self.model)
+        if hasattr(self.model, "pixel_mean"):  # masked patch prediction reads colours from un-normalised pixels
+            self.model.pixel_mean.copy_(torch.tensor(self.data.mean).view_as(self.model.pixel_mean))
+            self.model.pixel_std.copy_(torch.tensor(self.data.std).view_as(self.model.pixel_std))
+        self.model.to(self.device)
+        self.objective = build_objective(cfg, self.model, self.device, self.data.num_classes, self.runs_dir)
+        o = cfg.optim
+        self.optimizer = build_optimizer(self.model, o.lr, o.weight_decay, o.betas, o.layer_decay, self.device)
+        self.batch_size = o.batch_size
+        self.train_loader, self.val_loader, self.mix = self._loaders()
+        self.steps_per_epoch = len(self.train_loader)
+        if self.steps_per_epoch == 0:
+            raise ConfigError("optim.batch_size", f"{o.batch_size} x {self.dist.world_size} process(es) is more than "
+                                                  f"the {len(self.data.train)} training images")
+        self.total_steps = o.epochs * self.steps_per_epoch
+        self.warmup_steps = round(o.warmup_epochs * self.steps_per_epoch)
+        self.best: float | None = None
+        resumed_from = self._load_resume_state() if self._resuming else None
+
+        self.train_model: nn.Module = self.model
+        if rt.compile:
+            self.train_model = torch.compile(self.model)
+        if self.dist.enabled:
+            self.train_model = nn.parallel.DistributedDataParallel(
+                self.train_model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
+        self._emit("started", run_dir=str(self.run_dir), total_steps=self.total_steps,
+                   steps_per_epoch=self.steps_per_epoch, config=cfg.to_dict(), num_classes=self.data.num_classes,
+                   params=sum(p.numel() for p in self.model.parameters()),
+                   class_names=list(self.data.class_names), resumed_from=resumed_from, init_notes=init_notes)
+
+    def _loaders(self):
+        """Train and val batches (resident on the device when the data fits, else a DataLoader), each rank
+        its shard, and the batch-level Mixup/CutMix (None when off)."""
+        from ..data import MixupCutmix, build_loader
+
+        d, seed = self.config.data, self.config.runtime.seed
+        common = dict(device=self.device, resident=d.resident, seed=seed, num_workers=d.num_workers,
+                      num_replicas=self.dist.world_size, rank=self.dist.rank)
+        train = build_loader(self.data.train, self.batch_size, train=True, repeats=d.repeats, **common)
+        val = build_loader(self.data.val, 2 * self.batch_size, train=False, **common) if len(self.data.val) else None
+        mix = None
+        if d.mixup > 0 or d.cutmix > 0:
+            mix = MixupCutmix(self.data.num_classes, mixup_alpha=d.mixup, cutmix_alpha=d.cutmix,
+                              label_smoothing=self.config.objective.label_smoothing)
+        return train, val, mix
+
+    def _load_resume_state(self) -> int:
+        """Restore model, optimiser and position from the run's last checkpoint (or start over without one)."""
+        path = self.run_record.last_checkpoint
+        if path.exists():
+            state = load_checkpoint(path, map_location=self.device)
+            self.model.load_state_dict(state["model"])
+            self.optimizer.load_state_dict(state["optimizer"])
+            self.step, self.best = int(state["step"]), state.get("best")
+        if self.dist.is_main:
+            self.run_record.truncate_metrics(self.step)
+        return self.step
+
+    def _train(self) -> Event:
+        cfg, o, rt = self.config, self.config.optim, self.config.runtime
+        self._window_start, self._window_steps, self._lr = time.perf_counter(), 0, 0.0
+        self._loss_sum = torch.zeros((), device=self.device)
+        for epoch in range(self.step // self.steps_per_epoch, o.epochs):
+            self.train_loader.sampler.set_epoch(epoch)
+            self.train_model.train()
+            batches = iter(self.train_loader)
+            for done in range(epoch * self.steps_per_epoch, self.step):  # resuming mid-epoch: replay the draws
+                torch.manual_seed(_step_seed(rt.seed, done, self.dist))
+                next(batches)
+            while self.step < (epoch + 1) * self.steps_per_epoch:
+                if (request := self._between_steps()) is not None:
+                    return request
+                self._lr = lr_at(self.step, self.total_steps, self.warmup_steps, o.lr, o.min_lr)
+                set_lr(self.optimizer, self._lr)
+                torch.manual_seed(_step_seed(rt.seed, self.step, self.dist))  # before the batch: its augmentation too
+                images, labels = next(batches)
+                images = images.to(self.device, non_blocking=True)
+                targets = labels.to(self.device, non_blocking=True)
+                if self.mix is not None:
+                    images, targets = self.mix(images, targets)
+                with self._autocast():
+                    loss = self.objective.loss(self.train_model, images, targets)
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                if o.grad_clip > 0:
+                    nn.utils.clip_grad_norm_(self.model.parameters(), o.grad_clip)
+                self.optimizer.step()
+                self.step += 1
+                self._loss_sum += loss.detach()
+                self._window_steps += 1
+                if self.step % rt.log_every == 0 and (bad := self._log_steps()) is not None:
+                    return bad
+                at_epoch_end = self.step % self.steps_per_epoch == 0
+                if rt.checkpoint_every and self.step % rt.checkpoint_every == 0 and not at_epoch_end:
+                    if (bad := self._checkpoint()) is not None:
+                        return bad
+            if (bad := self._log_steps()) is not None:
+                return bad
+            if (bad := self._checkpoint(self._evaluate())) is not None:
+                return bad
+        weights = self.run_dir / "model.safetensors" if self.run_dir else None
+        if self.dist.is_main:
+            save_weights(weights, self.model.state_dict(), {"config": cfg.to_json()})
+        return self._emit("finished", weights=str(weights), best=self.best)
+
+    def _between_steps(self) -> Event | None:
+        """Obey pause and stop requests; a stop saves a resumable checkpoint and returns the 'stopped' event."""
+        if self._paused.is_set() and not self._stop.is_set():
+            self._emit("paused")
+            with self._wake:
+                while self._paused.is_set() and not self._stop.is_set():
+                    self._wake.wait()
+            if not self._stop.is_set():
+                self._emit("resumed")
+            self._window_start, self._window_steps = time.perf_counter(), 0
+            self._loss_sum.zero_()
+        if self._stop_requested():
+            bad = self._checkpoint()
+            return bad or self._emit("stopped", reason="stop requested", checkpoint=str(self.run_record.last_checkpoint))
+        return None
+
+    def _stop_requested(self) -> bool:
+        """Whether to stop now; under DDP every rank stops at the same step (checked at each log step)."""
+        if not self.dist.enabled:
+            return self._stop.is_set()
+        if self.step % self.config.runtime.log_every:
+            return False
+        flag = torch.tensor(float(self._stop.is_set()), device=self.device)
+        return distributed.all_reduce_sum(flag).item() > 0
+
+    def _log_steps(self) -> Event | None:
+        """Read the loss accumulated on the device since the last report (the one host sync); emit a step event.
+
+        A non-finite loss ends the run as 'diverged'; the last checkpoint, written before it, stays."""
+        if self._window_steps == 0:
+            return None
+        loss = (self._loss_sum / self._window_steps).item()
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        elapsed = time.perf_counter() - self._window_start
+        images = self._window_steps * self.batch_size * self.dist.world_size
+        if not math.isfinite(loss):
+            return self._emit("diverged", reason=f"loss became {loss} by step {self.step}; the last checkpoint "
+                              "is from before it. Try a lower optim.lr or a longer warm-up.", loss=loss)
+        self._emit("step", loss=loss, lr=self._lr, images_per_sec=images / max(elapsed, 1e-9))
+        self._loss_sum.zero_()
+        self._window_start, self._window_steps = time.perf_counter(), 0
+        return None
+
+    @torch.no_grad()
+    def _evaluate(self) -> float | None:
+        """Score the validation set (each rank a shard); emit 'eval'. Returns the metric for 'best'."""
+        if self.val_loader is None:
+            return None
+        self.model.eval()
+        keys = self.objective.metrics
+        totals = torch.zeros(len(keys), device=self.device)
+        for images, labels in self.val_loader:
+            images = images.to(self.device, non_blocking=True)
+            labels = labels.to(self.device, non_blocking=True)
+            with self._autocast():
+                sums = self.objective.evaluate(self.model, images, labels)
+            totals += torch.stack([sums[k].float() for k in keys])
+        t = dict(zip(keys, distributed.all_reduce_sum(totals).tolist()))
+        count = max(t.pop("count"), 1.0)
+        result = {"val_loss": t.pop("loss") / count, **{k: 100.0 * v / count for k, v in t.items()}}
+        self._emit("eval", **result)
+        self._window_start = time.perf_counter()
+        return result["top1"] if "top1" in result else -result["val_loss"]
+
+    def _checkpoint(self, metric: float | None = None) -> Event | None:
+        """Save `last.pt` (and `best.pt` when `metric` improves) after checking the loss is still finite."""
+        if (bad := self._log_steps()) is not None:
+            return bad
+        if not self.dist.is_main:
+            return None
+        is_best = metric is not None and (self.best is None or metric > self.best)
+        if is_best:
+            self.best = metric
+        state = {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(), "step": self.step,
+                 "best": self.best, "config": self.config.to_dict()}
+        save_checkpoint(self.run_record.last_checkpoint, state)
+        if is_best:
+            save_checkpoint(self.run_record.best_checkpoint, state)
+        self._emit("checkpoint", path=str(self.run_record.last_checkpoint), best=is_best)
+        self._window_start = time.perf_counter()
+        return None
+
+    def _failed(self, e: Exception) -> Event:
+        if isinstance(e, torch.OutOfMemoryError) or "out of memory" in str(e).lower():
+            b = self.config.optim.batch_size
+            reason = (f"out of memory on {getattr(self, 'device', 'the device')} with optim.batch_size {b}; "
+                      f"try a smaller batch, e.g. --set optim.batch_size={max(1, b // 2)}")
+        else:
+            reason = f"{type(e).__name__}: {e}"
+        return self._emit("failed", reason=reason, traceback=traceback.format_exc())
+
+    def _close(self) -> None:
+        if getattr(self, "_joined_group", False):
+            distributed.close()
+        if getattr(self, "device", None) is not None and self.device.type == "cuda":
+            torch.cuda.empty_cache()
+
+    # -- helpers --------------------------------------------------------------------------------
+
+    def _autocast(self):
+        if self.autocast_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.autocast_dtype)
+
+    def _emit(self, kind: str, **data) -> Event:
+        event = Event(kind, self.step, self.step / self.steps_per_epoch if getattr(self, "steps_per_epoch", 0) else 0.0,
+                      data=data)
+        if self.dist.is_main:
+            if self.run_record is not None:
+                self.run_record.record(event)
+            for listener in self.listeners:
+                listener(event)
+        return event
+
+
+def build_model(cfg: Config, num_classes: int | None = None) -> nn.Module:
+    """The model `cfg.model` names, built for `cfg.data.img_size` and (for classification) `num_classes`."""
+    from ..models import create_model, model_args
+
+    kwargs = cfg.model.overrides()
+    if "img_size" in model_args(cfg.model.name):
+        kwargs["img_size"] = cfg.data.img_size
+    if num_classes is not None and cfg.objective.name in CLASSIFICATION_OBJECTIVES:
+        kwargs["num_classes"] = num_classes
+    try:
+        return create_model(cfg.model.name, **kwargs)
+    except TypeError as e:
+        if "num_classes" in str(e):
+            raise ConfigError("objective.name", f"{cfg.model.name} has no classifier; pretrain it with objective "
+                                                "'mae' or 'mpp', or pick a classification model") from None
+        raise ConfigError("model", f"{cfg.model.name} cannot be built with {kwargs}: {e}") from None
+    except ValueError as e:
+        raise ConfigError("model", f"{cfg.model.name} cannot be built with {kwargs}: {e}") from None
+
+
+def _build_data(d, seed: int):
+    """The datasets `d` (the config's data section) describes."""
+    from ..data import build_datasets
+
+    extra = {"num_train": d.num_train} if d.name == "builtin" else {} if d.name == "folder" else {"download": d.download}
+    return build_datasets(name=d.name, root=d.root, img_size=d.img_size, augment=d.augment,
+                          val_fraction=d.val_fraction, seed=seed, **extra)
+
+
+def _device(choice: str, ctx: distributed.DistContext) -> torch.device:
+    if choice == "cuda" or (choice == "auto" and torch.cuda.is_available()):
+        if not torch.cuda.is_available():
+            raise ConfigError("runtime.device", "'cuda' was asked for but no CUDA device is available")
+        torch.cuda.set_device(ctx.local_rank)
+        return torch.device("cuda", ctx.local_rank)
+    return torch.device("cpu")
+
+
+def _autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
+    """bf16 autocast on CUDA devices that support it; fp32 on the CPU (bf16 there is emulated and very slow)."""
+    bf16_ok = device.type == "cuda" and torch.cuda.is_bf16_supported()
+    if precision == "bf16" and not bf16_ok:
+        raise ConfigError("runtime.precision", f"bf16 needs a CUDA device that supports it; this run is on {device}")
+    return torch.bfloat16 if precision == "bf16" or (precision == "auto" and bf16_ok) else None
+
+
+def _step_seed(seed: int, step: int, ctx: distributed.DistContext) -> int:
+    """A seed for one step's randomness (augmentation, dropout) that depends on nothing but the run's seed,
+    the step and the rank, so a resumed run repeats exactly what an uninterrupted one does."""
+    return (seed * 1_000_003 + step * ctx.world_size + ctx.rank) % (2**63)
