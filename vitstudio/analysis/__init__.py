@@ -17,9 +17,9 @@ from .report import (Geometry, Inspection, geometry, has_classifier, inspect_ima
 
 __all__ = [
     "FilterComponents", "Geometry", "IMAGENET_MEAN", "IMAGENET_STD", "Inspection", "MAEPanels",
-    "attention_rollout", "bundled_images", "collect_attention", "denormalize", "features_and_attention", "filter_pca", "fit_image",
-    "fuse_heads", "geometry", "has_classifier", "image_conv", "inspect_image", "is_mae", "load_image",
-    "mae_reconstruction", "masking_noise", "mean_attention_distance", "normalize", "patch_distances",
+    "attention_rollout", "bundled_images", "collect_attention", "denormalize", "features_and_attention",
+    "filter_pca", "fit_image", "fuse_heads", "geometry", "has_classifier", "image_conv", "inspect_image", "is_mae",
+    "load_image", "mae_reconstruction", "masking_noise", "mean_attention_distance", "normalize", "patch_distances",
     "patch_filters", "patch_position_embedding", "patch_sequence", "patchify", "position_similarity", "predict",
     "predict_from_features", "token_attention", "top_k", "unpatchify", "write_report",
 ]
