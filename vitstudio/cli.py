@@ -74,12 +74,13 @@ def _cmd_runs(args) -> int:
                 print(f"epoch {e.epoch:6.2f}  step {e.step:6d}  {format_eval(e.data)}")
         return 0
     from .train.checkpoint import CheckpointError
-    from .train.export import export_csv, export_safetensors
+    from .train.export import export_csv, export_weights
 
-    out = args.output or f"{run.id}.{'csv' if args.format == 'csv' else 'safetensors'}"
+    out = args.output or {"csv": f"{run.id}.csv", "safetensors": f"{run.id}.safetensors",
+                          "timm": f"{run.id}-timm.safetensors"}[args.format]
     try:
-        path = export_csv(run, out) if args.format == "csv" else export_safetensors(run, out, args.which)
-    except (CheckpointError, FileNotFoundError) as e:
+        path = export_csv(run, out) if args.format == "csv" else export_weights(run, out, args.format, args.which)
+    except (CheckpointError, FileNotFoundError, ValueError) as e:
         print(f"vitstudio runs export: {e}", file=sys.stderr)
         return 1
     print(path)
@@ -110,11 +111,11 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--json", action="store_true")
     r = runs.add_parser("show", help="a run's config, status and evaluations")
     r.add_argument("run")
-    r = runs.add_parser("export", help="a run's metrics (csv) or weights (safetensors)")
+    r = runs.add_parser("export", help="a run's metrics (csv) or model (safetensors; timm: timm's layout)")
     r.add_argument("run")
-    r.add_argument("--format", choices=("csv", "safetensors"), required=True)
+    r.add_argument("--format", choices=("csv", "safetensors", "timm"), required=True)
     r.add_argument("--which", choices=("final", "best", "last"), default="final", help="which weights (default final)")
-    r.add_argument("-o", "--output", help="output file (default: RUN.csv / RUN.safetensors here)")
+    r.add_argument("-o", "--output", help="output file (default: RUN.csv, RUN.safetensors, RUN-timm.safetensors here)")
     for r in runs.choices.values():
         r.add_argument("--runs-dir")
     p.set_defaults(func=_cmd_runs)
