@@ -27,9 +27,14 @@ def model_args(name: str) -> dict:
 
 
 def create_model(name: str, **overrides) -> nn.Module:
-    """Build a registered model; `overrides` replace its default arguments (e.g. `num_classes=10`)."""
+    """Build a registered model; `overrides` replace its default arguments (e.g. `num_classes=10`).
+
+    The model remembers how it was made in `model.model_spec` (`{name, args}`), which exports use.
+    """
     builder, defaults = _lookup(name)
-    return builder(**{**defaults, **overrides})
+    model = builder(**{**defaults, **overrides})
+    model.model_spec = {"name": name, "args": dict(overrides)}
+    return model
 
 
 def _lookup(name: str):

@@ -1,0 +1,15 @@
+"""Datasets, transforms and loaders: the built-in shapes, torchvision's public datasets, image folders."""
+from .build import DATASETS, DatasetBundle, Sample, build_datasets, sample_images
+from .cache import user_cache_dir
+from .datasets import ArrayDataset, PILDataset, to_rgb
+from .device import DeviceLoader, augment_batch, fits_on_device
+from .loader import EpochSampler, build_loader
+from .public import DatasetNotFound
+from .shapes import CLASSES as SHAPE_CLASSES
+from .transforms import AUGMENTS, Augmentation, MixupCutmix, build_batch_augment
+
+__all__ = [
+    "DATASETS", "DatasetBundle", "Sample", "build_datasets", "sample_images", "user_cache_dir", "ArrayDataset",
+    "PILDataset", "to_rgb", "DeviceLoader", "augment_batch", "fits_on_device", "EpochSampler", "build_loader",
+    "DatasetNotFound", "SHAPE_CLASSES", "Augmentation", "AUGMENTS", "MixupCutmix", "build_batch_augment",
+]

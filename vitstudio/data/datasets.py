@@ -1,0 +1,79 @@
+"""The two dataset shapes everything is served as: uint8 arrays in memory, or images decoded on demand.
+
+Both yield `(normalised float CHW tensor, int label)` and offer `raw(i)`: `(uint8 HWC image, label)`,
+un-normalised, at evaluation geometry, for showing.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from PIL import Image
+from torch.utils.data import Dataset
+
+from .transforms import Augmentation
+
+
+def to_rgb(img: Image.Image) -> Image.Image:
+    """8-bit RGB from any PIL mode: 16/32-bit and float greyscale rescaled (not clipped), palette and
+    alpha composited onto white, CMYK/YCbCr/L/1 converted."""
+    if img.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        a = np.asarray(img, dtype=np.float64)
+        top = 65535.0 if img.mode.startswith("I;16") or a.max(initial=0) > 255 else 255.0
+        a = np.clip(a / top * 255 + 0.5, 0, 255).astype(np.uint8)
+        return Image.fromarray(a, "L").convert("RGB")
+    if img.mode == "P" and "transparency" in img.info:
+        img = img.convert("RGBA")
+    if img.mode in ("RGBA", "LA", "PA", "La", "RGBa"):
+        img = img.convert("RGBA")
+        back = Image.new("RGBA", img.size, (255, 255, 255, 255))
+        return Image.alpha_composite(back, img).convert("RGB")
+    return img if img.mode == "RGB" else img.convert("RGB")
+
+
+class ArrayDataset(Dataset):
+    """Images held in memory as uint8 (N, H, W, C), C = 1 or 3, with int64 labels.
+
+    The GPU-resident loader reads `images`, `labels` and `aug` directly and applies `aug` per batch.
+    """
+
+    def __init__(self, images, labels, aug: Augmentation):
+        self.images = torch.as_tensor(images)
+        if self.images.dtype != torch.uint8 or self.images.ndim != 4 or self.images.shape[-1] not in (1, 3):
+            raise ValueError(f"images must be uint8 (N, H, W, 1 or 3), got {self.images.dtype} "
+                             f"{tuple(self.images.shape)}")
+        self.labels = torch.as_tensor(labels, dtype=torch.int64)
+        if len(self.labels) != len(self.images):
+            raise ValueError(f"{len(self.images)} images but {len(self.labels)} labels")
+        self.aug = aug
+        self.transform = aug.build()
+        self._display = aug.display()
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+        return self.transform(self.images[i].permute(2, 0, 1)), int(self.labels[i])
+
+    def raw(self, i: int) -> tuple[np.ndarray, int]:
+        return self._display(self.images[i].permute(2, 0, 1)).permute(1, 2, 0).numpy(), int(self.labels[i])
+
+
+class PILDataset(Dataset):
+    """Wraps a dataset of `(PIL image, label)` (an image folder, torchvision's Flowers-102, ...)."""
+
+    def __init__(self, base, aug: Augmentation):
+        self.base = base
+        self.aug = aug
+        self.transform = aug.build()
+        self._display = aug.display()
+
+    def __len__(self) -> int:
+        return len(self.base)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+        img, label = self.base[i]
+        return self.transform(to_rgb(img)), int(label)
+
+    def raw(self, i: int) -> tuple[np.ndarray, int]:
+        img, label = self.base[i]
+        return self._display(to_rgb(img)).permute(1, 2, 0).numpy(), int(label)

@@ -1,0 +1,123 @@
+"""Per-image transforms (`none`, `standard`, `deit`) and the batch-level Mixup/CutMix of the DeiT recipe.
+
+All of it is torchvision.transforms.v2. `Augmentation` is the single description of a pipeline: the
+per-image transform is built from it here, and the GPU-resident loader (`device.py`) applies the same
+operations to whole batches from the same description.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torchvision.transforms import v2
+
+AUGMENTS = ("none", "standard", "deit")
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+@dataclass(frozen=True)
+class Augmentation:
+    """What is done to one image on its way to the model.
+
+    augment: 'none' (resize and normalise only), 'standard' (random crop and horizontal flip) or 'deit'
+        (standard plus RandAugment, then random erasing after normalisation; Mixup/CutMix are batch-level:
+        `MixupCutmix`).
+    crop: 'pad' for small images kept whole (random crop of `img_size` from the image zero-padded by
+        `img_size // 8`, as for CIFAR) or 'resized' for photographs (RandomResizedCrop for training;
+        resize to `img_size / 0.875` and centre crop for evaluation).
+    """
+
+    augment: str = "standard"
+    img_size: int = 32
+    mean: tuple[float, ...] = IMAGENET_MEAN
+    std: tuple[float, ...] = IMAGENET_STD
+    crop: str = "pad"
+    train: bool = True
+    randaugment_ops: int = 2
+    randaugment_magnitude: int = 9
+    erasing: float = 0.25
+
+    def __post_init__(self):
+        if self.augment not in AUGMENTS:
+            raise ValueError(f"augment must be one of {AUGMENTS}, got {self.augment!r}")
+        if self.crop not in ("pad", "resized"):
+            raise ValueError(f"crop must be 'pad' or 'resized', got {self.crop!r}")
+
+    @property
+    def random(self) -> bool:
+        return self.train and self.augment != "none"
+
+    @property
+    def padding(self) -> int:
+        return self.img_size // 8
+
+    def randaugment(self) -> v2.RandAugment:
+        return v2.RandAugment(num_ops=self.randaugment_ops, magnitude=self.randaugment_magnitude)
+
+    def build(self) -> v2.Compose:
+        """The per-image transform: a uint8 CHW tensor (1 or 3 channels) or a PIL RGB image in, a float
+        CHW tensor out."""
+        size = self.img_size
+        ops: list = [v2.ToImage(), v2.RGB()]
+        if self.crop == "pad":
+            ops += [v2.Resize((size, size), antialias=True)]
+            if self.random:
+                ops += [v2.RandomCrop(size, padding=self.padding), v2.RandomHorizontalFlip()]
+        elif self.random:
+            ops += [v2.RandomResizedCrop(size, antialias=True), v2.RandomHorizontalFlip()]
+        else:
+            ops += [v2.Resize(int(size / 0.875), antialias=True), v2.CenterCrop(size)]
+        if self.random and self.augment == "deit":
+            ops += [self.randaugment()]
+        ops += [v2.ToDtype(torch.float32, scale=True), v2.Normalize(self.mean, self.std)]
+        if self.random and self.augment == "deit" and self.erasing > 0:
+            ops += [v2.RandomErasing(p=self.erasing, value="random")]
+        return v2.Compose(ops)
+
+    def display(self) -> v2.Compose:
+        """The deterministic geometry of evaluation, without normalisation: uint8 CHW out, for showing."""
+        size = self.img_size
+        if self.crop == "pad":
+            resize = [v2.Resize((size, size), antialias=True)]
+        else:
+            resize = [v2.Resize(int(size / 0.875), antialias=True), v2.CenterCrop(size)]
+        return v2.Compose([v2.ToImage(), v2.RGB(), *resize])
+
+
+class MixupCutmix:
+    """Batch-level Mixup or CutMix (one of the two per batch) with label smoothing, as in DeiT and timm.
+
+    `mix(images, labels)` -> (mixed images, soft targets (B, num_classes) that sum to one). Pass the soft
+    targets straight to `torch.nn.functional.cross_entropy`, which accepts class probabilities.
+    Smoothing after mixing equals mixing smoothed one-hot targets, as timm does.
+    """
+
+    def __init__(self, num_classes: int, mixup_alpha: float = 0.8, cutmix_alpha: float = 1.0,
+                 switch_prob: float = 0.5, label_smoothing: float = 0.1):
+        if mixup_alpha <= 0 and cutmix_alpha <= 0:
+            raise ValueError("at least one of mixup_alpha and cutmix_alpha must be positive")
+        self.num_classes = num_classes
+        self.label_smoothing = label_smoothing
+        mixers = []
+        if mixup_alpha > 0:
+            mixers.append(v2.MixUp(alpha=mixup_alpha, num_classes=num_classes))
+        if cutmix_alpha > 0:
+            mixers.append(v2.CutMix(alpha=cutmix_alpha, num_classes=num_classes))
+        p = [1 - switch_prob, switch_prob] if len(mixers) == 2 else [1.0]
+        self.mix = v2.RandomChoice(mixers, p=p)
+
+    def __call__(self, images: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        images, targets = self.mix(images, labels)
+        return images, targets * (1 - self.label_smoothing) + self.label_smoothing / self.num_classes
+
+
+def build_batch_augment(augment: str, num_classes: int, **kw) -> MixupCutmix | None:
+    """The batch-level augmentation that goes with `augment`: Mixup/CutMix for 'deit', else None.
+
+    Keyword arguments (mixup_alpha, cutmix_alpha, switch_prob, label_smoothing) go to `MixupCutmix`.
+    """
+    if augment not in AUGMENTS:
+        raise ValueError(f"augment must be one of {AUGMENTS}, got {augment!r}")
+    return MixupCutmix(num_classes, **kw) if augment == "deit" else None

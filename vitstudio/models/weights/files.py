@@ -1,0 +1,97 @@
+"""Read weight files without running code: safetensors, NumPy .npz, and PyTorch pickles (weights only)."""
+from __future__ import annotations
+
+import argparse
+import pickle
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+
+class UnsafeCheckpointError(ValueError):
+    """A pickled file that needs more than tensors and plain containers to load."""
+
+
+#: wrappers checkpoints put around the state dict (timm, DeiT, MAE, Lightning, DDP), most specific first.
+_CONTAINER_KEYS = ("state_dict", "model", "module", "model_state_dict", "weights")
+_PREFIXES = ("module.", "_orig_mod.")
+
+
+def read_weights(path) -> dict[str, torch.Tensor]:
+    """The tensors of a weights file, unwrapped to a flat `{name: tensor}` dict.
+
+    `.safetensors` and `.npz` (no object arrays) hold only arrays. Anything else is read with
+    `torch.load(weights_only=True)`; a file that needs arbitrary code (a class, a `__reduce__`
+    payload) raises `UnsafeCheckpointError` before any of it runs. Only `argparse.Namespace`, which
+    DeiT and MAE training checkpoints carry as `args`, is allowed beyond plain data.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no weights file at {path}")
+    kind = file_kind(path)
+    if kind == "safetensors":
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file
+
+        try:
+            return load_file(path)
+        except (SafetensorError, OSError) as e:
+            raise ValueError(f"{path} is not a readable safetensors file: {e}") from None
+    if kind == "npz":
+        try:
+            with np.load(path, allow_pickle=False) as npz:
+                return {k: torch.from_numpy(np.asarray(npz[k])) for k in npz.files}
+        except ValueError as e:
+            raise UnsafeCheckpointError(f"refusing to load {path}: it holds pickled Python objects, "
+                                        f"not plain arrays ({e})") from None
+    try:
+        with torch.serialization.safe_globals([argparse.Namespace]):
+            obj = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        paragraphs = [p.strip() for p in str(e).split("\n\n")[1:] if p.strip()]
+        detail = next((p for p in paragraphs if not p.startswith("Check the documentation")), str(e))
+        raise UnsafeCheckpointError(
+            f"refusing to load {path}: it is not a plain weights file that loads without running code "
+            f"({detail}); vitstudio never unpickles arbitrary objects. If you trust the file, re-save its "
+            "state dict as .safetensors.") from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile) as e:
+        raise ValueError(f"{path} is not a readable PyTorch weights file: {e}") from None
+    return unwrap_state_dict(obj, str(path))
+
+
+def file_kind(path: Path) -> str:
+    """'safetensors', 'npz' or 'torch', by suffix, else by content."""
+    suffix = path.suffix.lower()
+    if suffix == ".safetensors":
+        return "safetensors"
+    if suffix == ".npz":
+        return "npz"
+    if suffix in (".pth", ".pt", ".bin", ".ckpt", ".tar"):
+        return "torch"
+    with open(path, "rb") as f:
+        head = f.read(9)
+    if head[:4] == b"PK\x03\x04" and zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as z:
+            return "npz" if all(n.endswith(".npy") for n in z.namelist()) else "torch"
+    if len(head) == 9 and head[8:9] == b"{":
+        return "safetensors"
+    return "torch"
+
+
+def unwrap_state_dict(obj, source: str = "the checkpoint") -> dict[str, torch.Tensor]:
+    """Find the state dict inside a checkpoint dict and strip DDP / torch.compile prefixes."""
+    while isinstance(obj, dict) and not any(isinstance(v, torch.Tensor) for v in obj.values()):
+        key = next((k for k in _CONTAINER_KEYS if isinstance(obj.get(k), dict)), None)
+        if key is None:
+            break
+        obj = obj[key]
+    if not isinstance(obj, dict) or not any(isinstance(v, torch.Tensor) for v in obj.values()):
+        raise ValueError(f"{source} holds no state dict (expected a dict of tensors, possibly under "
+                         f"one of {_CONTAINER_KEYS})")
+    state_dict = {k: v for k, v in obj.items() if isinstance(v, torch.Tensor)}
+    for prefix in _PREFIXES:
+        if all(k.startswith(prefix) for k in state_dict):
+            state_dict = {k[len(prefix):]: v for k, v in state_dict.items()}
+    return state_dict
