@@ -5,6 +5,7 @@ from safetensors.torch import load_file
 
 from train_helpers import tiny_args
 from vitstudio.cli import main
+from vitstudio.models import load_model_file
 
 
 @pytest.fixture(autouse=True)
@@ -33,7 +34,11 @@ def test_train_then_list_show_export(tmp_path, capsys, monkeypatch):
     rows = csv_path.read_text().splitlines()
     assert rows[0].startswith("kind,step,epoch,time") and sum(r.startswith("step,") for r in rows) == 8
     assert main(["runs", "export", "cli", "--format", "safetensors", "-o", str(st_path)]) == 0
-    assert "head.weight" in load_file(st_path)
+    model = load_model_file(st_path)
+    assert model.head.out_features == 10 and len(model.blocks) == 1
+    timm_path = tmp_path / "timm.safetensors"
+    assert main(["runs", "export", "cli", "--format", "timm", "-o", str(timm_path)]) == 0
+    assert load_file(timm_path).keys() == model.state_dict().keys()
 
 
 def test_bad_input_is_refused_with_the_field(tmp_path, capsys):

@@ -90,16 +90,16 @@ def _cmd_runs(args) -> int:
                 print(f"epoch {e.epoch:6.2f}  step {e.step:6d}  {format_eval(e.data)}")
         return 0
     from .train.checkpoint import CheckpointError
-    from .train.export import export_csv, export_safetensors, export_tensorboard
+    from .train.export import export_csv, export_tensorboard, export_weights
 
     out = args.output or {"csv": f"{run.id}.csv", "safetensors": f"{run.id}.safetensors",
-                          "tensorboard": f"{run.id}-tensorboard"}[args.format]
+                          "timm": f"{run.id}-timm.safetensors", "tensorboard": f"{run.id}-tensorboard"}[args.format]
     try:
         if args.format == "tensorboard":
             path = export_tensorboard(run, out)
         else:
-            path = export_csv(run, out) if args.format == "csv" else export_safetensors(run, out, args.which)
-    except (CheckpointError, FileNotFoundError, RuntimeError) as e:
+            path = export_csv(run, out) if args.format == "csv" else export_weights(run, out, args.format, args.which)
+    except (CheckpointError, FileNotFoundError, RuntimeError, ValueError) as e:
         print(f"vitstudio runs export: {e}", file=sys.stderr)
         return 1
     print(path)
@@ -191,12 +191,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--json", action="store_true")
     r = runs.add_parser("show", help="a run's config, status and evaluations")
     r.add_argument("run")
-    r = runs.add_parser("export", help="a run's metrics (csv) or weights (safetensors)")
+    r = runs.add_parser("export", help="a run's metrics (csv) or model (safetensors; timm: timm's layout)")
     r.add_argument("run")
-    r.add_argument("--format", choices=("csv", "safetensors", "tensorboard"), required=True,
-                   help="tensorboard writes event files into a folder (needs the tensorboard package)")
+    r.add_argument("--format", choices=("csv", "safetensors", "timm", "tensorboard"), required=True,
+                   help="timm: a state dict in timm's layout; tensorboard: event files in a folder (needs tensorboard)")
     r.add_argument("--which", choices=("final", "best", "last"), default="final", help="which weights (default final)")
-    r.add_argument("-o", "--output", help="output file (default: RUN.csv / RUN.safetensors / RUN-tensorboard/ here)")
+    r.add_argument("-o", "--output", help="output (default: RUN.csv, RUN.safetensors, RUN-timm.safetensors, RUN-tensorboard/)")
     r = runs.add_parser("compare", help="overlay plots (PNG), config diff and summary (CSV, Markdown) of runs")
     r.add_argument("runs", nargs="+", metavar="RUN")
     r.add_argument("--out", required=True, metavar="DIR", help="folder to write into")

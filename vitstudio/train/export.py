@@ -1,10 +1,10 @@
-"""Export a run: its metrics as CSV, its weights as safetensors."""
+"""Export a run: its metrics as CSV, its model as safetensors (ours or timm's layout)."""
 from __future__ import annotations
 
 import csv
 from pathlib import Path
 
-from .checkpoint import atomic_write, load_weights, save_weights
+from .checkpoint import atomic_write
 from .runs import Run
 
 def export_csv(run: Run, path: str | Path) -> Path:
@@ -26,11 +26,15 @@ def export_csv(run: Run, path: str | Path) -> Path:
     return path
 
 
-def export_safetensors(run: Run, path: str | Path, which: str = "final") -> Path:
-    """The run's weights (see `Run.weights_file`) as safetensors, with the run's config in the metadata."""
-    source = run.weights_file(which)
-    save_weights(Path(path), load_weights(source), {"run": run.id, "source": source.name, "config": run.config().to_json()})
-    return Path(path)
+def export_weights(run: Run, path: str | Path, fmt: str = "safetensors", which: str = "final") -> Path:
+    """The run's model (`which` weights, see `Run.weights_file`) as a file:
+
+    'safetensors': self-describing (`vitstudio.models.load_model_file` rebuilds the model from it);
+    'timm': the state dict in timm's layout (a pretraining model gives its encoder)."""
+    from ..models import export_safetensors, export_timm
+
+    model = run.load_model(which)
+    return export_safetensors(model, path) if fmt == "safetensors" else export_timm(model, path)
 
 
 def _scalar(v) -> bool:

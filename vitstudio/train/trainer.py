@@ -19,8 +19,9 @@ import torch
 from torch import nn
 
 from ..config import CLASSIFICATION_OBJECTIVES, Config, ConfigError, validate
+from ..models import create_model, export_safetensors, model_args
 from . import distributed
-from .checkpoint import load_checkpoint, save_checkpoint, save_weights
+from .checkpoint import load_checkpoint, save_checkpoint
 from .events import Event, Listener
 from .objectives import build_objective, freeze_for_linear_probe, init_for_finetuning
 from .optim import build_optimizer, lr_at, set_lr
@@ -160,7 +161,7 @@ class Trainer:
         return self.step
 
     def _train(self) -> Event:
-        cfg, o, rt = self.config, self.config.optim, self.config.runtime
+        o, rt = self.config.optim, self.config.runtime
         self._window_start, self._window_steps, self._lr = time.perf_counter(), 0, 0.0
         self._loss_sum = torch.zeros((), device=self.device)
         for epoch in range(self.step // self.steps_per_epoch, o.epochs):
@@ -203,7 +204,7 @@ class Trainer:
                 return bad
         weights = self.run_dir / "model.safetensors" if self.run_dir else None
         if self.dist.is_main:
-            save_weights(weights, self.model.state_dict(), {"config": cfg.to_json()})
+            export_safetensors(self.model, weights)
         return self._emit("finished", weights=str(weights), best=self.best)
 
     def _between_steps(self) -> Event | None:
@@ -324,8 +325,6 @@ class Trainer:
 
 def build_model(cfg: Config, num_classes: int | None = None) -> nn.Module:
     """The model `cfg.model` names, built for `cfg.data.img_size` and (for classification) `num_classes`."""
-    from ..models import create_model, model_args
-
     kwargs = cfg.model.overrides()
     if "img_size" in model_args(cfg.model.name):
         kwargs["img_size"] = cfg.data.img_size
