@@ -17,6 +17,20 @@ def _cmd_models(args) -> int:
     return 0
 
 
+def _cmd_convert(args) -> int:
+    import json
+
+    from .models import create_model, export_safetensors, load_pretrained
+
+    overrides = {k: json.loads(v) for k, v in (a.split("=", 1) for a in args.set)}
+    model = create_model(args.model, **overrides)
+    report = load_pretrained(model, args.source, strict=not args.lenient)
+    for note in report.notes:
+        print(f"note: {note}")
+    print(f"wrote {export_safetensors(model, args.out)}")
+    return 0
+
+
 def _cmd_train(args) -> int:
     import signal
     import time
@@ -55,6 +69,8 @@ def _cmd_runs(args) -> int:
     from .train import find_run, list_runs
     from .train.console import format_eval, format_runs_table
 
+    if args.action == "compare":
+        return _cmd_runs_compare(args)
     if args.action == "list":
         summaries = [r.summary() for r in list_runs(args.runs_dir)]
         print(json.dumps(summaries, indent=1) if args.json else format_runs_table(summaries))
@@ -74,15 +90,71 @@ def _cmd_runs(args) -> int:
                 print(f"epoch {e.epoch:6.2f}  step {e.step:6d}  {format_eval(e.data)}")
         return 0
     from .train.checkpoint import CheckpointError
-    from .train.export import export_csv, export_safetensors
+    from .train.export import export_csv, export_tensorboard, export_weights
 
-    out = args.output or f"{run.id}.{'csv' if args.format == 'csv' else 'safetensors'}"
+    out = args.output or {"csv": f"{run.id}.csv", "safetensors": f"{run.id}.safetensors",
+                          "timm": f"{run.id}-timm.safetensors", "tensorboard": f"{run.id}-tensorboard"}[args.format]
     try:
-        path = export_csv(run, out) if args.format == "csv" else export_safetensors(run, out, args.which)
-    except CheckpointError as e:
+        if args.format == "tensorboard":
+            path = export_tensorboard(run, out)
+        else:
+            path = export_csv(run, out) if args.format == "csv" else export_weights(run, out, args.format, args.which)
+    except (CheckpointError, FileNotFoundError, RuntimeError, ValueError) as e:
         print(f"vitstudio runs export: {e}", file=sys.stderr)
         return 1
     print(path)
+    return 0
+
+
+def _cmd_runs_compare(args) -> int:
+    from .train import find_run
+
+    try:
+        runs = [find_run(ref, args.runs_dir) for ref in args.runs]
+    except LookupError as e:
+        print(f"vitstudio runs compare: {e}", file=sys.stderr)
+        return 2
+    if not 0 <= args.smoothing < 1:
+        print(f"vitstudio runs compare: --smoothing must be in [0, 1), got {args.smoothing}", file=sys.stderr)
+        return 2
+    from .gui.panels.compare import write_comparison
+
+    metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
+    try:
+        paths = write_comparison(runs, args.out, metrics, args.x, args.smoothing, args.log_y)
+    except ValueError as e:
+        print(f"vitstudio runs compare: {e}", file=sys.stderr)
+        return 2
+    for path in paths:
+        print(path)
+    return 0
+
+
+def _cmd_inspect(args) -> int:
+    from .analysis import load_image, write_report
+    from .analysis.sources import from_name, from_run, from_weights, records_architecture
+
+    if not (args.run or args.weights or args.model) or (args.run and (args.weights or args.model)):
+        print("vitstudio inspect: say what to inspect: --run RUN, or --model NAME and/or --weights FILE",
+              file=sys.stderr)
+        return 2
+    try:
+        image = load_image(args.image)
+        if args.weights and not args.model and not records_architecture(args.weights):
+            raise ValueError(f"{args.weights} does not record which model it holds: add --model NAME")
+        if args.run:
+            source = from_run(args.run, args.checkpoint, args.runs_dir)
+        elif args.weights:
+            source = from_weights(args.weights, args.model)
+        else:
+            source = from_name(args.model)
+    except (ValueError, KeyError) as e:
+        print(f"vitstudio inspect: {e}", file=sys.stderr)
+        return 2
+    mean, std = args.mean or source.mean, args.std or source.std
+    paths = write_report(source.model.to(args.device), image, args.out, mean, std, source.class_names,
+                         mask_ratio=args.mask_ratio, seed=args.seed, alpha=args.opacity, cmap=args.cmap)
+    print(f"{source.label}: wrote {len(paths)} files to {args.out}")
     return 0
 
 
@@ -92,20 +164,6 @@ def _cmd_gui(args) -> int:
     return gui_main(runs_dir=args.runs_dir)
 
 
-def _cmd_convert(args) -> int:
-    import json
-
-    from .models import create_model, export_safetensors, load_pretrained
-
-    overrides = {k: json.loads(v) for k, v in (a.split("=", 1) for a in args.set)}
-    model = create_model(args.model, **overrides)
-    report = load_pretrained(model, args.source, strict=not args.lenient)
-    for note in report.notes:
-        print(f"note: {note}")
-    print(f"wrote {export_safetensors(model, args.out)}")
-    return 0
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vitstudio", description="An experiment studio for Vision Transformers.")
     parser.add_argument("--version", action="version", version=f"vitstudio {__version__}")
@@ -113,6 +171,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("models", help="list the named models")
     p.add_argument("pattern", nargs="?", default="*", help="shell-style filter, e.g. 'vit_base*'")
     p.set_defaults(func=_cmd_models)
+    p = sub.add_parser("convert", help="load foreign weights (timm, DeiT, MAE, Google .npz, transformers) into a "
+                                       "named model and save it as a self-describing .safetensors file")
+    p.add_argument("source", help="weights file: .pth/.pt/.bin, .safetensors or .npz")
+    p.add_argument("--model", required=True, help="registered model name, e.g. vit_base_patch16_224")
+    p.add_argument("--set", action="append", default=[], metavar="ARG=JSON",
+                   help="model argument override, e.g. --set num_classes=10 --set img_size=384")
+    p.add_argument("--lenient", action="store_true", help="load what fits instead of failing on mismatched keys")
+    p.add_argument("--out", required=True, help="output .safetensors path")
+    p.set_defaults(func=_cmd_convert)
 
     p = sub.add_parser("train", help="train a model (headless; torchrun-ready)")
     p.add_argument("config", nargs="?", help="a TOML config, laid over the preset")
@@ -124,34 +191,53 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="store_true", help="print the traceback of a failure")
     p.set_defaults(func=_cmd_train)
 
-    p = sub.add_parser("runs", help="list, show and export runs")
+    p = sub.add_parser("runs", help="list, show, compare and export runs")
     runs = p.add_subparsers(dest="action", metavar="ACTION", required=True)
     r = runs.add_parser("list", help="every run with its state and results")
     r.add_argument("--json", action="store_true")
     r = runs.add_parser("show", help="a run's config, status and evaluations")
     r.add_argument("run")
-    r = runs.add_parser("export", help="a run's metrics (csv) or weights (safetensors)")
+    r = runs.add_parser("export", help="a run's metrics (csv) or model (safetensors; timm: timm's layout)")
     r.add_argument("run")
-    r.add_argument("--format", choices=("csv", "safetensors"), required=True)
+    r.add_argument("--format", choices=("csv", "safetensors", "timm", "tensorboard"), required=True,
+                   help="timm: a state dict in timm's layout; tensorboard: event files in a folder (needs tensorboard)")
     r.add_argument("--which", choices=("final", "best", "last"), default="final", help="which weights (default final)")
-    r.add_argument("-o", "--output", help="output file (default: RUN.csv / RUN.safetensors here)")
+    r.add_argument("-o", "--output", help="output (default: RUN.csv, RUN.safetensors, RUN-timm.safetensors, RUN-tensorboard/)")
+    r = runs.add_parser("compare", help="overlay plots (PNG), config diff and summary (CSV, Markdown) of runs")
+    r.add_argument("runs", nargs="+", metavar="RUN")
+    r.add_argument("--out", required=True, metavar="DIR", help="folder to write into")
+    r.add_argument("--metrics", help="comma-separated metrics to plot (default: every logged one)")
+    r.add_argument("--x", choices=("step", "epoch", "seconds", "images"), default="step", help="x axis (default step)")
+    r.add_argument("--smoothing", type=float, default=0.6, help="EMA weight of training curves, 0 to 0.99 (default 0.6)")
+    r.add_argument("--log-y", action="store_true", help="logarithmic y axis")
     for r in runs.choices.values():
         r.add_argument("--runs-dir")
     p.set_defaults(func=_cmd_runs)
 
+    p = sub.add_parser("inspect", help="write the inspector's figures for a model and an image as PNG files")
+    p.add_argument("image", help="an image file (any size: resized and centre-cropped to the model's input)")
+    p.add_argument("--run", help="a training run (folder, id or a unique part of it): its model and normalisation")
+    p.add_argument("--checkpoint", choices=("final", "best", "last"), default="final",
+                   help="with --run: which weights (default: final, else best, else last)")
+    p.add_argument("--runs-dir", help="with --run: the runs root (default: $VITSTUDIO_RUNS or the user data folder)")
+    p.add_argument("--weights", metavar="FILE", help="weights to inspect: a vitstudio .safetensors export, or with "
+                   "--model any timm, DeiT, MAE, Google .npz or transformers file")
+    p.add_argument("--model", metavar="NAME", help="a named model (see `vitstudio models`): random weights, "
+                   "or the architecture for --weights")
+    p.add_argument("--out", required=True, metavar="DIR", help="folder for the figures (created)")
+    p.add_argument("--mask-ratio", type=float, default=0.75, help="MAE models: fraction of patches removed")
+    p.add_argument("--seed", type=int, default=0, help="MAE models: seed of the random mask")
+    p.add_argument("--opacity", type=float, default=0.6, help="heatmap opacity over the image, 0 to 1")
+    p.add_argument("--cmap", default="inferno", help="heatmap colormap: inferno, viridis, jet or gray")
+    p.add_argument("--mean", type=float, nargs=3, metavar=("R", "G", "B"),
+                   help="input normalisation mean (default: ImageNet's; 0.5 0.5 0.5 for Google and hybrid weights)")
+    p.add_argument("--std", type=float, nargs=3, metavar=("R", "G", "B"), help="input normalisation std")
+    p.add_argument("--device", default="cpu", help="torch device to run the model on")
+    p.set_defaults(func=_cmd_inspect)
+
     p = sub.add_parser("gui", help="open the studio window (the default without a command)")
     p.add_argument("--runs-dir", help="where runs live (default: $VITSTUDIO_RUNS or the per-user data folder)")
     p.set_defaults(func=_cmd_gui)
-
-    p = sub.add_parser("convert", help="load foreign weights (timm, DeiT, MAE, Google .npz, transformers) into a "
-                                       "named model and save it as a self-describing .safetensors file")
-    p.add_argument("source", help="weights file: .pth/.pt/.bin, .safetensors or .npz")
-    p.add_argument("--model", required=True, help="registered model name, e.g. vit_base_patch16_224")
-    p.add_argument("--set", action="append", default=[], metavar="ARG=JSON",
-                   help="model argument override, e.g. --set num_classes=10 --set img_size=384")
-    p.add_argument("--lenient", action="store_true", help="load what fits instead of failing on mismatched keys")
-    p.add_argument("--out", required=True, help="output .safetensors path")
-    p.set_defaults(func=_cmd_convert)
     return parser
 
 

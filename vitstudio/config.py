@@ -7,6 +7,7 @@ whose `ConfigError` names the field and the reason. The GUI form, the CLI and th
 from __future__ import annotations
 
 import copy
+import functools
 import dataclasses
 import difflib
 import json
@@ -16,6 +17,8 @@ from dataclasses import dataclass, field, fields
 from importlib import resources
 from pathlib import Path
 
+from .models.vit import GLOBAL_POOLS, POS_EMBED_KINDS as POS_EMBEDS
+
 OBJECTIVES = ("supervised", "distill", "mae", "mpp", "finetune")
 CLASSIFICATION_OBJECTIVES = ("supervised", "distill", "finetune")
 AUGMENTS = ("none", "standard", "deit")
@@ -23,8 +26,6 @@ RESIDENT = ("auto", "on", "off")
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("auto", "fp32", "bf16")
 DISTILL_TYPES = ("hard", "soft")
-POS_EMBEDS = ("learned", "learned_2d", "sincos_2d", "none")
-GLOBAL_POOLS = ("token", "avg")
 
 
 class ConfigError(ValueError):
@@ -62,17 +63,26 @@ class ModelConfig:
 
 @dataclass
 class DataConfig:
-    """Which images, at what size, augmented how, and how they reach the model."""
+    """Which images, at what size, augmented how, and how they reach the model.
+
+    `num_train`: images drawn for the built-in dataset. `download`: fetch a public dataset that is missing.
+    `mixup` / `cutmix`: their alphas (0 = off). `repeats`: DeiT's repeated augmentation (1 = off).
+    `resident`: keep the dataset in device memory and augment there ('auto': when it fits).
+    `num_workers`: DataLoader processes (None: chosen for the device).
+    """
 
     name: str = "builtin"
     root: str | None = None
+    num_train: int = 20000
+    download: bool = True
     img_size: int = 32
     augment: str = "standard"
     val_fraction: float = 0.1
     mixup: float = 0.0
     cutmix: float = 0.0
+    repeats: int = 1
     resident: str = "auto"
-    num_workers: int = 2
+    num_workers: int | None = None
 
 
 @dataclass
@@ -213,6 +223,7 @@ def _parse_text(raw: str):
         return raw
 
 
+@functools.cache
 def _field_types(cls) -> dict:
     return typing.get_type_hints(cls)
 
@@ -265,14 +276,6 @@ def _coerce(key: str, value, tp):
     raise TypeError(f"{key}: unsupported field type {tp}")
 
 
-def _dataset_names() -> list[str] | None:
-    try:  # the data package lands from its own branch; until then the name is checked when the data is built
-        from .data import list_datasets
-    except ImportError:
-        return None
-    return list_datasets()
-
-
 # -- validation -------------------------------------------------------------------------------
 
 def validate(cfg: Config) -> Config:
@@ -285,6 +288,7 @@ def validate(cfg: Config) -> Config:
 
 def check(cfg: Config) -> list[ConfigError]:
     """Every problem with `cfg`, in field order (a form can mark them all)."""
+    from .data import DATASETS
     from .models import list_models, model_args
 
     errors: list[ConfigError] = []
@@ -319,15 +323,15 @@ def check(cfg: Config) -> list[ConfigError]:
         v = getattr(m, key)
         need(v is None or 0 <= v < 1, f"model.{key}", "must be in [0, 1)")
 
-    datasets = _dataset_names()
-    if datasets is not None:
-        choice("data.name", d.name, datasets)
+    choice("data.name", d.name, DATASETS)
     choice("data.augment", d.augment, AUGMENTS)
     choice("data.resident", d.resident, RESIDENT)
     need(0 <= d.val_fraction < 1, "data.val_fraction", "must be in [0, 1)")
     need(d.mixup >= 0, "data.mixup", "must be >= 0 (0 turns Mixup off)")
     need(d.cutmix >= 0, "data.cutmix", "must be >= 0 (0 turns CutMix off)")
-    need(d.num_workers >= 0, "data.num_workers", "must be >= 0")
+    need(d.num_workers is None or d.num_workers >= 0, "data.num_workers", "must be >= 0")
+    need(d.num_train >= 1, "data.num_train", "must be at least 1")
+    need(d.repeats >= 1, "data.repeats", "must be at least 1 (1 turns repeated augmentation off)")
 
     need(o.epochs >= 1, "optim.epochs", "must be at least 1")
     need(o.batch_size >= 1, "optim.batch_size", "must be at least 1")

@@ -1,4 +1,4 @@
-"""Checkpoints and weights on disk: written to a temporary name then renamed, read without unpickling code.
+"""Checkpoints on disk: written to a temporary name then renamed, read without unpickling code.
 
 A checkpoint holds only tensors and plain containers (dicts, lists, numbers, strings), so
 `torch.load(..., weights_only=True)` reads it; a file that is corrupt, truncated or holds other objects
@@ -19,14 +19,16 @@ class CheckpointError(RuntimeError):
     """A checkpoint or weights file that cannot be read safely."""
 
 
-def atomic_write(path: Path, write) -> None:
-    """Call `write(tmp_path)`, flush it to disk and rename it over `path`, so readers never see a partial file."""
+def atomic_write(path: Path, write, durable: bool = True) -> None:
+    """Call `write(tmp_path)` and rename the file over `path`, so readers never see a partial file;
+    `durable` also flushes it to the disk first (for what must survive a power cut, e.g. checkpoints)."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     try:
         write(tmp)
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
+        if durable:
+            with open(tmp, "rb+") as f:
+                os.fsync(f.fileno())
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
@@ -52,14 +54,6 @@ def load_checkpoint(path: Path, map_location="cpu") -> dict:
     if state.get("version", 0) > VERSION:
         raise CheckpointError(f"checkpoint {path} has format version {state['version']}; this vitstudio reads up to {VERSION}")
     return state
-
-
-def save_weights(path: Path, state_dict: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> None:
-    """Model weights as safetensors, atomically."""
-    from safetensors.torch import save_file
-
-    tensors = {k: v.detach().to("cpu").contiguous() for k, v in state_dict.items()}
-    atomic_write(path, lambda tmp: save_file(tensors, str(tmp), metadata=metadata))
 
 
 def load_weights(path: Path) -> dict[str, torch.Tensor]:

@@ -29,9 +29,9 @@ class ProgressBar:
             self.bar.update(event.step - self.bar.n)
             self.bar.set_postfix_str(f"loss {d['loss']:.4f} lr {d['lr']:.2e} {d['images_per_sec']:.0f} img/s")
         elif event.kind == "eval":
-            self.bar.write(f"epoch {event.epoch:5.2f}  " + format_eval(d))
+            self.bar.write(f"epoch {event.epoch:5.2f}  " + format_eval(d), file=self.file)
         elif event.kind in ("paused", "resumed"):
-            self.bar.write(f"{event.kind} at step {event.step}")
+            self.bar.write(f"{event.kind} at step {event.step}", file=self.file)
         elif event.terminal:
             self.bar.close()
 

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
-from torch.utils.data import DistributedSampler
 
 
 @dataclass(frozen=True)
@@ -30,10 +29,18 @@ def context() -> DistContext:
     return DistContext(int(env.get("RANK", 0)), int(env.get("WORLD_SIZE", 1)), int(env.get("LOCAL_RANK", 0)))
 
 
-def init(ctx: DistContext, device: torch.device) -> None:
-    """Join the process group (NCCL for CUDA, gloo otherwise) once per process."""
-    if ctx.enabled and not dist.is_initialized():
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo", rank=ctx.rank, world_size=ctx.world_size)
+def init(ctx: DistContext, device: torch.device) -> bool:
+    """Join the process group (NCCL for CUDA, gloo otherwise) unless joined already; True if this call joined."""
+    if not ctx.enabled or dist.is_initialized():
+        return False
+    dist.init_process_group("nccl" if device.type == "cuda" else "gloo", rank=ctx.rank, world_size=ctx.world_size)
+    return True
+
+
+def close() -> None:
+    """Leave the process group."""
+    if dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def all_reduce_sum(t: torch.Tensor) -> torch.Tensor:
@@ -49,22 +56,3 @@ def broadcast_object(obj, src: int = 0):
     box = [obj]
     dist.broadcast_object_list(box, src=src)
     return box[0]
-
-
-class EpochSampler(DistributedSampler):
-    """`DistributedSampler` (shuffled by seed + epoch, drop_last) that can start an epoch part-way, for resume."""
-
-    def __init__(self, dataset, ctx: DistContext, seed: int):
-        super().__init__(dataset, num_replicas=ctx.world_size, rank=ctx.rank, shuffle=True, seed=seed, drop_last=True)
-        self.start = 0
-
-    def set_position(self, epoch: int, start: int = 0) -> None:
-        """Yield epoch `epoch`'s order from its `start`-th sample on."""
-        self.set_epoch(epoch)
-        self.start = start
-
-    def __iter__(self):
-        return iter(list(super().__iter__())[self.start:])
-
-    def __len__(self) -> int:
-        return self.num_samples - self.start

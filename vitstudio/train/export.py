@@ -1,14 +1,11 @@
-"""Export a run: its metrics as CSV, its weights as safetensors."""
+"""Export a run: its metrics as CSV, its model as safetensors (ours or timm's layout)."""
 from __future__ import annotations
 
 import csv
 from pathlib import Path
 
-from .checkpoint import CheckpointError, atomic_write, load_weights, save_weights
+from .checkpoint import atomic_write
 from .runs import Run
-
-WHICH = ("final", "best", "last")
-
 
 def export_csv(run: Run, path: str | Path) -> Path:
     """One row per logged event: kind, step, epoch, time and every scalar field of its data."""
@@ -29,20 +26,15 @@ def export_csv(run: Run, path: str | Path) -> Path:
     return path
 
 
-def run_weights(run: Run, which: str = "final"):
-    """A run's weights: 'final' (falling back to best, then last, for unfinished runs), 'best' or 'last'."""
-    order = {"final": (run.weights, run.best_checkpoint, run.last_checkpoint),
-             "best": (run.best_checkpoint,), "last": (run.last_checkpoint,)}[which]
-    for path in order:
-        if path.exists():
-            return load_weights(path), path
-    raise CheckpointError(f"run {run.id} has no {which} weights yet (looked for {', '.join(p.name for p in order)})")
+def export_weights(run: Run, path: str | Path, fmt: str = "safetensors", which: str = "final") -> Path:
+    """The run's model (`which` weights, see `Run.weights_file`) as a file:
 
+    'safetensors': self-describing (`vitstudio.models.load_model_file` rebuilds the model from it);
+    'timm': the state dict in timm's layout (a pretraining model gives its encoder)."""
+    from ..models import export_safetensors, export_timm
 
-def export_safetensors(run: Run, path: str | Path, which: str = "final") -> Path:
-    state, source = run_weights(run, which)
-    save_weights(Path(path), state, {"run": run.id, "source": source.name, "config": run.config().to_json()})
-    return Path(path)
+    model = run.load_model(which)
+    return export_safetensors(model, path) if fmt == "safetensors" else export_timm(model, path)
 
 
 def _scalar(v) -> bool:
@@ -51,3 +43,26 @@ def _scalar(v) -> bool:
 
 def _cell(v):
     return "" if v is None else v
+
+
+def export_tensorboard(run: Run, log_dir: str | Path) -> Path:
+    """Write the run's metrics as TensorBoard event files in `log_dir` (train/..., val/... scalars and the config).
+
+    Needs the optional `tensorboard` package; without it a RuntimeError says how to install it."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        raise RuntimeError("exporting to TensorBoard needs the tensorboard package: pip install tensorboard") from None
+    log_dir = Path(log_dir)
+    prefix = {"step": "train", "eval": "val"}
+    start = run.metrics().first_time or 0.0
+    writer = SummaryWriter(log_dir=str(log_dir))
+    try:
+        writer.add_text("config", "```json\n" + run.config().to_json() + "\n```", 0)
+        for key, curve in run.metrics().curves.items():
+            tag = f"{prefix.get(curve.kind, curve.kind)}/{key}"
+            for step, seconds, value in zip(curve.step.tolist(), curve.seconds.tolist(), curve.value.tolist()):
+                writer.add_scalar(tag, value, step, walltime=start + seconds)
+    finally:
+        writer.close()
+    return log_dir

@@ -1,7 +1,8 @@
 """Training objectives: how a batch becomes a loss, and how a model is scored on validation data.
 
 An objective's `loss(model, images, targets)` returns a scalar; `evaluate(model, images, labels)` returns
-per-batch sums (loss, correct top-1 / top-5, count) that the trainer adds up (across ranks too).
+per-batch sums named by its `metrics` (loss, correct top-1 / top-5, count) that the trainer adds up
+(across ranks too) and reports as val_loss and percentages.
 """
 from __future__ import annotations
 
@@ -13,15 +14,19 @@ from ..config import Config, ConfigError
 
 
 class Supervised:
-    """Cross-entropy on labels, with label smoothing; soft (Mixup/CutMix) targets are class probabilities."""
+    """Cross-entropy on labels, with label smoothing; soft (Mixup/CutMix) targets are class probabilities
+    (already smoothed by `MixupCutmix`). A distilled model trained without a teacher fits both heads to the labels."""
 
-    classification = True
+    metrics = ("loss", "top1", "top5", "count")
 
     def __init__(self, label_smoothing: float = 0.0):
         self.label_smoothing = label_smoothing
 
     def loss(self, model: nn.Module, images: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        return F.cross_entropy(model(images).float(), targets, label_smoothing=self.label_smoothing)
+        smoothing = self.label_smoothing if targets.ndim == 1 else 0.0
+        outputs = model(images)
+        heads = outputs if isinstance(outputs, tuple) else (outputs,)
+        return sum(F.cross_entropy(h.float(), targets, label_smoothing=smoothing) for h in heads) / len(heads)
 
     @torch.no_grad()
     def evaluate(self, model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -41,9 +46,94 @@ def classification_sums(logits: torch.Tensor, labels: torch.Tensor) -> dict[str,
     }
 
 
-def build_objective(cfg: Config, model: nn.Module, device: torch.device):
-    """The objective `cfg.objective.name` names, set up for `model`."""
+class Distillation(Supervised):
+    """DeiT: (1 - alpha) * CE(class head, label) + alpha * distillation of the teacher into the distillation head.
+
+    The student is a distilled model (`(cls_logits, dist_logits)` in training, their mean in evaluation);
+    the frozen teacher sees the same (augmented) images."""
+
+    def __init__(self, teacher: nn.Module, kind: str = "hard", alpha: float = 0.5, tau: float = 1.0,
+                 label_smoothing: float = 0.0):
+        from ..models import DistillationLoss
+
+        super().__init__(label_smoothing)
+        self.criterion = DistillationLoss(nn.CrossEntropyLoss(label_smoothing=label_smoothing), teacher, kind, alpha, tau)
+
+    def loss(self, model: nn.Module, images: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        return self.criterion(images, model(images), targets)
+
+
+class MaskedPretraining:
+    """MAE or masked patch prediction: the model computes its own loss, `model(images, mask_ratio) -> (loss, pred, mask)`.
+
+    Validation uses the same masks every epoch (noise from a fixed seed), so its loss is comparable over time."""
+
+    metrics = ("loss", "count")
+
+    def __init__(self, mask_ratio: float | None = None):
+        self.kwargs = {} if mask_ratio is None else {"mask_ratio": mask_ratio}
+
+    def loss(self, model: nn.Module, images: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        return model(images, **self.kwargs)[0]
+
+    @torch.no_grad()
+    def evaluate(self, model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:
+        g = torch.Generator(device=images.device).manual_seed(0)
+        noise = torch.rand(images.shape[0], model.patch_embed.num_patches, generator=g, device=images.device)
+        n = torch.tensor(float(images.shape[0]), device=images.device)
+        return {"loss": model(images, noise=noise, **self.kwargs)[0].float() * n, "count": n}
+
+
+def build_objective(cfg: Config, model: nn.Module, device: torch.device, num_classes: int, runs_dir=None):
+    """The objective `cfg.objective.name` names, set up for `model` (a distillation teacher is loaded to `device`)."""
     o = cfg.objective
-    if o.name == "supervised":
-        return Supervised(o.label_smoothing)
-    raise ConfigError("objective.name", f"objective {o.name!r} is not available in this build")
+    if o.name in ("mae", "mpp"):
+        if not hasattr(model, "patchify") and not hasattr(model, "corrupt"):
+            raise ConfigError("model.name", f"{cfg.model.name} is not a pretraining model; objective {o.name!r} needs "
+                                            f"one that returns (loss, pred, mask), e.g. mae_vit_*/mpp_vit_*")
+        return MaskedPretraining(o.mask_ratio)
+    if o.name == "distill":
+        teacher = load_teacher(o.teacher, num_classes, cfg.data.img_size, runs_dir).to(device)
+        return Distillation(teacher, o.distill_type, o.distill_alpha, o.distill_tau, o.label_smoothing)
+    return Supervised(o.label_smoothing)
+
+
+def load_teacher(ref: str, num_classes: int, img_size: int, runs_dir=None) -> nn.Module:
+    """A frozen teacher: a run of ours (its final weights), or what `create_teacher` builds (a torchvision
+    classifier, a vitstudio model, a model file)."""
+    from ..models import create_teacher
+    from .runs import find_run
+
+    try:
+        run = find_run(ref, runs_dir)
+    except LookupError:
+        run = None
+    if run is not None:
+        return run.load_model().eval().requires_grad_(False)
+    try:
+        return create_teacher(ref, num_classes=num_classes, img_size=img_size)
+    except ValueError as e:
+        raise ConfigError("objective.teacher", f"{e}; or give a run of ours (see `vitstudio runs list`)") from None
+
+
+def init_for_finetuning(model: nn.Module, source: str, runs_dir=None) -> list[str]:
+    """Load pretrained weights (a run of ours, or a weights file in any layout `load_pretrained` reads: timm,
+    DeiT, MAE, Google .npz, transformers) into `model`; returns the notes of what was adapted."""
+    from ..models import load_pretrained
+    from .runs import find_run
+
+    try:
+        path = find_run(source, runs_dir).weights_file()
+    except LookupError:
+        path = source
+    try:
+        report = load_pretrained(model, str(path))
+    except (ValueError, OSError) as e:
+        raise ConfigError("objective.init_from", str(e)) from None
+    return list(report.notes)
+
+
+def freeze_for_linear_probe(model: nn.Module) -> None:
+    """Train only the classifier head (a linear probe of the pretrained features)."""
+    model.requires_grad_(False)
+    model.head.requires_grad_(True)

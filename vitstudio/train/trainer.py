@@ -17,13 +17,13 @@ from pathlib import Path
 
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Subset
 
 from ..config import CLASSIFICATION_OBJECTIVES, Config, ConfigError, validate
+from ..models import create_model, export_safetensors, model_args
 from . import distributed
-from .checkpoint import load_checkpoint, save_checkpoint, save_weights
+from .checkpoint import load_checkpoint, save_checkpoint
 from .events import Event, Listener
-from .objectives import build_objective
+from .objectives import build_objective, freeze_for_linear_probe, init_for_finetuning
 from .optim import build_optimizer, lr_at, set_lr
 from .runs import Run, create_run, find_run
 
@@ -42,6 +42,7 @@ class Trainer:
             raise ValueError("Trainer needs a config or a run to resume")
         self.config = validate(config)
         self.listeners = list(listeners)
+        self.runs_dir = runs_dir
         if self.run_record is None and self.dist.is_main:
             self.run_record = create_run(self.config, runs_dir)
         self._resuming = resume is not None
@@ -85,25 +86,32 @@ class Trainer:
     def _setup(self) -> None:
         cfg, rt = self.config, self.config.runtime
         self.device = _device(rt.device, self.dist)
+        if self.device.type == "cuda":
+            torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
         self.autocast_dtype = _autocast_dtype(rt.precision, self.device)
-        distributed.init(self.dist, self.device)
+        self._joined_group = distributed.init(self.dist, self.device)
         if self.dist.enabled:
             path = distributed.broadcast_object(str(self.run_dir) if self.dist.is_main else None)
             self.run_record = self.run_record or Run(path)
         torch.manual_seed(rt.seed)
 
-        from ..data import build_datasets
-
-        d = cfg.data
-        self.data = build_datasets(name=d.name, root=d.root, img_size=d.img_size, augment=d.augment,
-                                   val_fraction=d.val_fraction, seed=rt.seed)
-        self.model = build_model(cfg, self.data.num_classes).to(self.device)
-        self.objective = build_objective(cfg, self.model, self.device)
+        self.data = _build_data(cfg.data, rt.seed)
+        self.model = build_model(cfg, self.data.num_classes)
+        init_notes = []
+        if cfg.objective.init_from and not (self._resuming and self.run_record.last_checkpoint.exists()):
+            init_notes = init_for_finetuning(self.model, cfg.objective.init_from, self.runs_dir)
+        if cfg.objective.linear_probe:
+            freeze_for_linear_probe(self.model)
+        if hasattr(self.model, "pixel_mean"):  # masked patch prediction reads colours from un-normalised pixels
+            self.model.pixel_mean.copy_(torch.tensor(self.data.mean).view_as(self.model.pixel_mean))
+            self.model.pixel_std.copy_(torch.tensor(self.data.std).view_as(self.model.pixel_std))
+        self.model.to(self.device)
+        self.objective = build_objective(cfg, self.model, self.device, self.data.num_classes, self.runs_dir)
         o = cfg.optim
         self.optimizer = build_optimizer(self.model, o.lr, o.weight_decay, o.betas, o.layer_decay, self.device)
         self.batch_size = o.batch_size
-        self.train_sampler = distributed.EpochSampler(self.data.train, self.dist, rt.seed)
-        self.steps_per_epoch = len(self.train_sampler) // o.batch_size
+        self.train_loader, self.val_loader, self.mix = self._loaders()
+        self.steps_per_epoch = len(self.train_loader)
         if self.steps_per_epoch == 0:
             raise ConfigError("optim.batch_size", f"{o.batch_size} x {self.dist.world_size} process(es) is more than "
                                                   f"the {len(self.data.train)} training images")
@@ -118,17 +126,27 @@ class Trainer:
         if self.dist.enabled:
             self.train_model = nn.parallel.DistributedDataParallel(
                 self.train_model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
-        self.train_loader = self._loader(self.data.train, sampler=self.train_sampler, drop_last=True)
-        val = Subset(self.data.val, range(self.dist.rank, len(self.data.val), self.dist.world_size))
-        self.val_loader = self._loader(val, batch_size=2 * o.batch_size) if len(val) else None
         self._emit("started", run_dir=str(self.run_dir), total_steps=self.total_steps,
-                   steps_per_epoch=self.steps_per_epoch, config=cfg.to_dict(), resumed_from=resumed_from)
+                   steps_per_epoch=self.steps_per_epoch, config=cfg.to_dict(), num_classes=self.data.num_classes,
+                   params=sum(p.numel() for p in self.model.parameters()),
+                   class_names=list(self.data.class_names), mean=list(self.data.mean), std=list(self.data.std),
+                   resumed_from=resumed_from, init_notes=init_notes)
 
-    def _loader(self, dataset, sampler=None, batch_size=None, drop_last=False) -> DataLoader:
-        workers = self.config.data.num_workers
-        return DataLoader(dataset, batch_size=batch_size or self.batch_size, sampler=sampler, shuffle=False,
-                          drop_last=drop_last, num_workers=workers, persistent_workers=workers > 0,
-                          pin_memory=self.device.type == "cuda")
+    def _loaders(self):
+        """Train and val batches (resident on the device when the data fits, else a DataLoader), each rank
+        its shard, and the batch-level Mixup/CutMix (None when off)."""
+        from ..data import MixupCutmix, build_loader
+
+        d, seed = self.config.data, self.config.runtime.seed
+        common = dict(device=self.device, resident=d.resident, seed=seed, num_workers=d.num_workers,
+                      num_replicas=self.dist.world_size, rank=self.dist.rank)
+        train = build_loader(self.data.train, self.batch_size, train=True, repeats=d.repeats, **common)
+        val = build_loader(self.data.val, 2 * self.batch_size, train=False, **common) if len(self.data.val) else None
+        mix = None
+        if d.mixup > 0 or d.cutmix > 0:
+            mix = MixupCutmix(self.data.num_classes, mixup_alpha=d.mixup, cutmix_alpha=d.cutmix,
+                              label_smoothing=self.config.objective.label_smoothing)
+        return train, val, mix
 
     def _load_resume_state(self) -> int:
         """Restore model, optimiser and position from the run's last checkpoint (or start over without one)."""
@@ -143,13 +161,16 @@ class Trainer:
         return self.step
 
     def _train(self) -> Event:
-        cfg, o, rt = self.config, self.config.optim, self.config.runtime
+        o, rt = self.config.optim, self.config.runtime
         self._window_start, self._window_steps, self._lr = time.perf_counter(), 0, 0.0
         self._loss_sum = torch.zeros((), device=self.device)
         for epoch in range(self.step // self.steps_per_epoch, o.epochs):
-            self.train_sampler.set_position(epoch, (self.step - epoch * self.steps_per_epoch) * self.batch_size)
+            self.train_loader.sampler.set_epoch(epoch)
             self.train_model.train()
             batches = iter(self.train_loader)
+            for done in range(epoch * self.steps_per_epoch, self.step):  # resuming mid-epoch: replay the draws
+                torch.manual_seed(_step_seed(rt.seed, done, self.dist))
+                next(batches)
             while self.step < (epoch + 1) * self.steps_per_epoch:
                 if (request := self._between_steps()) is not None:
                     return request
@@ -158,9 +179,11 @@ class Trainer:
                 torch.manual_seed(_step_seed(rt.seed, self.step, self.dist))  # before the batch: its augmentation too
                 images, labels = next(batches)
                 images = images.to(self.device, non_blocking=True)
-                labels = labels.to(self.device, non_blocking=True)
+                targets = labels.to(self.device, non_blocking=True)
+                if self.mix is not None:
+                    images, targets = self.mix(images, targets)
                 with self._autocast():
-                    loss = self.objective.loss(self.train_model, images, labels)
+                    loss = self.objective.loss(self.train_model, images, targets)
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 if o.grad_clip > 0:
@@ -181,7 +204,7 @@ class Trainer:
                 return bad
         weights = self.run_dir / "model.safetensors" if self.run_dir else None
         if self.dist.is_main:
-            save_weights(weights, self.model.state_dict(), {"config": cfg.to_json()})
+            export_safetensors(self.model, weights)
         return self._emit("finished", weights=str(weights), best=self.best)
 
     def _between_steps(self) -> Event | None:
@@ -195,10 +218,19 @@ class Trainer:
                 self._emit("resumed")
             self._window_start, self._window_steps = time.perf_counter(), 0
             self._loss_sum.zero_()
-        if self._stop.is_set():
+        if self._stop_requested():
             bad = self._checkpoint()
             return bad or self._emit("stopped", reason="stop requested", checkpoint=str(self.run_record.last_checkpoint))
         return None
+
+    def _stop_requested(self) -> bool:
+        """Whether to stop now; under DDP every rank stops at the same step (checked at each log step)."""
+        if not self.dist.enabled:
+            return self._stop.is_set()
+        if self.step % self.config.runtime.log_every:
+            return False
+        flag = torch.tensor(float(self._stop.is_set()), device=self.device)
+        return distributed.all_reduce_sum(flag).item() > 0
 
     def _log_steps(self) -> Event | None:
         """Read the loss accumulated on the device since the last report (the one host sync); emit a step event.
@@ -225,17 +257,15 @@ class Trainer:
         if self.val_loader is None:
             return None
         self.model.eval()
-        totals: dict[str, torch.Tensor] = {}
+        keys = self.objective.metrics
+        totals = torch.zeros(len(keys), device=self.device)
         for images, labels in self.val_loader:
             images = images.to(self.device, non_blocking=True)
             labels = labels.to(self.device, non_blocking=True)
             with self._autocast():
                 sums = self.objective.evaluate(self.model, images, labels)
-            for k, v in sums.items():
-                totals[k] = totals.get(k, 0) + v.float()
-        keys = sorted(totals)
-        flat = distributed.all_reduce_sum(torch.stack([totals[k] for k in keys])).tolist()
-        t = dict(zip(keys, flat))
+            totals += torch.stack([sums[k].float() for k in keys])
+        t = dict(zip(keys, distributed.all_reduce_sum(totals).tolist()))
         count = max(t.pop("count"), 1.0)
         result = {"val_loss": t.pop("loss") / count, **{k: 100.0 * v / count for k, v in t.items()}}
         self._emit("eval", **result)
@@ -270,6 +300,8 @@ class Trainer:
         return self._emit("failed", reason=reason, traceback=traceback.format_exc())
 
     def _close(self) -> None:
+        if getattr(self, "_joined_group", False):
+            distributed.close()
         if getattr(self, "device", None) is not None and self.device.type == "cuda":
             torch.cuda.empty_cache()
 
@@ -293,8 +325,6 @@ class Trainer:
 
 def build_model(cfg: Config, num_classes: int | None = None) -> nn.Module:
     """The model `cfg.model` names, built for `cfg.data.img_size` and (for classification) `num_classes`."""
-    from ..models import create_model, model_args
-
     kwargs = cfg.model.overrides()
     if "img_size" in model_args(cfg.model.name):
         kwargs["img_size"] = cfg.data.img_size
@@ -302,8 +332,22 @@ def build_model(cfg: Config, num_classes: int | None = None) -> nn.Module:
         kwargs["num_classes"] = num_classes
     try:
         return create_model(cfg.model.name, **kwargs)
-    except (TypeError, ValueError) as e:
+    except TypeError as e:
+        if "num_classes" in str(e):
+            raise ConfigError("objective.name", f"{cfg.model.name} has no classifier; pretrain it with objective "
+                                                "'mae' or 'mpp', or pick a classification model") from None
         raise ConfigError("model", f"{cfg.model.name} cannot be built with {kwargs}: {e}") from None
+    except ValueError as e:
+        raise ConfigError("model", f"{cfg.model.name} cannot be built with {kwargs}: {e}") from None
+
+
+def _build_data(d, seed: int):
+    """The datasets `d` (the config's data section) describes."""
+    from ..data import build_datasets
+
+    extra = {"num_train": d.num_train} if d.name == "builtin" else {} if d.name == "folder" else {"download": d.download}
+    return build_datasets(name=d.name, root=d.root, img_size=d.img_size, augment=d.augment,
+                          val_fraction=d.val_fraction, seed=seed, **extra)
 
 
 def _device(choice: str, ctx: distributed.DistContext) -> torch.device:

@@ -1,0 +1,73 @@
+"""benchmarks/throughput.py: its analytic FLOPs against torch's counter, and a tiny run without Qt."""
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from torch.nn.attention import SDPBackend, sdpa_kernel
+from torch.utils.flop_counter import FlopCounterMode
+
+from vitstudio.models import create_model
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "benchmarks" / "throughput.py"
+
+
+def load_script():
+    spec = importlib.util.spec_from_file_location("throughput", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def counted_flops(model, *args, **kwargs) -> int:
+    """FLOPs torch counts for one forward pass (math attention, so the attention matmuls are counted)."""
+    with sdpa_kernel(SDPBackend.MATH), FlopCounterMode(display=False) as counter, torch.no_grad():
+        model(*args, **kwargs)
+    return counter.get_total_flops()
+
+
+@pytest.mark.parametrize("name,size", [
+    ("vit_nano_patch4_32", 32), ("vit_tiny_patch16_224", 224), ("vit_micro_r_s4_p1_32", 32),
+    ("deit_nano_distilled_patch4_32", 32),
+])
+def test_vit_flops_formula_matches_torch_counter(name, size):
+    model = create_model(name).eval()
+    assert load_script().vit_forward_flops(model) == counted_flops(model, torch.randn(1, 3, size, size))
+
+
+@pytest.mark.parametrize("mask_ratio", [0.5, 0.75])
+def test_mae_flops_formula_matches_torch_counter(mask_ratio):
+    model = create_model("mae_vit_micro_patch4_32").eval()
+    expected = counted_flops(model, torch.randn(1, 3, 32, 32), mask_ratio=mask_ratio)
+    assert load_script().mae_forward_flops(model, mask_ratio) == expected
+
+
+def test_vit_base_flops_are_the_papers():
+    """ViT-B/16 at 224: 17.6 GMACs = 35.1 GFLOPs forward (REFERENCE.md)."""
+    flops = load_script().vit_forward_flops(create_model("vit_base_patch16_224"))
+    assert round(flops / 1e9, 1) == 35.1
+
+
+def test_script_runs_without_qt_and_prints_ratios():
+    args = ["--models", "vit_nano_patch4_32", "--mae", "mae_vit_nano_patch4_32", "--batch", "2", "--reps", "2", "--steps", "1", "--warmup", "1",
+            "--threads", "1", "--device", "cpu"]
+    code = (
+        "import runpy, sys\n"
+        f"runpy.run_path({str(SCRIPT)!r})['main']({args!r})\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('PySide6', 'pyqtgraph', 'shiboken6'))\n"
+        "print('qt modules:', ','.join(bad))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=300)
+    assert out.returncode == 0, out.stderr
+    rows = [line.split() for line in out.stdout.splitlines() if line.startswith("vit_nano_patch4_32")]
+    assert [r[2] for r in rows] == ["train", "infer"]
+    assert all(float(r[-1]) > 0 for r in rows)  # the ours/timm ratio
+    mae = [line for line in out.stdout.splitlines() if line.startswith("mae_vit_nano_patch4_32")]
+    assert len(mae) == 1 and "FLOP ratio sup/mae" in mae[0]
+    assert out.stdout.strip().endswith("qt modules:")

@@ -1,0 +1,47 @@
+"""The inspector panel on a DeiT (two query tokens) and an MAE model (mask ratio and seed)."""
+import numpy as np
+import pytest
+
+from vitstudio.gui.panels.inspector import InspectorPanel
+from vitstudio.models import create_model
+
+TIMEOUT = 20_000
+
+
+def wait_view(qtbot, panel, name, action):
+    with qtbot.waitSignal(panel.viewUpdated, check_params_cb=lambda n: n == name, timeout=TIMEOUT):
+        action()
+    return panel.view_figure(name)
+
+
+@pytest.fixture
+def panel(qtbot):
+    p = InspectorPanel()
+    qtbot.addWidget(p)
+    p.set_image(np.asarray(np.random.default_rng(0).integers(0, 256, (40, 48, 3)), np.uint8))
+    yield p
+    p.runner.wait()
+
+
+def test_mae_mask_ratio_and_seed_update_the_reconstruction(qtbot, panel):
+    model = create_model("mae_vit_nano_patch4_32", depth=1, decoder_depth=1)
+    first = wait_view(qtbot, panel, "mae", lambda: panel.set_model(model))
+    assert panel.mae_box.isEnabled() and panel.view_figure("predictions") is None
+    fewer = wait_view(qtbot, panel, "mae", lambda: panel.mask_slider.setValue(40))
+    assert fewer.shape == first.shape and not np.array_equal(fewer, first)
+    reseeded = wait_view(qtbot, panel, "mae", lambda: panel.seed_spin.setValue(7))
+    assert not np.array_equal(reseeded, fewer)
+    back = wait_view(qtbot, panel, "mae", lambda: panel.seed_spin.setValue(0))
+    np.testing.assert_array_equal(back, fewer)  # the same ratio and seed give the same mask
+
+
+def test_deit_offers_its_distillation_token(qtbot, panel):
+    deit = create_model("deit_nano_distilled_patch4_32", depth=2)
+    wait_view(qtbot, panel, "attention", lambda: panel.set_model(deit))
+    assert [panel.token_box.itemText(i) for i in range(panel.token_box.count())] == ["class token",
+                                                                                      "distillation token"]
+    cls = panel.view_figure("attention")
+    dist = wait_view(qtbot, panel, "attention", lambda: panel.token_box.setCurrentIndex(1))
+    assert not np.array_equal(dist, cls)
+    assert panel.view_figure("predictions") is not None
+    assert not panel.mae_box.isEnabled()

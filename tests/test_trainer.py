@@ -1,0 +1,139 @@
+"""The trainer on tiny models and data: events, run folder, control requests and failures."""
+import threading
+
+import pytest
+import torch
+
+from train_helpers import tiny_config
+from vitstudio.train import Trainer, find_run, list_runs, load_checkpoint
+from vitstudio.train.checkpoint import load_weights
+from vitstudio.train.objectives import Supervised
+
+
+@pytest.fixture(autouse=True)
+def _data_cache(tmp_path_factory, monkeypatch):
+    monkeypatch.setenv("VITSTUDIO_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+
+
+def _steps(run):
+    return [e.step for e in run.events() if e.kind == "step"]
+
+
+def test_supervised_run(tmp_path):
+    events = []
+    trainer = Trainer(tiny_config(), runs_dir=tmp_path, listeners=[events.append])
+    final = trainer.run()
+    assert final.kind == "finished", final.data
+    kinds = [e.kind for e in events]
+    assert kinds[0] == "started" and kinds[-1] == "finished" and kinds.count("eval") == 2
+    started = events[0].data
+    assert started["steps_per_epoch"] == 4 and started["total_steps"] == 8 and started["num_classes"] == 10
+    steps = [e for e in events if e.kind == "step"]
+    assert [e.step for e in steps] == list(range(1, 9))
+    assert all(e.data["loss"] > 0 and e.data["images_per_sec"] > 0 and e.data["lr"] > 0 for e in steps)
+    ev = [e for e in events if e.kind == "eval"][-1].data
+    assert 0 <= ev["top1"] <= ev["top5"] <= 100 and ev["val_loss"] > 0
+
+    run = find_run(trainer.run_dir.name, tmp_path)
+    assert [e.kind for e in run.events()] == kinds, "the metrics log holds every event once, in order"
+    assert run.status()["state"] == "finished" and run.summary()["last_eval"]["top1"] == ev["top1"]
+    assert {"config.json", "metrics.jsonl", "status.json", "last.pt", "best.pt", "model.safetensors"} <= {
+        p.name for p in run.path.iterdir()}
+    weights = load_weights(run.weights)
+    assert all(torch.equal(weights[k], v) for k, v in trainer.model.state_dict().items())
+    assert load_checkpoint(run.last_checkpoint)["step"] == 8
+    reloaded = run.load_model()
+    x = torch.randn(2, 3, 32, 32)
+    assert torch.allclose(reloaded(x), trainer.model.eval()(x))
+    assert [r.id for r in list_runs(tmp_path)] == [run.id]
+
+
+def test_pause_resume_and_stop_then_continue(tmp_path):
+    cfg = tiny_config("optim.epochs=3")
+    trainer = None
+    seen = []
+
+    def control(event):
+        seen.append(event.kind)
+        if event.kind == "step" and event.step == 2:
+            trainer.pause()
+            threading.Timer(0.2, trainer.resume).start()
+        if event.kind == "step" and event.step == 5:
+            trainer.stop()
+
+    trainer = Trainer(cfg, runs_dir=tmp_path, listeners=[control])
+    final = trainer.run()
+    assert final.kind == "stopped"
+    assert seen.index("paused") < seen.index("resumed") and seen[seen.index("paused") - 1] == "step"
+    run = find_run(trainer.run_dir)
+    assert load_checkpoint(run.last_checkpoint)["step"] == 5 and run.status()["state"] == "stopped"
+
+    final = Trainer(runs_dir=tmp_path, resume=run.id).run()
+    assert final.kind == "finished" and final.step == 12
+    assert _steps(run) == list(range(1, 13))
+    started = [e for e in run.events() if e.kind == "started"]
+    assert [e.data["resumed_from"] for e in started] == [None, 5]
+
+
+def test_nan_loss_ends_as_diverged_keeping_the_good_checkpoint(tmp_path, monkeypatch):
+    calls = {"n": 0}
+    finite_loss = Supervised.loss
+
+    def loss(self, model, images, targets):
+        calls["n"] += 1
+        value = finite_loss(self, model, images, targets)
+        return value * float("nan") if calls["n"] >= 4 else value
+
+    monkeypatch.setattr(Supervised, "loss", loss)
+    trainer = Trainer(tiny_config("runtime.checkpoint_every=2", "runtime.log_every=2"), runs_dir=tmp_path)
+    final = trainer.run()
+    assert final.kind == "diverged" and "nan" in final.data["reason"] and "optim.lr" in final.data["reason"]
+    run = find_run(trainer.run_dir)
+    state = load_checkpoint(run.last_checkpoint)
+    assert state["step"] == 2  # step 4 had the first NaN loss: its report ends the run before any later checkpoint
+    assert all(torch.isfinite(v).all() for v in state["model"].values())
+    assert run.status()["state"] == "diverged"
+
+
+def test_out_of_memory_fails_suggesting_a_smaller_batch(tmp_path, monkeypatch):
+    def loss(self, model, images, targets):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    monkeypatch.setattr(Supervised, "loss", loss)
+    trainer = Trainer(tiny_config(), runs_dir=tmp_path)
+    final = trainer.run()
+    assert final.kind == "failed" and "optim.batch_size=8" in final.data["reason"]
+    assert find_run(trainer.run_dir).status()["state"] == "failed"
+
+
+def test_corrupt_checkpoint_gives_a_clear_error_on_resume(tmp_path):
+    trainer = Trainer(tiny_config("optim.epochs=1"), runs_dir=tmp_path)
+    assert trainer.run().kind == "finished"
+    last = trainer.run_dir / "last.pt"
+    last.write_bytes(last.read_bytes()[:1000])
+    final = Trainer(runs_dir=tmp_path, resume=trainer.run_dir).run()
+    assert final.kind == "failed" and "last.pt is corrupt, truncated" in final.data["reason"]
+
+
+def test_deit_recipe_with_mixup_cutmix(tmp_path):
+    cfg = tiny_config("data.augment=deit", "data.mixup=0.8", "data.cutmix=1.0", "data.repeats=2",
+                      "objective.label_smoothing=0.1", "model.drop_path_rate=0.1")
+    final = Trainer(cfg, runs_dir=tmp_path).run()
+    assert final.kind == "finished", final.data
+
+
+def test_pretrain_then_finetune_then_distill_from_our_runs(tmp_path):
+    mae = Trainer(tiny_config("model.name=mae_vit_nano_patch4_32", "objective.name=mae", "model.patch_size=8",
+                              "optim.epochs=1"), runs_dir=tmp_path)
+    assert mae.run().kind == "finished"
+    assert "top1" not in [e for e in find_run(mae.run_dir).events() if e.kind == "eval"][0].data
+
+    ft = Trainer(tiny_config("objective.name=finetune", f"objective.init_from={mae.run_dir}", "optim.layer_decay=0.75",
+                             "model.global_pool=avg", "optim.epochs=1"), runs_dir=tmp_path)
+    assert ft.run().kind == "finished"
+    assert ft.optimizer.param_groups[0]["lr_scale"] < 1
+
+    student = Trainer(tiny_config("model.name=deit_nano_distilled_patch4_32", "objective.name=distill",
+                                  f"objective.teacher={ft.run_dir.name}", "optim.epochs=1"), runs_dir=tmp_path)
+    final = student.run()
+    assert final.kind == "finished", final.data

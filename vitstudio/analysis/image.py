@@ -1,0 +1,76 @@
+"""Images in and out: reading files safely, fitting them to a model, and (de)normalising."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+
+from ._arrays import as_numpy, pair
+
+#: timm's default normalisation (ImageNet statistics), used when a model's own is unknown.
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def to_rgb(img: Image.Image) -> Image.Image:
+    """Any PIL image as 8-bit RGB: 16-bit and float images are rescaled, transparency goes on white."""
+    if img.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
+        a = np.asarray(img, dtype=np.float64)
+        lo, hi = float(a.min()), float(a.max())
+        a = (a - lo) / (hi - lo) * 255 if hi > lo else np.zeros_like(a)
+        img = Image.fromarray(a.round().astype(np.uint8))
+    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+        rgba = img.convert("RGBA")
+        img = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        img.alpha_composite(rgba)
+    return img.convert("RGB")
+
+
+def load_image(path) -> np.ndarray:
+    """Read an image file as (H, W, 3) uint8 RGB; a missing or unreadable file raises ValueError naming it."""
+    path = Path(path)
+    try:
+        with Image.open(path) as img:
+            img.load()
+            return np.asarray(to_rgb(img))
+    except FileNotFoundError:
+        raise ValueError(f"{path}: no such image file") from None
+    except (UnidentifiedImageError, OSError, SyntaxError) as e:
+        raise ValueError(f"{path}: not a readable image ({e})") from None
+
+
+def fit_image(image, size) -> np.ndarray:
+    """Resize (bicubic) so the image covers `size` (H, W), then crop the centre: (H, W, 3) uint8."""
+    img = Image.fromarray(np.asarray(image, dtype=np.uint8))
+    H, W = pair(size)
+    scale = max(H / img.height, W / img.width)
+    w, h = max(W, round(img.width * scale)), max(H, round(img.height * scale))
+    img = img.resize((w, h), Image.BICUBIC)
+    left, top = (w - W) // 2, (h - H) // 2
+    return np.asarray(img.crop((left, top, left + W, top + H)))
+
+
+def normalize(image, mean=IMAGENET_MEAN, std=IMAGENET_STD) -> torch.Tensor:
+    """(H, W, 3) uint8 -> (1, 3, H, W) float tensor with the model's normalisation."""
+    x = torch.tensor(np.asarray(image, dtype=np.uint8)).permute(2, 0, 1).float().div(255)
+    x = (x - torch.tensor(mean).view(3, 1, 1)) / torch.tensor(std).view(3, 1, 1)
+    return x.unsqueeze(0)
+
+
+def denormalize(x, mean=IMAGENET_MEAN, std=IMAGENET_STD) -> np.ndarray:
+    """A normalised (3, H, W) (or (1, 3, H, W)) image back to (H, W, 3) uint8, clipped."""
+    x = as_numpy(x).astype(np.float64).reshape(3, *np.shape(x)[-2:])
+    x = x * np.asarray(std).reshape(3, 1, 1) + np.asarray(mean).reshape(3, 1, 1)
+    return (x.transpose(1, 2, 0).clip(0, 1) * 255).round().astype(np.uint8)
+
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+
+
+def bundled_images() -> list[Path]:
+    """The bundled sample images (`vitstudio/resources/images/`, credited in CREDITS.md there), sorted by name:
+    photographs, then `shape_*.png` drawn by the built-in dataset's generator."""
+    folder = Path(__file__).resolve().parent.parent / "resources" / "images"
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)

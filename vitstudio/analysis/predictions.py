@@ -1,0 +1,42 @@
+"""What the model thinks it sees: top-k classes with probabilities."""
+from __future__ import annotations
+
+import torch
+
+Prediction = list[tuple[str, float]]
+
+
+def top_k(logits: torch.Tensor, k: int = 5, class_names=None) -> Prediction:
+    """The `k` most probable classes of one image's logits (C,) as (name, probability), best first."""
+    probs = logits.detach().float().reshape(-1).softmax(0)
+    p, idx = probs.topk(min(k, probs.numel()))
+    if class_names is not None and len(class_names) != probs.numel():
+        raise ValueError(f"{len(class_names)} class names for {probs.numel()} classes")
+    names = class_names or [f"class {i}" for i in range(probs.numel())]
+    return [(names[i], float(q)) for q, i in zip(p.tolist(), idx.tolist())]
+
+
+@torch.no_grad()
+def predict(model, x: torch.Tensor, k: int = 5, class_names=None) -> dict[str, Prediction]:
+    """Top-k predictions for one image `x` (1, 3, H, W), by head (see `predict_from_features`)."""
+    return predict_from_features(model, model.forward_features(x), k, class_names)
+
+
+@torch.no_grad()
+def predict_from_features(model, feats: torch.Tensor, k: int = 5, class_names=None) -> dict[str, Prediction]:
+    """Top-k predictions from the final tokens `feats` (1, N, D) of `model.forward_features`.
+
+    A classifier gives {'prediction': ...}. A distilled DeiT (a `head_dist`) gives its class head,
+    its distillation head and 'average', the softmax of the two heads' mean logits (what it
+    predicts at inference).
+    """
+    if getattr(model, "num_classes", 1) <= 0 or not hasattr(model, "forward_head"):
+        raise ValueError(f"{type(model).__name__} has no classification head to predict with")
+    if getattr(model, "head_dist", None) is None:
+        return {"prediction": top_k(model.forward_head(feats)[0], k, class_names)}
+    cls_logits, dist_logits = model.head(feats[:, 0]), model.head_dist(feats[:, 1])
+    return {
+        "class head": top_k(cls_logits[0], k, class_names),
+        "distillation head": top_k(dist_logits[0], k, class_names),
+        "average": top_k((cls_logits[0] + dist_logits[0]) / 2, k, class_names),
+    }

@@ -1,0 +1,126 @@
+"""Every analysis of one model on one image (`inspect_image`), and all of it written as files (`write_report`)."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import figures, render
+from .attention import features_and_attention, mean_attention_distance
+from .filters import FilterComponents, patch_filters
+from .image import IMAGENET_MEAN, IMAGENET_STD, fit_image, normalize
+from .mae import mae_reconstruction
+from .position import patch_position_embedding, position_similarity
+from .predictions import Prediction, predict_from_features
+
+
+@dataclass
+class Geometry:
+    """How a model turns an image into tokens."""
+
+    img_size: tuple[int, int]  # input (H, W) in pixels
+    grid: tuple[int, int]  # patch grid (gh, gw)
+    num_prefix_tokens: int  # class, distillation, ... tokens before the patches
+
+    @property
+    def patch_px(self) -> tuple[int, int]:
+        """Pixels one token covers (a hybrid's total stride)."""
+        return self.img_size[0] // self.grid[0], self.img_size[1] // self.grid[1]
+
+
+def geometry(model) -> Geometry:
+    return Geometry(tuple(model.patch_embed.img_size), tuple(model.grid_size), int(model.num_prefix_tokens))
+
+
+def is_mae(model) -> bool:
+    return hasattr(model, "reconstruct")
+
+
+def has_classifier(model) -> bool:
+    """Whether the model classifies (pretraining models such as MAE and masked patch prediction do not)."""
+    return getattr(model, "num_classes", 0) > 0 and not is_mae(model)
+
+
+@dataclass
+class Inspection:
+    """The analyses of one image that do not depend on view settings; views are drawn from these."""
+
+    image: np.ndarray  # (H, W, 3) uint8, fitted to the model's input size
+    x: torch.Tensor  # the normalised model input (1, 3, H, W)
+    geometry: Geometry
+    attention: np.ndarray  # (layers, heads, N, N)
+    distance: np.ndarray  # (layers, heads) mean attention distance in pixels
+    similarity: np.ndarray | None  # (gh, gw, gh, gw) position-embedding cosine similarity
+    position_note: str  # why there is no similarity, if there is none
+    filters: FilterComponents
+    predictions: dict[str, Prediction] | None  # None for models without a classifier (pretraining models)
+
+
+@torch.no_grad()
+def inspect_image(model, image: np.ndarray, mean=IMAGENET_MEAN, std=IMAGENET_STD, class_names=None) -> Inspection:
+    """Run every analysis of `model` (in eval mode) on `image` ((H, W, 3) uint8, any size: fitted to the input)."""
+    model.eval()
+    geo = geometry(model)
+    image = fit_image(image, geo.img_size)
+    x = normalize(image, mean, std).to(next(model.parameters()).device)
+    feats, attn = features_and_attention(model, x)
+    attn = attn[:, 0]
+    try:
+        similarity, note = position_similarity(patch_position_embedding(model), geo.grid), ""
+    except ValueError as e:
+        similarity, note = None, str(e)
+    return Inspection(
+        image=image, x=x, geometry=geo, attention=attn,
+        distance=mean_attention_distance(attn, geo.grid, geo.patch_px, geo.num_prefix_tokens),
+        similarity=similarity, position_note=note, filters=patch_filters(model),
+        predictions=predict_from_features(model, feats, 5, class_names) if has_classifier(model) else None,
+    )
+
+
+def write_report(model, image: np.ndarray, out_dir, mean=IMAGENET_MEAN, std=IMAGENET_STD, class_names=None,
+                 mask_ratio: float = 0.75, seed: int = 0, alpha: float = 0.6, cmap: str = "inferno") -> list[Path]:
+    """Write every figure for `model` on `image` into `out_dir`; return the paths written.
+
+    input.png, patches.png, patch_sequence.png, attention_layer_NN.png (a head grid per layer),
+    rollout.png, attention_distance.png/.json, position_similarity.png (or .txt saying why not),
+    filters.png/.txt, and predictions.png/.txt/.json for classifiers or mae_reconstruction.png for MAE.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    insp = inspect_image(model, image, mean, std, class_names)
+    written: list[Path] = []
+
+    def save(name: str, fig: np.ndarray) -> None:
+        written.append(render.save_png(fig, out / name))
+
+    def save_text(name: str, text: str) -> None:
+        (out / name).write_text(text)
+        written.append(out / name)
+
+    image, geo = insp.image, insp.geometry
+    save("input.png", image)
+    save("patches.png", figures.patches_figure(image, geo.patch_px))
+    save("patch_sequence.png", figures.sequence_figure(image, geo.patch_px, geo.num_prefix_tokens))
+    for layer in range(len(insp.attention)):
+        save(f"attention_layer_{layer + 1:02d}.png", figures.attention_figure(insp, layer, all_heads=True,
+                                                                               alpha=alpha, cmap=cmap))
+    save("rollout.png", figures.attention_figure(insp, rollout=True, alpha=alpha, cmap=cmap))
+    save("attention_distance.png", figures.distance_figure(insp.distance))
+    save_text("attention_distance.json", json.dumps({"pixels": insp.distance.round(3).tolist()}, indent=1))
+    if insp.similarity is None:
+        save_text("position_similarity.txt", insp.position_note + "\n")
+    else:
+        save("position_similarity.png", figures.position_figure(insp.similarity))
+    save("filters.png", figures.filters_figure(insp.filters))
+    save_text("filters.txt", insp.filters.note + "\n")
+    if insp.predictions is not None:
+        save("predictions.png", figures.predictions_figure(insp.predictions))
+        save_text("predictions.txt", figures.predictions_text(insp.predictions))
+        save_text("predictions.json", json.dumps(insp.predictions, indent=1))
+    if is_mae(model):
+        panels = mae_reconstruction(model, insp.x, mask_ratio, seed, mean, std)
+        save("mae_reconstruction.png", figures.mae_figure(panels))
+    return written

@@ -1,0 +1,76 @@
+"""Where the inspected model comes from: a named model, a weights file or a training run."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from torch import nn
+
+from .image import IMAGENET_MEAN, IMAGENET_STD
+
+
+@dataclass
+class ModelSource:
+    """A model ready to inspect, with what is needed to feed it and to name its outputs."""
+
+    model: nn.Module
+    label: str  # what to call it in a title bar or a report
+    mean: tuple[float, float, float] = IMAGENET_MEAN
+    std: tuple[float, float, float] = IMAGENET_STD
+    class_names: list[str] | None = field(default=None)
+
+
+def from_name(name: str, **overrides) -> ModelSource:
+    """A registered model with freshly initialised (random) weights."""
+    from ..models import create_model
+
+    return ModelSource(create_model(name, **overrides).eval(), f"{name} (random weights)")
+
+
+def records_architecture(path) -> bool:
+    """Whether a weights file says which model it holds (a vitstudio .safetensors export does)."""
+    from ..models import read_model_config
+
+    try:
+        read_model_config(path)
+    except ValueError:
+        return False
+    return True
+
+
+def from_weights(path, name: str | None = None, **overrides) -> ModelSource:
+    """A model with weights from a file.
+
+    A vitstudio export rebuilds itself; any other file (timm, DeiT, MAE, Google .npz, transformers)
+    is loaded into the registered model `name` (with `overrides`, e.g. `num_classes`).
+    """
+    from ..models import create_model, load_model_file, load_pretrained
+
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"{path}: no such weights file")
+    if name is None:
+        if not records_architecture(path):
+            raise ValueError(f"{path.name} does not record which model it holds: name the model to load it into")
+        return ModelSource(load_model_file(path).eval(), path.name)
+    model = create_model(name, **overrides)
+    load_pretrained(model, path)
+    return ModelSource(model.eval(), f"{path.name} in {name}")
+
+
+def from_run(ref, which: str = "final", runs_dir=None) -> ModelSource:
+    """A training run's model (`which`: 'final', 'best' or 'last' weights), with the run's input
+    normalisation and class names. `ref` is a run folder, id, or a part of an id that only it has."""
+    from ..train.runs import find_run
+
+    try:
+        run = find_run(ref, runs_dir)
+        weights = run.weights_file(which).name
+        model = run.load_model(which)
+    except (LookupError, FileNotFoundError) as e:
+        raise ValueError(str(e)) from None
+    status = run.status()
+    if status.get("mean") is None:
+        raise ValueError(f"run {run.id} does not record its input normalisation (trained by an older vitstudio)")
+    return ModelSource(model, f"run {run.id} ({weights})", tuple(status["mean"]), tuple(status["std"]),
+                       status.get("class_names"))
