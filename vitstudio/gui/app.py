@@ -25,8 +25,8 @@ def import_core() -> dict:
     """Import torch, the core and the panels' plotting library (seconds); runs off the UI thread."""
     import pyqtgraph  # noqa: F401
 
-    from .. import config, models, train  # noqa: F401
-    from .panels import data, model, training  # noqa: F401
+    from .. import analysis, config, models, train  # noqa: F401
+    from .panels import data, inspector, model, runs, training  # noqa: F401
 
     return {"device": describe_device()}
 

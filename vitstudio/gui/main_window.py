@@ -6,6 +6,7 @@ has imported the core, then the real panels replace them (`core_ready`).
 from __future__ import annotations
 
 import json
+from functools import partial
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence
@@ -15,9 +16,8 @@ from PySide6.QtWidgets import (
 
 from .. import __version__
 from .app import CoreLoader
-from .form import INVALID_STYLE
 
-TABS = ("Model", "Data", "Training")
+TABS = ("Model", "Data", "Training", "Runs", "Inspector")
 
 
 class MainWindow(QMainWindow):
@@ -30,13 +30,13 @@ class MainWindow(QMainWindow):
         self.runs_dir = runs_dir
         self.settings = settings if settings is not None else QSettings()
         self.form = self.model_panel = self.data_panel = self.training_panel = None
+        self.runs_panel = self.inspector_panel = None
         self.dialog: QMessageBox | None = None  # the last non-blocking dialog shown (tests read it)
         self._painted = False
         self.is_warm = False
         self._close_when_stopped = False
 
         self.setWindowTitle("vitstudio")
-        self.setStyleSheet(INVALID_STYLE)
         self.resize(1360, 860)
         self.tabs = QTabWidget(documentMode=True)
         self.pages = []  # one per tab: a placeholder until the core is loaded, then the panel
@@ -80,20 +80,34 @@ class MainWindow(QMainWindow):
 
     def _on_core_loaded(self, info: dict) -> None:
         from ..config import Config
-        from .form import ConfigForm
+        from .form import INVALID_STYLE, ConfigForm
+        from ..analysis.sources import from_run
+        from ..train.runs import Run
         from .panels.data import DataPanel
+        from .panels.inspector import InspectorPanel
         from .panels.model import ModelPanel
+        from .panels.runs import RunsPanel
         from .panels.training import TrainingPanel
 
+        self.setStyleSheet(INVALID_STYLE)
         self.form = ConfigForm(self._initial_config() or Config(), self)
         self.model_panel = ModelPanel(self.form)
         self.data_panel = DataPanel(self.form)
         self.training_panel = TrainingPanel(self.form, runs_dir=self.runs_dir)
+        self.runs_panel = RunsPanel(runs_dir=self.runs_dir)
+        self.inspector_panel = InspectorPanel()
         self.data_panel.classes_known.connect(self.model_panel.set_num_classes)
         self.training_panel.error.connect(self.show_error)
         self.training_panel.running_changed.connect(self._on_running_changed)
         self.training_panel.set_x_axis(self.settings.value("x_axis", "step"))
-        for page, panel in zip(self.pages, (self.model_panel, self.data_panel, self.training_panel)):
+        self.runs_panel.message.connect(lambda text: self.statusBar().showMessage(text, 4000))
+        self.runs_panel.resume_requested.connect(lambda path: self._resume(Run(path)))
+        self.runs_panel.new_run_requested.connect(self._new_run_from_config)
+        self.inspector_panel.add_source(
+            "The run on the Training tab",
+            lambda: partial(from_run, str(self.training_panel.run.path)) if self.training_panel.run else None)
+        panels = (self.model_panel, self.data_panel, self.training_panel, self.runs_panel, self.inspector_panel)
+        for page, panel in zip(self.pages, panels):
             page.layout().takeAt(0).widget().deleteLater()
             page.layout().addWidget(panel)
         self._fill_presets()
@@ -177,6 +191,19 @@ class MainWindow(QMainWindow):
         self.form.load(load_config(name))
         self.training_panel.show_run(None)
         self.statusBar().showMessage(f"Preset {name!r} loaded", 4000)
+
+    def _new_run_from_config(self, config) -> None:
+        self.form.load(config)
+        self.training_panel.show_run(None)
+        self.show_panel(self.model_panel)
+        self.statusBar().showMessage("Settings taken from the run; press Start to train them again", 4000)
+
+    def _resume(self, run) -> None:
+        if self.training_panel.running:
+            self.statusBar().showMessage("A run is training; stop it before resuming another", 4000)
+            return
+        self.open_run(run.path)
+        self.training_panel.resume_run()
 
     def open_run(self, path) -> None:
         """Show a run folder: its config in the forms, its curves in the plots."""
