@@ -279,8 +279,11 @@ def test_choosing_a_family_picks_its_model_and_objective(qtbot, window):
     assert "decoder" in panel.drawing.shape.head
     panel.family.setCurrentIndex(panel.family.findData("hybrid"))
     panel.family.activated.emit(panel.family.currentIndex())
-    assert window.form.value("objective.name") == "supervised" and panel.backbone.isEnabled()
+    assert window.form.value("objective.name") == "supervised" and panel.backbone.currentData()
     assert panel.figures["params"][0].text() != "—"
+    panel.backbone.setCurrentIndex(panel.backbone.findData(""))  # no backbone: a plain ViT again
+    panel.backbone.activated.emit(panel.backbone.currentIndex())
+    assert panel.family.currentData() == "vit" and window.form.value("model.name").startswith("vit_")
 
 
 def test_menus_load_presets_import_weights_and_list_shortcuts(qtbot, window, tmp_path):

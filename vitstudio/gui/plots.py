@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QGridLayout, QWidget
 
 X_AXES = {"step": "step", "epoch": "epoch", "time": "wall time (s)"}
 REDRAW_HZ = 20
-SMOOTHING = 0.9  # weight of the past in the smoothed loss (debiased exponential moving average)
+SMOOTHING = 0.6  # weight of the past in the smoothed loss (debiased exponential moving average, as TensorBoard)
 # plot -> (title, y label); series -> the plot that shows it
 PLOTS = {"loss": ("Loss", ""), "top1": ("Validation top-1", "%"), "lr": ("Learning rate", ""),
          "images_per_sec": ("Throughput", "images / s")}

@@ -107,13 +107,14 @@ class ModelPanel(QWidget):
                              if any(family_of(n) == f for n in list_models())})
         self.variant = combo({**{s: SIZE_LABELS.get(s, s) for s in SIZES}, CUSTOM: "custom"})
         self.backbone = QComboBox()
+        self.backbone.addItem("none (patches of the image)", "")
         for name in list_models():
             label = backbone_of(model_args(name))
             if label and self.backbone.findData(label) < 0:
                 self.backbone.addItem(label, label)
         self.family.activated.connect(lambda: self._choose(keep_backbone=False))
         self.variant.activated.connect(lambda: self._choose())
-        self.backbone.activated.connect(lambda: self._choose())
+        self.backbone.activated.connect(self._choose_backbone)
 
         self.model_widgets = {}  # model argument -> its widget (shown as the model's value when unset)
 
@@ -244,6 +245,12 @@ class ModelPanel(QWidget):
             values["objective.name"] = "supervised"
         self.form.update(values)
 
+    def _choose_backbone(self) -> None:
+        """A CNN backbone makes the model a hybrid; none makes it a plain ViT."""
+        family = "hybrid" if self.backbone.currentData() else "vit"
+        self.family.setCurrentIndex(self.family.findData(family))
+        self._choose(keep_backbone=family == "hybrid")
+
     def set_num_classes(self, n: int) -> None:
         self.num_classes = n
         self._refresh()
@@ -262,7 +269,6 @@ class ModelPanel(QWidget):
             box.blockSignals(True)
             box.setCurrentIndex(max(box.findData(value), 0))
             box.blockSignals(False)
-        self.backbone.setEnabled(family == "hybrid")
         self.name_label.setText(_describe(cfg.model))
         self.family_note.setText(FAMILY_NOTES.get(family, ""))
         if self.num_classes is not None and cfg.objective.name in CLASSIFICATION_OBJECTIVES:
