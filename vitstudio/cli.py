@@ -32,8 +32,13 @@ def _cmd_convert(args) -> int:
 
 
 def _cmd_train(args) -> int:
+    import os
     import signal
     import time
+
+    # Before torch loads OpenMP: idle threads sleep instead of spinning, so a busy or shared machine (or DDP
+    # ranks sharing cores) does not slow every parallel op to a crawl; set the variable to choose otherwise.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
     from .config import ConfigError, apply_overrides, load_config
     from .train import Trainer, find_run
