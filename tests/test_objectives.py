@@ -69,7 +69,8 @@ def test_finetune_from_pretrained_weights(batch, tmp_path):
     path = tmp_path / "mae.pt"
     torch.save(mae.state_dict(), path)
     model = create_model("vit_nano_patch4_32", num_classes=4, global_pool="avg", **TINY)
-    init_for_finetuning(model, str(path))
+    notes = init_for_finetuning(model, str(path))
+    assert any("head.weight" in n for n in notes), notes
     assert torch.equal(model.blocks[1].attn.qkv.weight, mae.blocks[1].attn.qkv.weight)
     _fit(Supervised(), model, images, labels)
 

@@ -6,6 +6,8 @@ per-batch sums named by its `metrics` (loss, correct top-1 / top-5, count) that 
 """
 from __future__ import annotations
 
+import warnings
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -118,7 +120,7 @@ def load_teacher(ref: str, num_classes: int, img_size: int, runs_dir=None) -> nn
 
 def init_for_finetuning(model: nn.Module, source: str, runs_dir=None) -> list[str]:
     """Load pretrained weights (a run of ours, or a weights file in any layout `load_pretrained` reads: timm,
-    DeiT, MAE, Google .npz, transformers) into `model`; returns the notes of what was adapted."""
+    DeiT, MAE, Google .npz, transformers) into `model`; returns notes on what was adapted or left new."""
     from ..models import load_pretrained
     from .runs import find_run
 
@@ -127,10 +129,12 @@ def init_for_finetuning(model: nn.Module, source: str, runs_dir=None) -> list[st
     except LookupError:
         path = source
     try:
-        report = load_pretrained(model, str(path))
+        with warnings.catch_warnings(record=True) as caught:  # returned as notes, for the run's log
+            warnings.simplefilter("always")
+            report = load_pretrained(model, str(path))
     except (ValueError, OSError) as e:
         raise ConfigError("objective.init_from", str(e)) from None
-    return list(report.notes)
+    return list(dict.fromkeys([*report.notes, *(str(w.message) for w in caught)]))
 
 
 def freeze_for_linear_probe(model: nn.Module) -> None:
