@@ -4,8 +4,14 @@ import torch
 
 from vitstudio.config import ConfigError
 from vitstudio.models import create_model
-from vitstudio.train.objectives import (Distillation, MaskedPretraining, Supervised, freeze_for_linear_probe,
-                                        init_for_finetuning, load_teacher)
+from vitstudio.train.objectives import (
+    Distillation,
+    MaskedPretraining,
+    Supervised,
+    freeze_for_linear_probe,
+    init_for_finetuning,
+    load_teacher,
+)
 from vitstudio.train.optim import build_optimizer
 
 TINY = dict(img_size=16, patch_size=4, embed_dim=32, depth=2, num_heads=2)

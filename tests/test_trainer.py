@@ -3,8 +3,8 @@ import threading
 
 import pytest
 import torch
-
 from train_helpers import tiny_config
+
 from vitstudio.train import Trainer, find_run, list_runs, load_checkpoint
 from vitstudio.train.checkpoint import load_weights
 from vitstudio.train.objectives import Supervised

@@ -53,7 +53,8 @@ def _cmd_train(args) -> int:
         cfg = load_config(args.config, base=base) if args.config else base
         cfg = apply_overrides(cfg, [*args.set, *([f"runtime.device={args.device}"] if args.device else [])])
         main_rank = context().is_main
-        trainer = Trainer(cfg, runs_dir=args.runs_dir, listeners=[ProgressBar()] if main_rank else [], resume=args.resume)
+        listeners = [ProgressBar()] if main_rank else []
+        trainer = Trainer(cfg, runs_dir=args.runs_dir, listeners=listeners, resume=args.resume)
     except (ConfigError, LookupError) as e:
         print(f"vitstudio train: {e}", file=sys.stderr)
         return 2
@@ -85,7 +86,8 @@ def _cmd_runs(args) -> int:
         return 2
     if args.action == "show":
         s = run.summary()
-        print(f"run {s['id']}: {s['state']} at step {s['step']}/{s['total_steps']}" + (f" ({s['reason']})" if s["reason"] else ""))
+        reason = f" ({s['reason']})" if s["reason"] else ""
+        print(f"run {s['id']}: {s['state']} at step {s['step']}/{s['total_steps']}{reason}")
         print(f"folder {s['path']}")
         print(run.config().to_json())
         for e in run.events():
@@ -148,7 +150,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train a model (headless; torchrun-ready)")
     p.add_argument("config", nargs="?", help="a TOML config, laid over the preset")
     p.add_argument("--preset", help="a packaged preset (default: quick)")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a field, e.g. optim.lr=3e-4")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a field, e.g. optim.lr=3e-4")
     p.add_argument("--runs-dir", help="where runs live (default: $VITSTUDIO_RUNS or the per-user data folder)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"))
     p.add_argument("--resume", metavar="RUN", help="continue a run from its last checkpoint")

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field, fields
 from importlib import resources
 from pathlib import Path
 
-from .models.vit import GLOBAL_POOLS, POS_EMBED_KINDS as POS_EMBEDS
+from .models.vit import GLOBAL_POOLS
+from .models.vit import POS_EMBED_KINDS as POS_EMBEDS
 
 OBJECTIVES = ("supervised", "distill", "mae", "mpp", "finetune")
 CLASSIFICATION_OBJECTIVES = ("supervised", "distill", "finetune")
@@ -57,7 +58,8 @@ class ModelConfig:
 
     def overrides(self) -> dict:
         """The arguments this config changes, for `create_model(name, **overrides)`."""
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "name" and getattr(self, f.name) is not None}
+        values = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "name"}
+        return {k: v for k, v in values.items() if v is not None}
 
 
 @dataclass
@@ -300,7 +302,8 @@ def check(cfg: Config) -> list[ConfigError]:
 
     m, d, o, obj, rt = cfg.model, cfg.data, cfg.optim, cfg.objective, cfg.runtime
     known = m.name in list_models()
-    need(known, "model.name", f"unknown model {m.name!r} (see `vitstudio models`){_suggest(m.name, list_models(), list_all=False)}")
+    need(known, "model.name",
+         f"unknown model {m.name!r} (see `vitstudio models`){_suggest(m.name, list_models(), list_all=False)}")
     shape = {**(model_args(m.name) if known else {}), **m.overrides()}
     patch, dim, heads = shape.get("patch_size"), shape.get("embed_dim"), shape.get("num_heads")
     for key in ("patch_size", "embed_dim", "depth", "num_heads"):
@@ -316,7 +319,8 @@ def check(cfg: Config) -> list[ConfigError]:
     if m.global_pool is not None:
         choice("model.global_pool", m.global_pool, GLOBAL_POOLS)
     if m.global_pool == "token" or (m.global_pool is None and shape.get("global_pool", "token") == "token"):
-        need(m.class_token is not False, "model.class_token", "global_pool 'token' needs a class token; use global_pool 'avg'")
+        need(m.class_token is not False, "model.class_token",
+             "global_pool 'token' needs a class token; use global_pool 'avg'")
     for key in ("drop_rate", "drop_path_rate"):
         v = getattr(m, key)
         need(v is None or 0 <= v < 1, f"model.{key}", "must be in [0, 1)")
@@ -351,7 +355,8 @@ def check(cfg: Config) -> list[ConfigError]:
          "distillation needs a teacher: a run of ours or 'torchvision:NAME'")
     need(obj.name != "finetune" or bool(obj.init_from), "objective.init_from",
          "fine-tuning needs weights: a pretraining run or a weights file")
-    need(not obj.linear_probe or obj.name == "finetune", "objective.linear_probe", "applies to objective 'finetune' only")
+    need(not obj.linear_probe or obj.name == "finetune", "objective.linear_probe",
+         "applies to objective 'finetune' only")
     if obj.name not in CLASSIFICATION_OBJECTIVES:
         need(d.mixup == 0 and d.cutmix == 0, "data.mixup", f"Mixup/CutMix mix labels; objective {obj.name!r} has none")
 
@@ -359,5 +364,6 @@ def check(cfg: Config) -> list[ConfigError]:
     choice("runtime.precision", rt.precision, PRECISIONS)
     need(rt.log_every >= 1, "runtime.log_every", "must be at least 1")
     need(rt.checkpoint_every >= 0, "runtime.checkpoint_every", "must be >= 0 (0: at the end of each epoch only)")
-    need(rt.name is None or ("/" not in rt.name and "\\" not in rt.name), "runtime.name", "must not contain a path separator")
+    need(rt.name is None or ("/" not in rt.name and "\\" not in rt.name), "runtime.name",
+         "must not contain a path separator")
     return errors

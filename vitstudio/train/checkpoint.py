@@ -52,7 +52,8 @@ def load_checkpoint(path: Path, map_location="cpu") -> dict:
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a vitstudio training checkpoint")
     if state.get("version", 0) > VERSION:
-        raise CheckpointError(f"checkpoint {path} has format version {state['version']}; this vitstudio reads up to {VERSION}")
+        raise CheckpointError(f"checkpoint {path} has format version {state['version']}; "
+                              f"this vitstudio reads up to {VERSION}")
     return state
 
 

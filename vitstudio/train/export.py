@@ -7,6 +7,7 @@ from pathlib import Path
 from .checkpoint import atomic_write
 from .runs import Run
 
+
 def export_csv(run: Run, path: str | Path) -> Path:
     """One row per logged event: kind, step, epoch, time and every scalar field of its data."""
     events = run.events()

@@ -59,14 +59,16 @@ class Distillation(Supervised):
         from ..models import DistillationLoss
 
         super().__init__(label_smoothing)
-        self.criterion = DistillationLoss(nn.CrossEntropyLoss(label_smoothing=label_smoothing), teacher, kind, alpha, tau)
+        base = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
+        self.criterion = DistillationLoss(base, teacher, kind, alpha, tau)
 
     def loss(self, model: nn.Module, images: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         return self.criterion(images, model(images), targets)
 
 
 class MaskedPretraining:
-    """MAE or masked patch prediction: the model computes its own loss, `model(images, mask_ratio) -> (loss, pred, mask)`.
+    """MAE or masked patch prediction: the model computes its own loss,
+    `model(images, mask_ratio) -> (loss, pred, mask)`.
 
     Validation uses the same masks every epoch (noise from a fixed seed), so its loss is comparable over time."""
 

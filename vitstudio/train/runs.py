@@ -122,7 +122,8 @@ class Run:
         with open(self.path / METRICS, "a", encoding="utf-8") as f:
             f.write(json.dumps(event.to_dict()) + "\n")
         status = self._read_status()
-        status.update(step=event.step, epoch=event.epoch, updated=event.time, pid=os.getpid(), host=socket.gethostname())
+        status.update(step=event.step, epoch=event.epoch, updated=event.time, pid=os.getpid(),
+                      host=socket.gethostname())
         if event.kind == "started":
             status.update(state="running", reason=None, **{k: event.data.get(k) for k in (
                 "total_steps", "steps_per_epoch", "num_classes", "class_names")})
@@ -182,7 +183,8 @@ def create_run(config: Config, runs_dir: str | Path | None = None) -> Run:
         raise RuntimeError(f"cannot create a run folder named {base} in {root}")
     run = Run(path)
     atomic_write(path / CONFIG, lambda tmp: tmp.write_text(config.to_json(), encoding="utf-8"))
-    run.write_status({"state": "created", "created": time.time(), "step": 0, "pid": os.getpid(), "host": socket.gethostname()})
+    run.write_status({"state": "created", "created": time.time(), "step": 0, "pid": os.getpid(),
+                      "host": socket.gethostname()})
     return run
 
 

@@ -4,7 +4,8 @@
     final = trainer.run()        # blocks; returns the terminal Event (finished/stopped/diverged/failed)
 
 `pause()`, `resume()` and `stop()` may be called from any thread; they are obeyed between steps.
-Only rank 0 of a `torchrun` job writes the run folder and emits events.
+Only rank 0 of a `torchrun` job writes the run folder and emits events; a stop requested on any rank
+stops every rank at the next logging step (pausing is for single-process runs).
 """
 from __future__ import annotations
 
@@ -218,7 +219,8 @@ class Trainer:
             self._loss_sum.zero_()
         if self._stop_requested():
             bad = self._checkpoint()
-            return bad or self._emit("stopped", reason="stop requested", checkpoint=str(self.run_record.last_checkpoint))
+            checkpoint = str(self.run_record.last_checkpoint)
+            return bad or self._emit("stopped", reason="stop requested", checkpoint=checkpoint)
         return None
 
     def _stop_requested(self) -> bool:
@@ -343,7 +345,10 @@ def _build_data(d, seed: int):
     """The datasets `d` (the config's data section) describes."""
     from ..data import build_datasets
 
-    extra = {"num_train": d.num_train} if d.name == "builtin" else {} if d.name == "folder" else {"download": d.download}
+    if d.name == "builtin":
+        extra = {"num_train": d.num_train}
+    else:
+        extra = {} if d.name == "folder" else {"download": d.download}
     return build_datasets(name=d.name, root=d.root, img_size=d.img_size, augment=d.augment,
                           val_fraction=d.val_fraction, seed=seed, **extra)
 
