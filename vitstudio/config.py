@@ -290,6 +290,7 @@ def check(cfg: Config) -> list[ConfigError]:
     """Every problem with `cfg`, in field order (a form can mark them all)."""
     from .data import DATASETS
     from .models import list_models, model_args
+    from .models.teachers import torchvision_classifiers
 
     errors: list[ConfigError] = []
 
@@ -302,8 +303,12 @@ def check(cfg: Config) -> list[ConfigError]:
 
     m, d, o, obj, rt = cfg.model, cfg.data, cfg.optim, cfg.objective, cfg.runtime
     known = m.name in list_models()
-    need(known, "model.name",
-         f"unknown model {m.name!r} (see `vitstudio models`){_suggest(m.name, list_models(), list_all=False)}")
+    torchvision = not known and m.name in torchvision_classifiers()
+    need(known or torchvision, "model.name", f"unknown model {m.name!r}: not in `vitstudio models` nor a torchvision "
+                                             f"classifier{_suggest(m.name, list_models(), list_all=False)}")
+    if torchvision:
+        need(not m.overrides(), "model", f"{m.name} is a torchvision classifier; it takes no model overrides")
+        need(obj.name in CLASSIFICATION_OBJECTIVES, "objective.name", f"{m.name} is a classifier")
     shape = {**(model_args(m.name) if known else {}), **m.overrides()}
     patch, dim, heads = shape.get("patch_size"), shape.get("embed_dim"), shape.get("num_heads")
     for key in ("patch_size", "embed_dim", "depth", "num_heads"):

@@ -20,9 +20,9 @@ import torch
 from torch import nn
 
 from ..config import CLASSIFICATION_OBJECTIVES, Config, ConfigError, validate
-from ..models import create_model, export_safetensors, model_args
+from ..models import create_model, create_teacher, list_models, model_args
 from . import distributed
-from .checkpoint import load_checkpoint, save_checkpoint
+from .checkpoint import load_checkpoint, save_checkpoint, save_model
 from .events import Event, Listener
 from .objectives import build_objective, freeze_for_linear_probe, init_for_finetuning
 from .optim import build_optimizer, lr_at, set_lr
@@ -203,7 +203,7 @@ class Trainer:
                 return bad
         weights = self.run_dir / "model.safetensors" if self.run_dir else None
         if self.dist.is_main:
-            export_safetensors(self.model, weights)
+            save_model(self.model, weights)
         return self._emit("finished", weights=str(weights), best=self.best)
 
     def _between_steps(self) -> Event | None:
@@ -324,7 +324,10 @@ class Trainer:
 
 
 def build_model(cfg: Config, num_classes: int | None = None) -> nn.Module:
-    """The model `cfg.model` names, built for `cfg.data.img_size` and (for classification) `num_classes`."""
+    """The model `cfg.model` names, built for `cfg.data.img_size` and (for classification) `num_classes`:
+    a registered model, or a torchvision classifier (e.g. a ResNet to train as a distillation teacher)."""
+    if cfg.model.name not in list_models():
+        return create_teacher(cfg.model.name, num_classes, cfg.data.img_size).train().requires_grad_(True)
     kwargs = cfg.model.overrides()
     if "img_size" in model_args(cfg.model.name):
         kwargs["img_size"] = cfg.data.img_size
