@@ -16,10 +16,10 @@ PY=${PYTHON:-python3}
 LOGS=${OUT:-benchmarks/gpu_logs}
 mkdir -p "$LOGS"
 
-run() {  # run NAME ARGS...: print, run and log one measurement
+run() {  # run NAME ARGS...: print, run and log one measurement; a failure is logged and the next one runs
     local name=$1; shift
     echo "== $name: $PY $*" | tee "$LOGS/$name.txt"
-    "$PY" "$@" 2>&1 | tee -a "$LOGS/$name.txt"
+    "$PY" "$@" 2>&1 | tee -a "$LOGS/$name.txt" || echo "== $name FAILED" | tee -a "$LOGS/$name.txt"
 }
 
 { date -u; nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader; uptime; } | tee "$LOGS/machine.txt"

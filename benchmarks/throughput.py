@@ -386,6 +386,8 @@ def parse_args(argv=None):
         p.error("nothing to measure: give --models and/or --mae")
     if not 0.0 < args.mask_ratio < 1.0:
         p.error(f"--mask-ratio must lie strictly between 0 and 1, got {args.mask_ratio}")
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        p.error(f"--device {args.device}: torch sees no CUDA device here")
     if args.clock == "cpu" and args.device.startswith("cuda"):
         p.error("--clock cpu measures CPU work; time a GPU with --clock wall")
     if min(args.batch, args.reps, args.steps) < 1 or args.warmup < 0:

@@ -260,10 +260,12 @@ def test_normalize_and_denormalize_round_trip():
 
 
 def test_bundled_sample_images_load_and_are_credited():
-    samples = A.sample_images()
-    assert len(samples) >= 4
+    samples = A.bundled_images()
+    shapes = [p for p in samples if p.name.startswith("shape_")]
+    assert len(samples) - len(shapes) >= 4 and len(shapes) >= 5
     credits = (samples[0].parent / "CREDITS.md").read_text()
     for path in samples:
         image = A.load_image(path)
-        assert 224 <= min(image.shape[:2]) <= 320 and image.shape[2] == 3
+        side = min(image.shape[:2])
+        assert (side == 64) if path in shapes else (224 <= side <= 320)
         assert f"`{path.name}`" in credits

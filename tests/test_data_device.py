@@ -4,9 +4,9 @@ import pytest
 import torch
 from torchvision.transforms import v2
 
-from vitstudio.data import ArrayDataset, Augmentation, DeviceLoader, EpochSampler, augment_batch, build_loader
-from vitstudio.data.device import _erase, _randaugment, fits_on_device
+from vitstudio.data import ArrayDataset, Augmentation, DeviceLoader, augment_batch, build_loader
 from vitstudio.data.datasets import PILDataset
+from vitstudio.data.device import _erase, _randaugment, fits_on_device
 
 PAD = 4  # img_size 32 // 8
 
@@ -52,7 +52,8 @@ def test_no_augment_equals_the_per_image_path_exactly():
 def test_crop_and_flip_match_torchvision_in_family_and_frequency():
     n = 4000
     aug = Augmentation("standard", 32, (0.0,) * 3, (1.0,) * 3)
-    ours = _unnormalise(augment_batch(torch.from_numpy(_coordinate_images(n)), aug, torch.Generator().manual_seed(0)), aug)
+    batch = torch.from_numpy(_coordinate_images(n))
+    ours = _unnormalise(augment_batch(batch, aug, torch.Generator().manual_seed(0)), aug)
     tv = aug.build()
     one = torch.from_numpy(_coordinate_images(1)[0]).permute(2, 0, 1)
     theirs = _unnormalise(torch.stack([tv(one) for _ in range(n)]), aug)
@@ -99,9 +100,10 @@ def test_each_randaugment_op_on_a_batch_equals_it_per_image():
     for name, (magnitudes_fn, signed) in ra._AUGMENTATION_SPACE.items():
         magnitudes = magnitudes_fn(ra.num_magnitude_bins, 32, 32)
         m = float(magnitudes[ra.magnitude]) if magnitudes is not None else 0.0
-        def op(t):
-            return ra._apply_image_or_video_transform(t, name, -m if signed else m, ra.interpolation, ra._fill)
-        assert torch.equal(op(x), torch.stack([op(im) for im in x])), name
+        magnitude = -m if signed else m
+        batch = ra._apply_image_or_video_transform(x, name, magnitude, ra.interpolation, ra._fill)
+        each = [ra._apply_image_or_video_transform(im, name, magnitude, ra.interpolation, ra._fill) for im in x]
+        assert torch.equal(batch, torch.stack(each)), name
 
 
 def test_randaugment_draws_per_image():
@@ -127,7 +129,7 @@ def test_erasing_rate_and_size_match_torchvision():
     for m in (ours, theirs):
         hit = m.flatten(1).any(1)
         assert 0.22 < hit.float().mean() < 0.28
-    area = lambda m: m[:, 0].flatten(1).float().sum(1)  # noqa: E731
+    area = lambda m: m[:, 0].flatten(1).float().sum(1)
     a, b = area(ours)[area(ours) > 0], area(theirs)[area(theirs) > 0]
     assert abs(a.mean() - b.mean()) / b.mean() < 0.12
     # The erased region is a rectangle of the same noise on no other image.

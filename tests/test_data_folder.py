@@ -50,13 +50,14 @@ def test_file_that_fails_only_when_decoded_is_replaced_not_fatal(tmp_path, caplo
     root = tmp_path / "imgs"
     (root / "a").mkdir(parents=True)
     for i in range(3):
-        Image.fromarray(np.random.default_rng(i).integers(0, 256, (64, 64, 3), dtype=np.uint8)).save(root / "a" / f"{i}.jpg")
+        pixels = np.random.default_rng(i).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+        Image.fromarray(pixels).save(root / "a" / f"{i}.jpg")
     data = (root / "a" / "1.jpg").read_bytes()
     (root / "a" / "1.jpg").write_bytes(data[: len(data) // 3])  # truncated JPEG: passes the cheap header check
     b = build_datasets("folder", root=root, img_size=16, val_fraction=0.0, augment="none")
     assert len(b.train) == 3
     with caplog.at_level(logging.WARNING, logger="vitstudio.data.folder"):
-        x, y = b.train[1]
+        x, _ = b.train[1]
         x2, _ = b.train[2]
     assert torch.equal(x, x2)  # the next good image stood in
     assert "cannot decode" in caplog.text and "1.jpg" in caplog.text
@@ -124,6 +125,6 @@ def test_mixed_modes_load_and_batch(tmp_path):
     for i, mode in enumerate(["L", "P", "RGBA", "I;16", "RGB", "RGB"]):
         _image(root / ("a" if i % 2 else "b") / f"{i}.png", mode=mode, size=(30 + i, 20))
     b = build_datasets("folder", root=root, img_size=24, augment="deit", val_fraction=0.34)
-    xb, yb = next(iter(build_loader(b.train, 4, train=True, num_workers=0)))
+    xb, _ = next(iter(build_loader(b.train, 4, train=True, num_workers=0)))
     assert xb.shape == (4, 3, 24, 24) and torch.isfinite(xb).all()
     assert all(s.image.shape == (24, 24, 3) for s in sample_images(b, n=2))

@@ -90,7 +90,7 @@ def test_mnist_idx_files_become_rgb_at_the_requested_size(tmp_path, name, folder
     sample = sample_images(b, n=3)[0]
     assert sample.image.shape == (32, 32, 3)
     # The resident path serves the 1-channel, 28-pixel arrays at 3 x 32 x 32 too.
-    xb, yb = next(iter(build_loader(b.val, 4, train=False, resident=True)))
+    xb, _ = next(iter(build_loader(b.val, 4, train=False, resident=True)))
     assert xb.shape == (4, 3, 32, 32) and torch.equal(xb[1], b.val[1][0])
 
 

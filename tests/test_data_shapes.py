@@ -3,8 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from vitstudio.data import SHAPE_CLASSES, build_datasets, sample_images
-from vitstudio.data import shapes
+from vitstudio.data import SHAPE_CLASSES, build_datasets, sample_images, shapes
 from vitstudio.data.cache import user_cache_dir
 
 

@@ -87,7 +87,7 @@ def test_repeated_augmentation_repeats_in_a_row_and_keeps_the_epoch_length():
 def test_replicas_shard_one_epoch_between_them():
     shards = [list(EpochSampler(10, seed=2, num_replicas=3, rank=r)) for r in range(3)]
     assert all(len(s) == 4 for s in shards)  # padded to 12 by wrapping around
-    assert set(sum(shards, [])) == set(range(10))
+    assert set().union(*shards) == set(range(10))
     ra = [list(EpochSampler(9, seed=2, repeats=3, num_replicas=3, rank=r)) for r in range(3)]
     assert ra[0] == ra[1] == ra[2]  # the three copies of each image go to three ranks
     with pytest.raises(ValueError):

@@ -8,7 +8,7 @@ from vitstudio.models.resnetv2 import StdConv2d, same_padding
 
 
 def test_weight_standardisation():
-    conv = StdConv2d(8, 16, 3, eps=0.0)
+    conv = StdConv2d(8, 16, 3, eps=1e-8)
     with torch.no_grad():
         conv.weight.mul_(5).add_(3)
     w = conv.standardized_weight().flatten(1)

@@ -4,14 +4,14 @@ import json
 import numpy as np
 from PIL import Image
 
-from vitstudio.analysis import sample_images, write_report
+from vitstudio.analysis import bundled_images, write_report
 from vitstudio.cli import main
 from vitstudio.models import VisionTransformer, create_model, export_safetensors
 
 
 def test_inspect_a_named_model_writes_every_figure(tmp_path, capsys):
     out = tmp_path / "figs"
-    assert main(["inspect", str(sample_images()[0]), "--model", "vit_nano_patch4_32", "--out", str(out)]) == 0
+    assert main(["inspect", str(bundled_images()[0]), "--model", "vit_nano_patch4_32", "--out", str(out)]) == 0
     names = {p.name for p in out.iterdir()}
     expected = {"input.png", "patches.png", "patch_sequence.png", "rollout.png", "attention_distance.png",
                 "position_similarity.png", "filters.png", "predictions.png", "predictions.json"}
@@ -46,7 +46,7 @@ def test_inspect_weights_files(tmp_path, capsys):
     import timm
     import torch
 
-    image = str(sample_images()[1])
+    image = str(bundled_images()[1])
     model = create_model("vit_nano_patch4_32", num_classes=3)
     torch.nn.init.normal_(model.head.bias, std=5.0)  # a recognisable prediction
     exported = export_safetensors(model, tmp_path / "ours.safetensors")

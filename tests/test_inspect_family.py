@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from vitstudio.analysis import sample_images
+from vitstudio.analysis import bundled_images
 from vitstudio.cli import main
 
 FAMILY = {
@@ -16,7 +16,7 @@ FAMILY = {
 
 @pytest.mark.parametrize("name", FAMILY)
 def test_inspect_writes_every_figure_for_each_family(tmp_path, name):
-    assert main(["inspect", str(sample_images()[2]), "--model", name, "--out", str(tmp_path)]) == 0
+    assert main(["inspect", str(bundled_images()[2]), "--model", name, "--out", str(tmp_path)]) == 0
     names = {p.name for p in tmp_path.iterdir()}
     assert {"patches.png", "patch_sequence.png", "attention_layer_01.png", "rollout.png", "attention_distance.png",
             "position_similarity.png", "filters.png"} <= names

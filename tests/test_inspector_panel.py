@@ -4,9 +4,9 @@ import threading
 import numpy as np
 import pytest
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
-from PySide6.QtGui import QDropEvent
+from PySide6.QtGui import QDropEvent, QImage
 
-from vitstudio.analysis import figures, sample_images
+from vitstudio.analysis import figures, bundled_images
 from vitstudio.analysis.sources import from_weights
 from vitstudio.gui.panels.inspector import InspectorPanel, LatestRequestRunner
 from vitstudio.models import VisionTransformer, create_model, export_safetensors
@@ -37,7 +37,7 @@ def panel(qtbot):
 @pytest.fixture
 def loaded(qtbot, panel):
     panel.set_model(tiny_vit(), class_names=["circle", "square", "star", "ring"])
-    wait_view(qtbot, panel, "attention", lambda: panel.load_image(sample_images()[0]))
+    wait_view(qtbot, panel, "attention", lambda: panel.load_image(bundled_images()[0]))
     return panel
 
 
@@ -46,6 +46,10 @@ def test_loading_an_image_fills_every_view(loaded):
         figure = loaded.view_figure(name)
         assert figure is not None and figure.dtype == np.uint8 and figure.ndim == 3, name
     assert loaded.view_figure("mae") is None  # not a masked autoencoder
+    shown = loaded.views["attention"].label.pixmap().toImage().convertToFormat(QImage.Format.Format_RGB888)
+    rows = np.frombuffer(shown.constBits(), np.uint8).reshape(shown.height(), shown.bytesPerLine())
+    np.testing.assert_array_equal(rows[:, :3 * shown.width()].reshape(shown.height(), -1, 3),
+                                  loaded.view_figure("attention"))  # the view shows the figure pixel for pixel
     assert loaded.views["distance"].distance.shape == (3, 2)
     assert not loaded.mae_box.isEnabled()
 
@@ -127,11 +131,11 @@ def test_drop_and_bad_files(qtbot, tmp_path, loaded):
     assert "broken.png: not a readable image" in loaded.status.text()
     before = loaded.view_figure("patches")
     mime = QMimeData()
-    mime.setUrls([QUrl.fromLocalFile(str(sample_images()[1]))])
+    mime.setUrls([QUrl.fromLocalFile(str(bundled_images()[1]))])
     event = QDropEvent(QPointF(5, 5), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
                        Qt.KeyboardModifier.NoModifier)
     wait_view(qtbot, loaded, "patches", lambda: loaded.dropEvent(event))
-    assert loaded.image_label == sample_images()[1].name
+    assert loaded.image_label == bundled_images()[1].name
     assert not np.array_equal(loaded.view_figure("patches"), before)
 
 

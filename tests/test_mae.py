@@ -94,6 +94,10 @@ def test_patchify_roundtrip_and_reconstruction_views():
     for key in ("pred", "mask", "masked", "pasted"):
         assert r[key].shape == x.shape
     assert r["norm_pix"] is True
+    # a norm_pix prediction stays normalised: un-normalising it would need the hidden patches' statistics
+    _, raw, _ = m(x, mask_ratio=0.75, noise=torch.rand(2, 64, generator=torch.Generator().manual_seed(0)))
+    r = m.reconstruct(x, mask_ratio=0.75, noise=torch.rand(2, 64, generator=torch.Generator().manual_seed(0)))
+    assert torch.equal(r["pred"], m.unpatchify(raw))
     visible = r["mask"] == 0
     assert torch.equal(r["pasted"][visible], x[visible]) and torch.equal(r["pasted"][~visible], r["pred"][~visible])
     assert (r["masked"][~visible] == 0).all() and r["mask"].mean().item() == pytest.approx(0.75)

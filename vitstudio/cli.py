@@ -75,6 +75,8 @@ def _cmd_runs(args) -> int:
     from .train import find_run, list_runs
     from .train.console import format_eval, format_runs_table
 
+    if args.action == "compare":
+        return _cmd_runs_compare(args)
     if args.action == "list":
         summaries = [r.summary() for r in list_runs(args.runs_dir)]
         print(json.dumps(summaries, indent=1) if args.json else format_runs_table(summaries))
@@ -95,31 +97,64 @@ def _cmd_runs(args) -> int:
                 print(f"epoch {e.epoch:6.2f}  step {e.step:6d}  {format_eval(e.data)}")
         return 0
     from .train.checkpoint import CheckpointError
-    from .train.export import export_csv, export_weights
+    from .train.export import export_csv, export_tensorboard, export_weights
 
     out = args.output or {"csv": f"{run.id}.csv", "safetensors": f"{run.id}.safetensors",
-                          "timm": f"{run.id}-timm.safetensors"}[args.format]
+                          "timm": f"{run.id}-timm.safetensors", "tensorboard": f"{run.id}-tensorboard"}[args.format]
     try:
-        path = export_csv(run, out) if args.format == "csv" else export_weights(run, out, args.format, args.which)
-    except (CheckpointError, FileNotFoundError, ValueError) as e:
+        if args.format == "tensorboard":
+            path = export_tensorboard(run, out)
+        else:
+            path = export_csv(run, out) if args.format == "csv" else export_weights(run, out, args.format, args.which)
+    except (CheckpointError, FileNotFoundError, RuntimeError, ValueError) as e:
         print(f"vitstudio runs export: {e}", file=sys.stderr)
         return 1
     print(path)
     return 0
 
 
+def _cmd_runs_compare(args) -> int:
+    from .train import find_run
+
+    try:
+        runs = [find_run(ref, args.runs_dir) for ref in args.runs]
+    except LookupError as e:
+        print(f"vitstudio runs compare: {e}", file=sys.stderr)
+        return 2
+    if not 0 <= args.smoothing < 1:
+        print(f"vitstudio runs compare: --smoothing must be in [0, 1), got {args.smoothing}", file=sys.stderr)
+        return 2
+    from .gui.panels.compare import write_comparison
+
+    metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
+    try:
+        paths = write_comparison(runs, args.out, metrics, args.x, args.smoothing, args.log_y)
+    except ValueError as e:
+        print(f"vitstudio runs compare: {e}", file=sys.stderr)
+        return 2
+    for path in paths:
+        print(path)
+    return 0
+
+
 def _cmd_inspect(args) -> int:
     from .analysis import load_image, write_report
-    from .analysis.sources import from_name, from_weights, records_architecture
+    from .analysis.sources import from_name, from_run, from_weights, records_architecture
 
-    if not (args.weights or args.model):
-        print("vitstudio inspect: say what to inspect: --model NAME and/or --weights FILE", file=sys.stderr)
+    if not (args.run or args.weights or args.model) or (args.run and (args.weights or args.model)):
+        print("vitstudio inspect: say what to inspect: --run RUN, or --model NAME and/or --weights FILE",
+              file=sys.stderr)
         return 2
     try:
         image = load_image(args.image)
         if args.weights and not args.model and not records_architecture(args.weights):
             raise ValueError(f"{args.weights} does not record which model it holds: add --model NAME")
-        source = from_weights(args.weights, args.model) if args.weights else from_name(args.model)
+        if args.run:
+            source = from_run(args.run, args.checkpoint, args.runs_dir)
+        elif args.weights:
+            source = from_weights(args.weights, args.model)
+        else:
+            source = from_name(args.model)
     except (ValueError, KeyError) as e:
         print(f"vitstudio inspect: {e}", file=sys.stderr)
         return 2
@@ -158,7 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="store_true", help="print the traceback of a failure")
     p.set_defaults(func=_cmd_train)
 
-    p = sub.add_parser("runs", help="list, show and export runs")
+    p = sub.add_parser("runs", help="list, show, compare and export runs")
     runs = p.add_subparsers(dest="action", metavar="ACTION", required=True)
     r = runs.add_parser("list", help="every run with its state and results")
     r.add_argument("--json", action="store_true")
@@ -166,15 +201,27 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("run")
     r = runs.add_parser("export", help="a run's metrics (csv) or model (safetensors; timm: timm's layout)")
     r.add_argument("run")
-    r.add_argument("--format", choices=("csv", "safetensors", "timm"), required=True)
+    r.add_argument("--format", choices=("csv", "safetensors", "timm", "tensorboard"), required=True,
+                   help="timm: a state dict in timm's layout; tensorboard: event files in a folder (needs tensorboard)")
     r.add_argument("--which", choices=("final", "best", "last"), default="final", help="which weights (default final)")
-    r.add_argument("-o", "--output", help="output file (default: RUN.csv, RUN.safetensors, RUN-timm.safetensors here)")
+    r.add_argument("-o", "--output", help="output (default: RUN.csv, RUN.safetensors, RUN-timm.safetensors, RUN-tensorboard/)")
+    r = runs.add_parser("compare", help="overlay plots (PNG), config diff and summary (CSV, Markdown) of runs")
+    r.add_argument("runs", nargs="+", metavar="RUN")
+    r.add_argument("--out", required=True, metavar="DIR", help="folder to write into")
+    r.add_argument("--metrics", help="comma-separated metrics to plot (default: every logged one)")
+    r.add_argument("--x", choices=("step", "epoch", "seconds", "images"), default="step", help="x axis (default step)")
+    r.add_argument("--smoothing", type=float, default=0.6, help="EMA weight of training curves, 0 to 0.99 (default 0.6)")
+    r.add_argument("--log-y", action="store_true", help="logarithmic y axis")
     for r in runs.choices.values():
         r.add_argument("--runs-dir")
     p.set_defaults(func=_cmd_runs)
 
     p = sub.add_parser("inspect", help="write the inspector's figures for a model and an image as PNG files")
     p.add_argument("image", help="an image file (any size: resized and centre-cropped to the model's input)")
+    p.add_argument("--run", help="a training run (folder, id or a unique part of it): its model and normalisation")
+    p.add_argument("--checkpoint", choices=("final", "best", "last"), default="final",
+                   help="with --run: which weights (default: final, else best, else last)")
+    p.add_argument("--runs-dir", help="with --run: the runs root (default: $VITSTUDIO_RUNS or the user data folder)")
     p.add_argument("--weights", metavar="FILE", help="weights to inspect: a vitstudio .safetensors export, or with "
                    "--model any timm, DeiT, MAE, Google .npz or transformers file")
     p.add_argument("--model", metavar="NAME", help="a named model (see `vitstudio models`): random weights, "

@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import difflib
+import functools
 import json
 import tomllib
 import typing
@@ -224,6 +225,7 @@ def _parse_text(raw: str):
         return raw
 
 
+@functools.cache
 def _field_types(cls) -> dict:
     return typing.get_type_hints(cls)
 
@@ -357,7 +359,7 @@ def check(cfg: Config) -> list[ConfigError]:
     need(0 <= obj.distill_alpha <= 1, "objective.distill_alpha", "must be in [0, 1]")
     need(obj.distill_tau > 0, "objective.distill_tau", "must be > 0")
     need(obj.name != "distill" or bool(obj.teacher), "objective.teacher",
-         "distillation needs a teacher: a run of ours or 'torchvision:NAME'")
+         "distillation needs a teacher: a run of ours, a torchvision classifier or a model file")
     need(obj.name != "finetune" or bool(obj.init_from), "objective.init_from",
          "fine-tuning needs weights: a pretraining run or a weights file")
     need(not obj.linear_probe or obj.name == "finetune", "objective.linear_probe",

@@ -33,7 +33,7 @@ def patches_figure(image: np.ndarray, patch_px) -> np.ndarray:
     """The image cut into its patch grid, patches separated by gaps."""
     grid = patchify(image, patch_px)
     gh, gw = grid.shape[:2]
-    f = zoom(min(grid.shape[2:4]), 24)
+    f = zoom(min(grid.shape[2:4]), 32)
     return render.tile_grid([render.scale_up(p, f) for p in patch_sequence(grid)], ncols=gw, gap=2)
 
 
@@ -48,7 +48,7 @@ def sequence_figure(image: np.ndarray, patch_px, num_prefix_tokens: int = 1, per
 def heat_tiles(image: np.ndarray, maps: np.ndarray, alpha: float = 0.6, cmap: str = "inferno",
                smooth: bool = False) -> list[np.ndarray]:
     """One overlay of each (gh, gw) map on the (enlarged) image."""
-    big = render.scale_up(image, zoom(min(image.shape[:2]), 128))
+    big = render.scale_up(image, zoom(min(image.shape[:2]), 160))
     return [render.overlay(big, m, alpha, cmap, smooth) for m in maps]
 
 
@@ -63,7 +63,7 @@ def head_grid_figure(image: np.ndarray, maps: np.ndarray, alpha: float = 0.6, cm
 def overlay_figure(image: np.ndarray, heat: np.ndarray, alpha: float = 0.6, cmap: str = "inferno",
                    title: str = "", smooth: bool = False) -> np.ndarray:
     """The image and one heatmap over it, side by side."""
-    big = render.scale_up(image, zoom(min(image.shape[:2]), 192))
+    big = render.scale_up(image, zoom(min(image.shape[:2]), 256))
     fig = render.tile_grid([big, render.overlay(big, heat, alpha, cmap, smooth)], ncols=2, gap=4)
     return render.titled(fig, title) if title else fig
 
@@ -132,7 +132,7 @@ def distance_figure(distance: np.ndarray) -> np.ndarray:
 def mae_figure(panels: MAEPanels) -> np.ndarray:
     """The MAE authors' four panels side by side, labelled; the norm_pix caveat as a title when it applies."""
     shown = panels.panels()
-    f = zoom(min(panels.original.shape[:2]), 160)
+    f = zoom(min(panels.original.shape[:2]), 192)
     fig = render.tile_grid([render.scale_up(p, f) for p in shown.values()], ncols=4, gap=4, labels=list(shown))
     title = f"MAE reconstruction, mask ratio {panels.mask_ratio:.2f}, seed {panels.seed}"
     return render.titled(fig, title + (f"\n{panels.note}" if panels.note else ""))

@@ -69,7 +69,8 @@ def denormalize(x, mean=IMAGENET_MEAN, std=IMAGENET_STD) -> np.ndarray:
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 
 
-def sample_images() -> list[Path]:
-    """The bundled sample images (`vitstudio/resources/images/`, credited in CREDITS.md there), sorted by name."""
+def bundled_images() -> list[Path]:
+    """The bundled sample images (`vitstudio/resources/images/`, credited in CREDITS.md there), sorted by name:
+    photographs, then `shape_*.png` drawn by the built-in dataset's generator."""
     folder = Path(__file__).resolve().parent.parent / "resources" / "images"
     return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)

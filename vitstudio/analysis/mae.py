@@ -45,9 +45,9 @@ def mae_reconstruction(model, x: torch.Tensor, mask_ratio: float = 0.75, seed: i
     """Mask the normalised image `x` (1, 3, H, W) with `mask_ratio` and `seed`, and reconstruct it.
 
     Uses `model.reconstruct(x, mask_ratio, noise)`; the four panels are de-normalised with the
-    model's `mean`/`std`. For a norm_pix model the reconstruction is the raw prediction
-    (`model(x, mask_ratio, noise)`), never one un-normalised with the hidden patches' own statistics,
-    which would leak what the model was not shown.
+    model's `mean`/`std`. For a norm_pix model the reconstruction is the per-patch normalised
+    prediction, never one un-normalised with the hidden patches' own statistics, which would leak
+    what the model was not shown.
     """
     if not hasattr(model, "reconstruct"):
         raise TypeError(f"{type(model).__name__} is not a masked autoencoder (it has no reconstruct())")
@@ -55,16 +55,11 @@ def mae_reconstruction(model, x: torch.Tensor, mask_ratio: float = 0.75, seed: i
         raise ValueError(f"mask_ratio must be in [0, 1), got {mask_ratio}")
     noise = masking_noise(model, seed).to(x.device)
     out = model.reconstruct(x, mask_ratio=mask_ratio, noise=noise)
-    pred, pasted = out["pred"], out["pasted"]
-    if out["norm_pix"]:
-        _, raw, _ = model(x, mask_ratio=mask_ratio, noise=noise)
-        pred = model.unpatchify(raw)
-        pasted = out["masked"] + pred * out["mask"]
     return MAEPanels(
         original=denormalize(x[0], mean, std),
         masked=denormalize(out["masked"][0], mean, std),
-        reconstruction=denormalize(pred[0], mean, std),
-        pasted=denormalize(pasted[0], mean, std),
+        reconstruction=denormalize(out["pred"][0], mean, std),
+        pasted=denormalize(out["pasted"][0], mean, std),
         mask_ratio=mask_ratio, seed=seed,
         note=NORM_PIX_NOTE if out["norm_pix"] else "",
     )

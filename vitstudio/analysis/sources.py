@@ -56,3 +56,21 @@ def from_weights(path, name: str | None = None, **overrides) -> ModelSource:
     model = create_model(name, **overrides)
     load_pretrained(model, path)
     return ModelSource(model.eval(), f"{path.name} in {name}")
+
+
+def from_run(ref, which: str = "final", runs_dir=None) -> ModelSource:
+    """A training run's model (`which`: 'final', 'best' or 'last' weights), with the run's input
+    normalisation and class names. `ref` is a run folder, id, or a part of an id that only it has."""
+    from ..train.runs import find_run
+
+    try:
+        run = find_run(ref, runs_dir)
+        weights = run.weights_file(which).name
+        model = run.load_model(which)
+    except (LookupError, FileNotFoundError) as e:
+        raise ValueError(str(e)) from None
+    status = run.status()
+    if status.get("mean") is None:
+        raise ValueError(f"run {run.id} does not record its input normalisation (trained by an older vitstudio)")
+    return ModelSource(model, f"run {run.id} ({weights})", tuple(status["mean"]), tuple(status["std"]),
+                       status.get("class_names"))

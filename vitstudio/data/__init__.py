@@ -9,7 +9,24 @@ from .shapes import CLASSES as SHAPE_CLASSES
 from .transforms import AUGMENTS, Augmentation, MixupCutmix, build_batch_augment
 
 __all__ = [
-    "DATASETS", "DatasetBundle", "Sample", "build_datasets", "sample_images", "user_cache_dir", "ArrayDataset",
-    "PILDataset", "to_rgb", "DeviceLoader", "augment_batch", "fits_on_device", "EpochSampler", "build_loader",
-    "DatasetNotFound", "SHAPE_CLASSES", "Augmentation", "AUGMENTS", "MixupCutmix", "build_batch_augment",
+    "AUGMENTS",
+    "DATASETS",
+    "SHAPE_CLASSES",
+    "ArrayDataset",
+    "Augmentation",
+    "DatasetBundle",
+    "DatasetNotFound",
+    "DeviceLoader",
+    "EpochSampler",
+    "MixupCutmix",
+    "PILDataset",
+    "Sample",
+    "augment_batch",
+    "build_batch_augment",
+    "build_datasets",
+    "build_loader",
+    "fits_on_device",
+    "sample_images",
+    "to_rgb",
+    "user_cache_dir",
 ]

@@ -42,7 +42,8 @@ def _crop_flip(x: torch.Tensor, pad: int, g: torch.Generator) -> torch.Tensor:
     cols = torch.arange(w, device=x.device).expand(b, w)
     cols = left[:, None] + torch.where(flip[:, None], w - 1 - cols, cols)
     padded = torch.nn.functional.pad(x, (pad, pad, pad, pad))
-    return padded[torch.arange(b, device=x.device)[:, None, None], :, rows[:, :, None], cols[:, None, :]].permute(0, 3, 1, 2)
+    batch = torch.arange(b, device=x.device)[:, None, None]
+    return padded[batch, :, rows[:, :, None], cols[:, None, :]].permute(0, 3, 1, 2)  # (B, H, W, C) -> (B, C, H, W)
 
 
 def _randaugment(x: torch.Tensor, aug: Augmentation, g: torch.Generator) -> torch.Tensor:
@@ -69,7 +70,7 @@ def _randaugment(x: torch.Tensor, aug: Augmentation, g: torch.Generator) -> torc
 def _erase(x: torch.Tensor, p: float, g: torch.Generator, noise_g: torch.Generator,
            scale=(0.02, 0.33), ratio=(0.3, 3.3), attempts: int = 10) -> torch.Tensor:
     """Per-image random erasing with normal noise (v2.RandomErasing(value='random')). x: float (B, C, H, W)."""
-    b, c, h, w = x.shape
+    b, _, h, w = x.shape
     area = h * w * torch.empty(b, attempts).uniform_(*scale, generator=g)
     aspect = torch.exp(torch.empty(b, attempts).uniform_(math.log(ratio[0]), math.log(ratio[1]), generator=g))
     eh, ew = (area * aspect).sqrt().round().long(), (area / aspect).sqrt().round().long()

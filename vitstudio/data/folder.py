@@ -25,7 +25,7 @@ def _is_readable(path: Path) -> bool:
         with Image.open(path) as img:
             img.verify()
         return True
-    except Exception:  # PIL raises many types (OSError, SyntaxError, ValueError, struct.error, ...)
+    except Exception:  # noqa: BLE001  (PIL raises OSError, SyntaxError, ValueError, struct.error, ...)
         return False
 
 
@@ -57,7 +57,7 @@ def _split(samples: list[tuple[Path, int]], val_fraction: float, seed: int):
     labels = np.array([label for _, label in samples])
     for label in np.unique(labels):
         idx = rng.permutation(np.flatnonzero(labels == label))
-        n_val = int(round(len(idx) * val_fraction))
+        n_val = round(len(idx) * val_fraction)
         if val_fraction > 0 and len(idx) >= 2:
             n_val = min(max(n_val, 1), len(idx) - 1)
         val += [samples[i] for i in sorted(idx[:n_val])]

@@ -24,6 +24,7 @@ class DatasetNotFound(FileNotFoundError):
 @dataclass(frozen=True)
 class Source:
     title: str
+    torchvision: str  # the class in torchvision.datasets
     folder: str  # where torchvision keeps it, relative to the root
     files: tuple[str, ...]  # what must be in `folder`
     in_memory: bool
@@ -31,24 +32,26 @@ class Source:
     std: tuple[float, float, float]
 
 
-_IMAGENET = dict(mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225))
+_IMAGENET = {"mean": (0.485, 0.456, 0.406), "std": (0.229, 0.224, 0.225)}
 _MNIST_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
                 "t10k-labels-idx1-ubyte")
 
 SOURCES = {
-    "cifar10": Source("CIFAR-10", "cifar-10-batches-py",
+    "cifar10": Source("CIFAR-10", "CIFAR10", "cifar-10-batches-py",
                       tuple(f"data_batch_{i}" for i in range(1, 6)) + ("test_batch", "batches.meta"), True,
                       (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
-    "cifar100": Source("CIFAR-100", "cifar-100-python", ("train", "test", "meta"), True,
+    "cifar100": Source("CIFAR-100", "CIFAR100", "cifar-100-python", ("train", "test", "meta"), True,
                        (0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762)),
-    "mnist": Source("MNIST", "MNIST/raw", _MNIST_FILES, True, (0.1307,) * 3, (0.3081,) * 3),
-    "fashion_mnist": Source("Fashion-MNIST", "FashionMNIST/raw", _MNIST_FILES, True, (0.2860,) * 3, (0.3530,) * 3),
-    "stl10": Source("STL-10", "stl10_binary", ("train_X.bin", "train_y.bin", "test_X.bin", "test_y.bin",
-                                               "class_names.txt"), True,
+    "mnist": Source("MNIST", "MNIST", "MNIST/raw", _MNIST_FILES, True, (0.1307,) * 3, (0.3081,) * 3),
+    "fashion_mnist": Source("Fashion-MNIST", "FashionMNIST", "FashionMNIST/raw", _MNIST_FILES, True,
+                            (0.2860,) * 3, (0.3530,) * 3),
+    "stl10": Source("STL-10", "STL10", "stl10_binary", ("train_X.bin", "train_y.bin", "test_X.bin", "test_y.bin",
+                                                        "unlabeled_X.bin", "class_names.txt"), True,
                     (0.4467, 0.4398, 0.4066), (0.2603, 0.2566, 0.2713)),
-    "flowers102": Source("Flowers-102", "flowers-102", ("jpg/", "imagelabels.mat", "setid.mat"), False, **_IMAGENET),
-    "pets": Source("Oxford-IIIT Pets", "oxford-iiit-pet", ("images/", "annotations/trainval.txt",
-                                                           "annotations/test.txt"), False, **_IMAGENET),
+    "flowers102": Source("Flowers-102", "Flowers102", "flowers-102", ("jpg/", "imagelabels.mat", "setid.mat"), False,
+                         **_IMAGENET),
+    "pets": Source("Oxford-IIIT Pets", "OxfordIIITPet", "oxford-iiit-pet",
+                   ("images/", "annotations/trainval.txt", "annotations/test.txt"), False, **_IMAGENET),
 }
 
 
@@ -56,11 +59,12 @@ def not_found_message(name: str, root: Path, reason: str = "") -> str:
     src = SOURCES[name]
     folder = root / src.folder
     missing = [f for f in src.files if not (folder / f.rstrip("/")).exists()]
-    lines = [f"{src.title} is not in {folder}" + (f" ({reason})" if reason else "") + ".",
-             f"Put these files there: {', '.join(src.files)}" + (f" (missing: {', '.join(missing)})" if missing else ""),
-             "or let it download (download=True) on a machine with network access, "
-             "or point root at the folder that holds them."]
-    return "\n".join(lines)
+    why = f" ({reason})" if reason else ""
+    gaps = f" (missing: {', '.join(missing)})" if missing else ""
+    return (f"{src.title} is not in {folder}{why}.\n"
+            f"Put these files there: {', '.join(src.files)}{gaps}\n"
+            "or let it download (download=True) on a machine with network access, "
+            "or point root at the folder that holds them.")
 
 
 class _ArrayUnpickler(pickle.Unpickler):
@@ -100,8 +104,7 @@ def _torchvision(name: str, root: Path, train: bool, download: bool):
     from torchvision import datasets as tvd
 
     if name in ("mnist", "fashion_mnist"):
-        cls = tvd.MNIST if name == "mnist" else tvd.FashionMNIST
-        ds = cls(str(root), train=train, download=download)
+        ds = getattr(tvd, SOURCES[name].torchvision)(str(root), train=train, download=download)
         return ds.data.numpy()[..., None], ds.targets.numpy().astype(np.int64), list(ds.classes)
     if name == "stl10":
         ds = tvd.STL10(str(root), split="train" if train else "test", download=download)
@@ -152,15 +155,8 @@ def _download(name: str, root: Path) -> None:
     src = SOURCES[name]
     if all((root / src.folder / f.rstrip("/")).exists() for f in src.files):
         return
-    make = {"cifar10": lambda: tvd.CIFAR10(str(root), download=True),
-            "cifar100": lambda: tvd.CIFAR100(str(root), download=True),
-            "mnist": lambda: tvd.MNIST(str(root), download=True),
-            "fashion_mnist": lambda: tvd.FashionMNIST(str(root), download=True),
-            "stl10": lambda: tvd.STL10(str(root), download=True),
-            "flowers102": lambda: tvd.Flowers102(str(root), download=True),
-            "pets": lambda: tvd.OxfordIIITPet(str(root), download=True)}[name]
     try:
         root.mkdir(parents=True, exist_ok=True)
-        make()
+        getattr(tvd, src.torchvision)(str(root), download=True)
     except (OSError, RuntimeError, ValueError) as e:  # URLError is an OSError
         raise DatasetNotFound(not_found_message(name, root, f"download failed: {e}")) from None

@@ -10,6 +10,7 @@ images at a time (anti-aliased edges, no per-image Python loop).
 """
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -17,7 +18,7 @@ import numpy as np
 from .cache import cached_arrays
 
 #: Bump when the drawing changes: it is part of the cache key.
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 
 CLASSES = ("circle", "square", "triangle", "cross", "ring", "star", "frame", "crescent", "heart", "arrow")
 
@@ -116,9 +117,10 @@ def _backgrounds(rng: np.random.Generator, n: int, size: int, gx: np.ndarray, gy
     phase = rng.uniform(0, 2 * math.pi, (n, 1, 1)).astype(np.float32)
     coarse = rng.random((n, 5, 5), dtype=np.float32)
     t = np.empty((n, size, size), np.float32)
+    cx, cy = gx - size / 2, gy - size / 2
     for k in range(4):
         m = kind == k
-        along = (gx * np.cos(phi[m]) + gy * np.sin(phi[m])) / size
+        along = (cx * np.cos(phi[m]) + cy * np.sin(phi[m])) / size  # in [-0.71, 0.71]
         if k == 0:  # linear gradient
             t[m] = 0.5 + 0.7 * along
         elif k == 1:  # smooth blotches
@@ -127,7 +129,7 @@ def _backgrounds(rng: np.random.Generator, n: int, size: int, gx: np.ndarray, gy
         elif k == 2:  # stripes
             t[m] = 0.5 + 0.5 * np.sin(2 * math.pi * freq[m] * along + phase[m])
         else:  # checks, rotated
-            across = (gy * np.cos(phi[m]) - gx * np.sin(phi[m])) / size
+            across = (cy * np.cos(phi[m]) - cx * np.sin(phi[m])) / size
             wave = np.sin(2 * math.pi * freq[m] * along + phase[m]) * np.sin(2 * math.pi * freq[m] * across)
             t[m] = wave > 0
     return np.clip(t, 0, 1, out=t)
@@ -186,7 +188,7 @@ def _render_chunk(rng, labels, size, gx, gy) -> np.ndarray:
     v = (dy * c - dx * s) / radius
     alpha = np.empty((n, 1, size, size), f32)
     bounds = np.searchsorted(labels, np.arange(len(CLASSES) + 1))
-    for label, (a, b) in enumerate(zip(bounds[:-1], bounds[1:])):
+    for label, (a, b) in enumerate(itertools.pairwise(bounds)):
         if b > a:  # distance in pixels -> a one-pixel soft edge
             alpha[a:b, 0] = np.clip(0.5 - _sdf(label, u[a:b], v[a:b]) * radius[a:b], 0, 1)
 
@@ -207,7 +209,8 @@ def load_shapes(split: str, n: int, img_size: int = 32, seed: int = 0, cache_dir
     Train and val are drawn from different seeds, so no image is shared between them.
     """
     split_seed = {"train": 0, "val": 1}[split]
-    key = dict(dataset="shapes", version=GENERATOR_VERSION, split=split, n=n, img_size=img_size, seed=seed)
+    key = {"dataset": "shapes", "version": GENERATOR_VERSION, "split": split, "n": n, "img_size": img_size,
+           "seed": seed}
     arrays = cached_arrays(key, lambda: dict(zip(("images", "labels"),
                                                   render_shapes(n, img_size, seed * 2 + split_seed))),
                            cache_dir=cache_dir)

@@ -150,15 +150,12 @@ class MaskedAutoencoderViT(VisionTransformer):
     def reconstruct(self, imgs: torch.Tensor, mask_ratio: float = 0.75, noise: torch.Tensor | None = None) -> dict:
         """What the reconstruction view shows, all (B, C, H, W) in the input's (normalised) pixel space.
 
-        `pred`: the prediction; with `norm_pix_loss` it is mapped back with each patch's true mean and
-        std (taken from `imgs`, as MAE visualisations do). `mask`: 1 where removed. `masked`: the input
-        with removed patches set to 0. `pasted`: the prediction with the visible patches pasted back.
-        `norm_pix`: whether the model predicts per-patch normalised pixels.
+        `pred`: the prediction. With `norm_pix_loss` it stays per-patch normalised, as the MAE authors
+        show it: un-normalising a masked patch would need its own mean and std, which the model never saw.
+        `mask`: 1 where removed. `masked`: the input with removed patches set to 0. `pasted`: the
+        prediction with the visible patches pasted back. `norm_pix`: whether `pred` is per-patch normalised.
         """
         loss, pred, mask = self(imgs, mask_ratio, noise)
-        if self.norm_pix_loss:
-            target = self.patchify(imgs)
-            pred = pred * (target.var(dim=-1, keepdim=True) + 1.0e-6) ** 0.5 + target.mean(dim=-1, keepdim=True)
         pred = self.unpatchify(pred)
         p = self.patch_size[0] * self.patch_size[1] * self.in_chans
         mask = self.unpatchify(mask.unsqueeze(-1).expand(-1, -1, p))

@@ -42,9 +42,9 @@ class StdConv2d(nn.Conv2d):
         self.eps = eps
 
     def standardized_weight(self) -> torch.Tensor:
-        w = self.weight.flatten(1)
-        w = (w - w.mean(1, keepdim=True)) / torch.sqrt(w.var(1, unbiased=False, keepdim=True) + self.eps)
-        return w.reshape_as(self.weight)
+        """(w - mean) / sqrt(var + eps) per output channel, as one fused batch-norm call."""
+        w = self.weight.reshape(1, self.out_channels, -1)
+        return F.batch_norm(w, None, None, training=True, momentum=0.0, eps=self.eps).reshape_as(self.weight)
 
     def forward(self, x):
         if self.dynamic_pad:

@@ -1,8 +1,8 @@
 """What a training run reports: one `Event` per happening, sent to listeners and logged one per line.
 
 Kinds and their `data`:
-  started    run_dir, total_steps, steps_per_epoch, config, num_classes, class_names, resumed_from
-             (the checkpoint's step when resuming, else None), init_notes (how pretrained weights were adapted)
+  started    run_dir, total_steps, steps_per_epoch, config, num_classes, class_names, params (parameter count),
+             resumed_from (the checkpoint's step when resuming, else None), init_notes (how pretrained weights were adapted)
   step       loss, lr, images_per_sec (the mean loss and rate since the previous step event)
   eval       val_loss, top1, top5 (percent; classification objectives only)
   checkpoint path, best

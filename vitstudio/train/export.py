@@ -44,3 +44,26 @@ def _scalar(v) -> bool:
 
 def _cell(v):
     return "" if v is None else v
+
+
+def export_tensorboard(run: Run, log_dir: str | Path) -> Path:
+    """Write the run's metrics as TensorBoard event files in `log_dir` (train/..., val/... scalars and the config).
+
+    Needs the optional `tensorboard` package; without it a RuntimeError says how to install it."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        raise RuntimeError("exporting to TensorBoard needs the tensorboard package: pip install tensorboard") from None
+    log_dir = Path(log_dir)
+    prefix = {"step": "train", "eval": "val"}
+    start = run.metrics().first_time or 0.0
+    writer = SummaryWriter(log_dir=str(log_dir))
+    try:
+        writer.add_text("config", "```json\n" + run.config().to_json() + "\n```", 0)
+        for key, curve in run.metrics().curves.items():
+            tag = f"{prefix.get(curve.kind, curve.kind)}/{key}"
+            for step, seconds, value in zip(curve.step.tolist(), curve.seconds.tolist(), curve.value.tolist()):
+                writer.add_scalar(tag, value, step, walltime=start + seconds)
+    finally:
+        writer.close()
+    return log_dir

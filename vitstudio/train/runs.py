@@ -4,28 +4,44 @@
         config.json        the run's Config (JSON)
         metrics.jsonl      one Event per line, append-only (readable while it is written)
         status.json        state, progress and the latest results, replaced atomically
+        meta.json          what the user says about the run: display name, tags, note (replaced atomically)
+        .metrics-cache.npz the metrics log as arrays (a cache; deleting it is harmless)
         last.pt, best.pt   resumable checkpoints (temporary name, then rename)
         model.safetensors  final weights
 
-The root is `--runs-dir`, else $VITSTUDIO_RUNS, else a per-user data folder.
+The root is `--runs-dir`, else $VITSTUDIO_RUNS, else a per-user data folder. Deleted runs move to
+`<root>/.trash/` and can be restored from there.
 """
 from __future__ import annotations
 
 import json
+import math
 import os
 import socket
 import sys
+import threading
 import time
+import zipfile
+import zlib
+from array import array
+from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from ..config import Config
 from .checkpoint import atomic_write
-from .events import Event
+from .events import TERMINAL, Event
 
 ENV_VAR = "VITSTUDIO_RUNS"
-CONFIG, METRICS, STATUS = "config.json", "metrics.jsonl", "status.json"
+CONFIG, METRICS, STATUS, META = "config.json", "metrics.jsonl", "status.json", "meta.json"
+TRASH = ".trash"
+CACHE = ".metrics-cache.npz"  # the metrics log as arrays; rebuilt from the log whenever it no longer matches
+CACHE_MIN_EVENTS = 1000  # a read that parses this many events saves the cache
 LAST, BEST, WEIGHTS = "last.pt", "best.pt", "model.safetensors"
 ACTIVE_STATES = ("created", "running", "paused")
+METRIC_KINDS = ("step", "eval")  # the events whose numeric data are curves
+GAP_KINDS = ("started", "resumed")  # the time before these events is not training time
 
 
 def default_runs_dir() -> Path:
@@ -53,6 +69,12 @@ class Run:
 
     def __repr__(self) -> str:
         return f"Run({str(self.path)!r})"
+
+    def __eq__(self, other) -> bool:  # a run is its folder
+        return isinstance(other, Run) and self.path == other.path
+
+    def __hash__(self) -> int:
+        return hash(self.path)
 
     @property
     def id(self) -> str:
@@ -103,40 +125,80 @@ class Run:
         model.load_state_dict(load_weights(self.weights_file(which)))
         return model.eval()
 
+    def stamp(self) -> tuple:
+        """Changes whenever the run's status or meta changes: a cheap test of whether to read it again."""
+        stamp = []
+        for name in (STATUS, META):
+            try:
+                st = os.stat(self.path / name)
+                stamp.append((st.st_mtime_ns, st.st_size))
+            except OSError:
+                stamp.append(None)
+        return tuple(stamp)
+
+    def metrics(self) -> MetricLog:
+        """The metrics log as arrays, cached: a call parses only what was appended since the last one."""
+        return _log_reader(self.path / METRICS).read()
+
     def summary(self) -> dict:
-        """What a run list shows: identity, what was trained, state, progress and results (JSON-able)."""
-        status, cfg = self.status(), self.config()
+        """What a run list shows: identity, what was trained, state, progress and results (JSON-able).
+
+        Read from the status and the config; a run written by an older version, whose status lacks
+        training time or best results, has them filled in from its metrics log.
+        """
+        status, cfg, meta = self.status(), self.config(), self.meta()
+        if "best" not in status or "seconds" not in status:
+            known = {k: v for k, v in status.items() if not (k == "state" and v == "unknown")}
+            status = {**self.metrics().status(), **known}
         return {
             "id": self.id, "path": str(self.path), "state": status.get("state"), "reason": status.get("reason"),
+            "name": meta["name"] or self.id, "tags": meta["tags"], "note": meta["note"],
             "model": cfg.model.name, "objective": cfg.objective.name, "data": cfg.data.name,
             "step": status.get("step", 0), "total_steps": status.get("total_steps"), "epoch": status.get("epoch"),
-            "created": status.get("created"), "updated": status.get("updated"),
-            "last_eval": status.get("last_eval"), "best_eval": status.get("best_eval"),
+            "epochs": cfg.optim.epochs, "batch_size": cfg.optim.batch_size, "params": status.get("params"),
+            "created": status.get("created"), "updated": status.get("updated"), "seconds": status.get("seconds"),
+            "images_per_sec": status.get("images_per_sec"),
+            "last_eval": status.get("last_eval"), "best_eval": status.get("best_eval"), "best": status.get("best") or {},
             "weights": str(self.weights) if self.weights.exists() else None,
         }
 
+    # -- what the user says about the run: display name, tags, note ------------------------------
+
+    def meta(self) -> dict:
+        """`name` (None: the id), `tags` and `note`; defaults when the run has no meta file or a damaged one."""
+        try:
+            meta = json.loads((self.path / META).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            meta = {}
+        if not isinstance(meta, dict):
+            meta = {}
+        return {"name": meta.get("name") or None, "tags": [str(t) for t in meta.get("tags") or []],
+                "note": str(meta.get("note") or "")}
+
+    def update_meta(self, **changes) -> dict:
+        """Set `name` (empty or None: back to the id), `tags` (strings; blanks and repeats dropped) or `note`."""
+        unknown = set(changes) - {"name", "tags", "note"}
+        if unknown:
+            raise TypeError(f"unknown run meta field(s): {', '.join(sorted(unknown))}")
+        meta = self.meta()
+        if "name" in changes:
+            meta["name"] = (changes["name"] or "").strip() or None
+        if "tags" in changes:
+            meta["tags"] = list(dict.fromkeys(t.strip() for t in changes["tags"] if t.strip()))
+        if "note" in changes:
+            meta["note"] = changes["note"] or ""
+        atomic_write(self.path / META, lambda tmp: tmp.write_text(json.dumps(meta, indent=1), encoding="utf-8"))
+        return meta
+
     # -- writing (the trainer's rank 0 only) --------------------------------------------------
 
-    def record(self, event: Event) -> None:
-        """Append `event` to the metrics log and fold it into the status; a trainer listener."""
+    def record(self, *events: Event) -> None:
+        """Append events to the metrics log and fold them into the status (written once); a trainer listener."""
         with open(self.path / METRICS, "a", encoding="utf-8") as f:
-            f.write(json.dumps(event.to_dict()) + "\n")
+            f.write("".join(json.dumps(e.to_dict()) + "\n" for e in events))
         status = self._read_status()
-        status.update(step=event.step, epoch=event.epoch, updated=event.time, pid=os.getpid(),
-                      host=socket.gethostname())
-        if event.kind == "started":
-            status.update(state="running", reason=None, **{k: event.data.get(k) for k in (
-                "total_steps", "steps_per_epoch", "num_classes", "class_names")})
-        elif event.kind == "step":
-            status.update(state="running", loss=event.data.get("loss"), images_per_sec=event.data.get("images_per_sec"))
-        elif event.kind == "eval":
-            status["last_eval"] = dict(event.data, step=event.step)
-        elif event.kind == "checkpoint" and event.data.get("best"):
-            status["best_eval"] = status.get("last_eval")
-        elif event.kind in ("paused", "resumed"):
-            status["state"] = "paused" if event.kind == "paused" else "running"
-        elif event.terminal:
-            status.update(state=event.kind, reason=event.data.get("reason"))
+        for event in events:
+            _fold(status, event)
         self.write_status(status)
 
     def write_status(self, status: dict) -> None:
@@ -167,6 +229,258 @@ def read_metrics(path: str | Path) -> list[Event]:
     return events
 
 
+def _fold(status: dict, event: Event) -> None:
+    """Update a status dict with what `event` says."""
+    if status.get("updated") is not None and event.kind not in GAP_KINDS:
+        status["seconds"] = status.get("seconds", 0.0) + max(event.time - status["updated"], 0.0)
+    status.update(step=event.step, epoch=event.epoch, updated=event.time, pid=os.getpid(), host=socket.gethostname())
+    if event.kind == "started":
+        status.update(state="running", reason=None, **{k: event.data.get(k) for k in (
+            "total_steps", "steps_per_epoch", "num_classes", "class_names", "params", "mean", "std")})
+    elif event.kind == "step":
+        status.update(state="running", loss=event.data.get("loss"), images_per_sec=event.data.get("images_per_sec"))
+    elif event.kind == "eval":
+        status["last_eval"] = dict(event.data, step=event.step)
+        status["best"] = best_results(status.get("best") or {}, event.data)
+    elif event.kind == "checkpoint" and event.data.get("best"):
+        status["best_eval"] = status.get("last_eval")
+    elif event.kind in ("paused", "resumed"):
+        status["state"] = "paused" if event.kind == "paused" else "running"
+    elif event.terminal:
+        status.update(state=event.kind, reason=event.data.get("reason"))
+
+
+def best_results(best: dict, results: dict) -> dict:
+    """`best` updated with the numeric `results` that beat it: lower for losses, higher for everything else."""
+    best = dict(best)
+    for key, value in results.items():
+        if not _number(value) or math.isnan(value):
+            continue
+        old = best.get(key)
+        if old is None or (value < old if "loss" in key else value > old):
+            best[key] = value
+    return best
+
+
+@dataclass(frozen=True)
+class Curve:
+    """One logged metric: its values and where each was logged (optimiser step, epoch, seconds of training).
+
+    `kind` is the event kind that carries it: 'step' (training) or 'eval' (validation)."""
+
+    kind: str
+    step: np.ndarray
+    epoch: np.ndarray
+    seconds: np.ndarray
+    value: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.value)
+
+
+@dataclass(frozen=True)
+class MetricLog:
+    """A metrics log read as columns: one `Curve` per numeric field of the step and eval events.
+
+    `seconds` counts training time: pauses and the gaps before a resumed run restarts are left out.
+    """
+
+    curves: dict
+    events: int = 0
+    last_kind: str | None = None
+    step: int = 0
+    epoch: float = 0.0
+    first_time: float | None = None
+    last_time: float | None = None
+    seconds: float = 0.0
+    started: dict | None = None  # the latest 'started' event's data, without the config
+
+    def status(self) -> dict:
+        """What `status.json` would say about this log (for runs whose status file is missing or older)."""
+        evals = {k: c for k, c in self.curves.items() if c.kind == "eval"}
+        last_eval = {k: float(c.value[-1]) for k, c in evals.items() if len(c)}
+        best = {}
+        for k, c in evals.items():
+            finite = c.value[np.isfinite(c.value)]
+            if len(finite):
+                best[k] = float(finite.min() if "loss" in k else finite.max())
+        throughput = self.curves.get("images_per_sec")
+        state = self.last_kind if self.last_kind in TERMINAL else "interrupted" if self.events else "unknown"
+        return {"state": state, "step": self.step, "epoch": self.epoch, "created": self.first_time,
+                "updated": self.last_time, "seconds": self.seconds, "best": best,
+                "last_eval": dict(last_eval, step=int(max(c.step[-1] for c in evals.values()))) if last_eval else None,
+                "images_per_sec": float(throughput.value[-1]) if throughput is not None and len(throughput) else None,
+                **{k: v for k, v in (self.started or {}).items() if k in ("total_steps", "steps_per_epoch", "params")}}
+
+
+class _LogReader:
+    """Reads one metrics log into columns and keeps them: a later read parses only the bytes appended since.
+
+    The columns are also saved next to the log (`CACHE`), so a log is parsed once, not once per session.
+    A log that no longer starts with the bytes already read (a resume rewrites it) is read from the start.
+    """
+
+    def __init__(self, path: Path):
+        self.path, self.cache_path = path, path.with_name(CACHE)
+        self.lock = threading.Lock()
+        self.stamp = None
+        self._start_over()
+
+    def _start_over(self) -> None:
+        self.offset, self.crc, self.events, self.last_kind, self.step, self.epoch = 0, 0, 0, None, 0, 0.0
+        self.first_time = self.last_time = self.started = None
+        self.gaps = 0.0
+        self.columns: dict[str, tuple[str, array, array, array, array]] = {}
+        self.snapshot = MetricLog({})
+
+    def read(self) -> MetricLog:
+        with self.lock:
+            try:
+                st = os.stat(self.path)
+                if (st.st_size, st.st_mtime_ns) == self.stamp:
+                    return self.snapshot
+                data = self.path.read_bytes()
+            except FileNotFoundError:
+                self._start_over()
+                self.stamp = None
+                return self.snapshot
+            self.stamp = (st.st_size, st.st_mtime_ns)
+            if self.offset == 0 or not self._continues(data):
+                self._start_over()
+                self._load_cache(data)
+            added = self._parse(data)
+            self.snapshot = self._snapshot()
+            if added >= CACHE_MIN_EVENTS:
+                self._save_cache()
+            return self.snapshot
+
+    def _continues(self, data: bytes) -> bool:
+        """Whether `data` starts with what was read so far."""
+        return len(data) >= self.offset and zlib.crc32(memoryview(data)[: self.offset]) == self.crc
+
+    def _parse(self, data: bytes) -> int:
+        """Fold the complete records after `self.offset` into the columns; return how many events were added.
+
+        A last line without its newline is used only if it is a whole record (else it is still being written)."""
+        chunk = memoryview(data)[self.offset:]
+        end = bytes(chunk).rfind(b"\n") + 1
+        records = _json_lines(bytes(chunk[:end]).decode("utf-8", errors="replace"))
+        tail = bytes(chunk[end:]).strip()
+        if tail:
+            try:
+                records.append(json.loads(tail))
+                end = len(chunk)
+            except ValueError:
+                pass
+        self.crc = zlib.crc32(chunk[:end], self.crc)
+        self.offset += end
+        before = self.events
+        for record in records:
+            if isinstance(record, dict):
+                try:
+                    self._add(Event.from_dict(record))
+                except (TypeError, ValueError):  # a record whose step or time is not a number
+                    continue
+        return self.events - before
+
+    def _add(self, e: Event) -> None:
+        if self.first_time is None:
+            self.first_time = e.time
+        elif e.kind in GAP_KINDS:
+            self.gaps += max(e.time - self.last_time, 0.0)
+        self.last_time = e.time
+        self.events, self.last_kind, self.step, self.epoch = self.events + 1, e.kind, e.step, e.epoch
+        seconds = e.time - self.first_time - self.gaps
+        if e.kind == "started":
+            self.started = {k: v for k, v in e.data.items() if k != "config"}
+        elif e.kind in METRIC_KINDS:
+            for key, value in e.data.items():
+                if _number(value):
+                    cols = self.columns.get(key)
+                    if cols is None:
+                        cols = self.columns[key] = (e.kind, array("q"), array("d"), array("d"), array("d"))
+                    cols[1].append(e.step)
+                    cols[2].append(e.epoch)
+                    cols[3].append(seconds)
+                    cols[4].append(value)
+
+    def _snapshot(self) -> MetricLog:
+        curves = {k: Curve(kind, *(np.array(c) for c in cols)) for k, (kind, *cols) in self.columns.items()}
+        seconds = (self.last_time - self.first_time - self.gaps) if self.events else 0.0
+        return MetricLog(curves, self.events, self.last_kind, self.step, self.epoch, self.first_time,
+                         self.last_time, seconds, self.started)
+
+    # -- the cache file: the columns plus the reader's position and state, in an npz without pickles --
+
+    _STATE = ("offset", "crc", "events", "last_kind", "step", "epoch", "first_time", "last_time", "gaps", "started")
+
+    def _save_cache(self) -> None:
+        state = {k: getattr(self, k) for k in self._STATE}
+        state["columns"] = [[name, cols[0]] for name, cols in self.columns.items()]
+        arrays = {f"c{i}": np.stack([np.asarray(c, dtype=np.float64) for c in cols[1:]])
+                  for i, cols in enumerate(self.columns.values())}
+
+        def write(tmp: Path) -> None:
+            with open(tmp, "wb") as f:
+                np.savez(f, state=np.array(json.dumps(state)), **arrays)
+        try:
+            atomic_write(self.cache_path, write, durable=False)
+        except OSError:  # a read-only run folder: the log is parsed each session
+            pass
+
+    def _load_cache(self, data: bytes) -> None:
+        """Take the state saved in the cache file if it describes the start of `data`."""
+        try:
+            with np.load(self.cache_path, allow_pickle=False) as z:
+                state = json.loads(str(z["state"]))
+                if not (isinstance(state, dict) and state.get("offset", -1) <= len(data)
+                        and zlib.crc32(memoryview(data)[: state["offset"]]) == state.get("crc")):
+                    return
+                columns = {}
+                for i, (name, kind) in enumerate(state["columns"]):
+                    values = z[f"c{i}"]
+                    columns[name] = (kind, array("q", values[0].astype(np.int64).tobytes()),
+                                     *(array("d", v.tobytes()) for v in values[1:]))
+        except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile):
+            return
+        for k in self._STATE:
+            setattr(self, k, state[k])
+        self.columns = columns
+
+
+_readers: dict[str, _LogReader] = {}
+_readers_lock = threading.Lock()
+
+
+def _log_reader(path: Path) -> _LogReader:
+    key = os.path.abspath(path)
+    with _readers_lock:
+        reader = _readers.get(key)
+        if reader is None:
+            reader = _readers[key] = _LogReader(Path(key))
+        return reader
+
+
+def _json_lines(text: str) -> list:
+    """The JSON values of the non-blank lines of `text`; lines that do not parse are skipped."""
+    lines = [line for line in text.split("\n") if line.strip()]
+    try:  # one parse for the whole text is several times faster than one per line
+        return json.loads("[" + ",".join(lines) + "]")
+    except ValueError:
+        pass
+    values = []
+    for line in lines:
+        try:
+            values.append(json.loads(line))
+        except ValueError:
+            continue
+    return values
+
+
+def _number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
 def create_run(config: Config, runs_dir: str | Path | None = None) -> Run:
     """A new run folder named `<date>-<time>-<name or model>` holding the config and a 'created' status."""
     root = runs_root(runs_dir)
@@ -183,8 +497,8 @@ def create_run(config: Config, runs_dir: str | Path | None = None) -> Run:
         raise RuntimeError(f"cannot create a run folder named {base} in {root}")
     run = Run(path)
     atomic_write(path / CONFIG, lambda tmp: tmp.write_text(config.to_json(), encoding="utf-8"))
-    run.write_status({"state": "created", "created": time.time(), "step": 0, "pid": os.getpid(),
-                      "host": socket.gethostname()})
+    run.write_status({"state": "created", "created": time.time(), "step": 0, "seconds": 0.0, "best": {},
+                      "pid": os.getpid(), "host": socket.gethostname()})
     return run
 
 
@@ -225,3 +539,36 @@ def _alive(host: str | None, pid: int | None) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def delete_run(run: Run) -> Path:
+    """Move a run's folder into its root's trash; returns its new place, which `restore_run` takes.
+
+    A run that is still being written (running, paused) is refused: stop it first."""
+    state = run.status().get("state")
+    if state in ACTIVE_STATES:
+        raise RuntimeError(f"run {run.id} is {state}; stop it before deleting it")
+    trash = run.path.parent / TRASH
+    for n in range(1000):
+        slot = trash / f"{time.time_ns()}{n}"
+        try:
+            slot.mkdir(parents=True)
+            break
+        except FileExistsError:
+            continue
+    else:
+        raise RuntimeError(f"cannot make a folder in {trash}")
+    target = slot / run.id
+    os.replace(run.path, target)
+    return target
+
+
+def restore_run(trashed: str | Path) -> Run:
+    """Move a run that `delete_run` put in the trash back to its runs root."""
+    trashed = Path(trashed)
+    target = trashed.parent.parent.parent / trashed.name
+    if target.exists():
+        raise FileExistsError(f"cannot restore {trashed.name}: {target} exists")
+    os.replace(trashed, target)
+    trashed.parent.rmdir()
+    return Run(target)

@@ -129,7 +129,9 @@ class Trainer:
                 self.train_model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
         self._emit("started", run_dir=str(self.run_dir), total_steps=self.total_steps,
                    steps_per_epoch=self.steps_per_epoch, config=cfg.to_dict(), num_classes=self.data.num_classes,
-                   class_names=list(self.data.class_names), resumed_from=resumed_from, init_notes=init_notes)
+                   params=sum(p.numel() for p in self.model.parameters()),
+                   class_names=list(self.data.class_names), mean=list(self.data.mean), std=list(self.data.std),
+                   resumed_from=resumed_from, init_notes=init_notes)
 
     def _loaders(self):
         """Train and val batches (resident on the device when the data fits, else a DataLoader), each rank

@@ -17,15 +17,16 @@ from typing import Callable
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal
+from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout,
                                QInputDialog, QLabel, QMenu, QPushButton, QScrollArea, QSlider, QSpinBox, QSplitter,
                                QTabWidget, QToolButton, QVBoxLayout, QWidget)
 
 from ...analysis import figures, render
-from ...analysis.image import IMAGENET_MEAN, IMAGENET_STD, fit_image, load_image, normalize, sample_images
+from ...analysis.image import IMAGENET_MEAN, IMAGENET_STD, bundled_images, fit_image, load_image, normalize
 from ...analysis.mae import mae_reconstruction
 from ...analysis.report import Inspection, inspect_image, is_mae
-from ...analysis.sources import ModelSource, from_name, from_weights, records_architecture
+from ...analysis.sources import ModelSource, from_name, from_run, from_weights, records_architecture
 
 # -- running analyses off the UI thread --------------------------------------------------------
 
@@ -100,17 +101,25 @@ class LatestRequestRunner(QObject):
 # -- views ---------------------------------------------------------------------------------------
 
 
+def to_qimage(figure: np.ndarray) -> QImage:
+    """An (H, W, 3) uint8 array as a QImage (a copy: it does not keep the array alive)."""
+    figure = np.ascontiguousarray(figure)
+    h, w, _ = figure.shape
+    return QImage(figure.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+
+
 class FigureView(QWidget):
-    """A rendered figure ((H, W, 3) uint8) in a zoomable view, with a note line and PNG export."""
+    """A rendered figure ((H, W, 3) uint8) shown pixel for pixel (scrollable), a note line and PNG export."""
 
     def __init__(self, export: Callable[[], None], parent: QWidget | None = None):
         super().__init__(parent)
         self.figure: np.ndarray | None = None
-        self.graphics = pg.GraphicsLayoutWidget()
-        self.graphics.setBackground("w")
-        self.viewbox = self.graphics.addViewBox(lockAspect=True, invertY=True, enableMenu=False)
-        self.item = pg.ImageItem(axisOrder="row-major")
-        self.viewbox.addItem(self.item)
+        self.label = QLabel()
+        self.label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.scroll = QScrollArea()
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setWidget(self.label)
+        self.scroll.setStyleSheet("background: white;")
         self.note = QLabel()
         self.note.setWordWrap(True)
         self.export_button = QPushButton("Export PNG…")
@@ -121,20 +130,17 @@ class FigureView(QWidget):
         bar.addWidget(self.export_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.graphics, 1)
+        layout.addWidget(self.scroll, 1)
         layout.addLayout(bar)
 
     def show_figure(self, figure: np.ndarray | None, note: str = "") -> None:
-        reshaped = self.figure is None or figure is None or figure.shape != self.figure.shape
         self.figure = figure
         self.note.setText(note)
         self.export_button.setEnabled(figure is not None)
         if figure is None:
-            self.item.clear()
-            return
-        self.item.setImage(figure, autoLevels=False, levels=(0, 255))
-        if reshaped:
-            self.viewbox.autoRange(padding=0.02)
+            self.label.clear()
+        else:
+            self.label.setPixmap(QPixmap.fromImage(to_qimage(figure)))
 
 
 class DistanceView(QWidget):
@@ -259,6 +265,7 @@ class InspectorPanel(QWidget):
         layout.addWidget(self.status)
         self.add_source("Named model (random weights)…", self._ask_model_name)
         self.add_source("Weights file…", self._ask_weights)
+        self.add_source("Training run…", self._ask_run)
         self._sync_controls()
 
     # -- construction ---------------------------------------------------------------------------
@@ -273,7 +280,7 @@ class InspectorPanel(QWidget):
         self.open_button.clicked.connect(self._ask_image)
         self.sample_box = QComboBox()
         self.sample_box.addItem("Samples…")
-        for path in sample_images():
+        for path in bundled_images():
             self.sample_box.addItem(path.stem, str(path))
         self.sample_box.activated.connect(self._on_sample)
         self.image_name = QLabel("(or drop an image here)")
@@ -549,6 +556,12 @@ class InspectorPanel(QWidget):
     def _ask_model_name(self):
         name = self._choose_model_name("model (random weights):")
         return partial(from_name, name) if name else None
+
+    def _ask_run(self):
+        from ...train.runs import runs_root
+
+        folder = QFileDialog.getExistingDirectory(self, "Open a training run", str(runs_root()))
+        return partial(from_run, folder) if folder else None
 
     def _ask_weights(self):
         path, _ = QFileDialog.getOpenFileName(self, "Open weights", "",

@@ -1,0 +1,457 @@
+"""Compare runs: overlaid curves of any logged metric, the config diff and a summary of results.
+
+`CompareView` is a standalone widget (the runs panel embeds it); `OverlayPlot` draws the curves and is
+also what `vitstudio runs compare` renders to PNG (`write_comparison`, offscreen Qt, no window).
+"""
+from __future__ import annotations
+
+import os
+from html import escape
+from pathlib import Path
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF, Qt, Signal
+from PySide6.QtWidgets import (QApplication, QCheckBox, QComboBox, QFileDialog, QHBoxLayout, QHeaderView, QLabel, QMenu,
+                               QSlider, QTableWidget, QTableWidgetItem, QTabWidget, QToolButton, QVBoxLayout, QWidget)
+
+from ...train.compare import (SUMMARY_COLUMNS, X_AXES, config_diff, curves_table, diff_table, ema, format_config_value,
+                              key_config, markdown_table, metric_names, table, write_csv, x_values)
+from ...train.runs import Run
+
+#: Tableau 10, then pyqtgraph's evenly spaced hues for runs beyond ten.
+PALETTE = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac"]
+HOVER_PX = 12  # how close (in pixels) the pointer must be to a curve to name it
+DEFAULT_SMOOTHING = 0.6
+MARKERS_UP_TO = 60  # curves with this few points (evaluations) get a marker per point
+
+
+def run_color(i: int, n: int):
+    return pg.mkColor(PALETTE[i]) if n <= len(PALETTE) else pg.intColor(i, hues=n, values=1, maxValue=220)
+
+
+class OverlayPlot(pg.PlotWidget):
+    """One metric of several runs on one plot: per run a line (smoothed when smoothing is on) and, for a
+    few runs, the raw values faintly behind it.
+
+    Curves are kept between redraws and updated with `setData`; pyqtgraph clips them to the view and
+    peak-downsamples them to about two points per pixel, so 50 runs of 10,000 points redraw quickly.
+    Past `FEW_RUNS` runs, lines are thin, raw values are not drawn and the legend gives way to hovering.
+    """
+
+    FEW_RUNS = 10
+
+    def __init__(self, parent=None):
+        super().__init__(parent, background="w")
+        self.showGrid(x=True, y=True, alpha=0.25)
+        self.setDownsampling(auto=True, mode="peak")
+        self.setClipToView(True)
+        self.legend = self.addLegend(offset=(-10, 10), labelTextSize="8pt", labelTextColor="#222",
+                                     brush=pg.mkBrush(255, 255, 255, 200))
+        self.lines: list[pg.PlotDataItem] = []  # one per run
+        self._faint: list[pg.PlotDataItem] = []  # the raw values behind a smoothed line
+        self._legend_names: list[str] = []
+        self.labels: list[str] = []  # what hovering each run's line shows
+
+    def _item(self) -> pg.PlotDataItem:
+        item = pg.PlotDataItem()
+        self.addItem(item)  # takes the plot's downsampling and clipping
+        item.opts["autoDownsampleFactor"] = 1.0  # samples per pixel (pyqtgraph's default 5 barely thins 10k points)
+        return item
+
+    def show_series(self, series: list[tuple[str, np.ndarray, np.ndarray, np.ndarray | None]], hover: list[str] = ()):
+        """Draw `series` of (name, x, y, smoothed y or None), reusing the curves already there."""
+        n = len(series)
+        few = n <= self.FEW_RUNS
+        while len(self.lines) < n:
+            self._faint.append(self._item())
+            self.lines.append(self._item())
+        for i, (line, faint) in enumerate(zip(self.lines, self._faint)):
+            if i >= n:
+                _clear(line)
+                _clear(faint)
+                continue
+            name, x, y, ys = series[i]
+            color = run_color(i, n)
+            markers = ys is None and len(x) <= MARKERS_UP_TO
+            shown = y if ys is None else ys
+            line.setData(x, shown, pen=pg.mkPen(color, width=2 if few else 1), skipFiniteCheck=_finite(x, shown),
+                         symbol="o" if markers else None, symbolSize=5, symbolBrush=color, symbolPen=None)
+            if ys is not None and few:
+                pale = pg.mkColor(color)
+                pale.setAlpha(70)
+                faint.setData(x, y, pen=pg.mkPen(pale, width=1), skipFiniteCheck=_finite(x, y))
+            else:
+                _clear(faint)
+        names = [s[0] for s in series] if few else []
+        if names != self._legend_names:
+            self.legend.clear()
+            for name, line in zip(names, self.lines):
+                self.legend.addItem(line, name)
+            self._legend_names = names
+        self.labels = list(hover) or [s[0] for s in series]
+
+    def svg(self, size: tuple[int, int] | None = None) -> str:
+        """The plot as it is shown (range, scale, lines, markers, legend) as an SVG document.
+
+        Written here because pyqtgraph's SVG exporter fails on the paths recent Qt versions write."""
+        W, H = size or (max(self.width(), 400), max(self.height(), 300))
+        left, right, top, bottom = 64, 12, 12, 44
+        pw, ph = W - left - right, H - top - bottom
+        (x0, x1), (y0, y1) = self.getPlotItem().vb.viewRange()
+        px = lambda v: left + (v - x0) / (x1 - x0) * pw  # noqa: E731
+        py = lambda v: top + (y1 - v) / (y1 - y0) * ph  # noqa: E731
+        out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" viewBox="0 0 {W} {H}" '
+               'font-family="sans-serif" font-size="11">',
+               f'<rect width="{W}" height="{H}" fill="white"/>',
+               f'<defs><clipPath id="area"><rect x="{left}" y="{top}" width="{pw}" height="{ph}"/></clipPath></defs>']
+        for name, lo, hi, length in (("bottom", x0, x1, pw), ("left", y0, y1, ph)):
+            axis = self.getAxis(name)
+            for level, (spacing, values) in enumerate(axis.tickValues(lo, hi, length)[:2]):
+                labels = axis.tickStrings(values, 1, spacing) if level == 0 else [""] * len(values)
+                for v, label in zip(values, labels):
+                    if not lo <= v <= hi:
+                        continue
+                    grey = "#dddddd" if level == 0 else "#f0f0f0"
+                    if name == "bottom":
+                        out.append(f'<line x1="{px(v):.1f}" y1="{top}" x2="{px(v):.1f}" y2="{top + ph}" stroke="{grey}"/>')
+                        out.append(f'<text x="{px(v):.1f}" y="{top + ph + 15}" text-anchor="middle">{escape(label)}</text>')
+                    else:
+                        out.append(f'<line x1="{left}" y1="{py(v):.1f}" x2="{left + pw}" y2="{py(v):.1f}" stroke="{grey}"/>')
+                        out.append(f'<text x="{left - 5}" y="{py(v) + 4:.1f}" text-anchor="end">{escape(label)}</text>')
+        out.append(f'<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="none" stroke="#888888"/>')
+        out.append('<g clip-path="url(#area)" fill="none" stroke-linejoin="round">')
+        for item in (*self._faint, *self.lines):
+            x, y = item.getData()  # as displayed: in the view's (log) coordinates, clipped and downsampled
+            if x is None or len(x) == 0:
+                continue
+            pen = item.opts["pen"]
+            color, alpha = pen.color().name(), pen.color().alphaF()
+            ok = np.isfinite(x) & np.isfinite(y)
+            points = " ".join(f"{px(a):.1f},{py(b):.1f}" for a, b in zip(x[ok], y[ok]))
+            out.append(f'<polyline points="{points}" stroke="{color}" stroke-opacity="{alpha:.2f}" '
+                       f'stroke-width="{pen.widthF() or 1:g}"/>')
+            if item.opts["symbol"] is not None:
+                out += [f'<circle cx="{px(a):.1f}" cy="{py(b):.1f}" r="2.5" fill="{color}" stroke="none"/>'
+                        for a, b in zip(x[ok], y[ok])]
+        out.append("</g>")
+        for i, name in enumerate(self._legend_names):
+            color = self.lines[i].opts["pen"].color().name()
+            y = top + 14 + 16 * i
+            out.append(f'<line x1="{left + pw - 150}" y1="{y - 4}" x2="{left + pw - 130}" y2="{y - 4}" '
+                       f'stroke="{color}" stroke-width="2"/>')
+            out.append(f'<text x="{left + pw - 125}" y="{y}">{escape(name)}</text>')
+        out.append(f'<text x="{left + pw / 2}" y="{H - 8}" text-anchor="middle">'
+                   f'{escape(self.getAxis("bottom").labelText)}</text>')
+        out.append(f'<text transform="translate(14 {top + ph / 2}) rotate(-90)" text-anchor="middle">'
+                   f'{escape(self.getAxis("left").labelText)}</text>')
+        return "\n".join(out + ["</svg>"]) + "\n"
+
+    def nearest(self, scene_pos) -> int | None:
+        """The index of the run whose curve passes within `HOVER_PX` pixels of a scene position, if any."""
+        vb = self.getPlotItem().vb
+        if not vb.sceneBoundingRect().contains(scene_pos):
+            return None
+        vx = vb.mapSceneToView(scene_pos).x()
+        best, best_d = None, float(HOVER_PX)
+        for i, line in enumerate(self.lines[: len(self.labels)]):
+            x, y = line.getData()  # as displayed: log-transformed, downsampled
+            if x is None or len(x) == 0:
+                continue
+            j = int(np.clip(np.searchsorted(x, vx), 1, max(len(x) - 1, 1)))
+            for k in {j - 1, min(j, len(x) - 1)}:
+                pt = vb.mapViewToScene(QPointF(float(x[k]), float(y[k])))
+                d = float(np.hypot(pt.x() - scene_pos.x(), pt.y() - scene_pos.y()))
+                if d < best_d:
+                    best, best_d = i, d
+        return best
+
+
+class CompareView(QWidget):
+    """Curves, config diff and summary of the runs given to `set_runs`."""
+
+    hovered = Signal(str)  # the text shown for the curve under the pointer ('' when none)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.runs: list[Run] = []
+        self._logs, self._summaries, self._batch, self._configs, self._diff = [], [], [], [], []
+        self._smoothed: dict[tuple[int, str], tuple[float, np.ndarray]] = {}  # (run, metric) -> (weight, values)
+
+        self.metric_box = QComboBox()
+        self.metric_box.setMinimumContentsLength(12)
+        self.x_box = QComboBox()
+        for key, label in X_AXES.items():
+            self.x_box.addItem(label, key)
+        self.smoothing = QSlider(Qt.Horizontal)
+        self.smoothing.setRange(0, 99)
+        self.smoothing.setValue(round(DEFAULT_SMOOTHING * 100))
+        self.smoothing.setFixedWidth(140)
+        self.smoothing_label = QLabel()
+        self.log_y = QCheckBox("log y")
+        export = QToolButton(text="Export")
+        export.setPopupMode(QToolButton.InstantPopup)
+        menu = QMenu(export)
+        menu.addAction("Plot as PNG…", lambda: self.export_plot("png"))
+        menu.addAction("Plot as SVG…", lambda: self.export_plot("svg"))
+        menu.addAction("Metrics as CSV (raw and smoothed)…", self.export_metrics)
+        menu.addAction("Config diff as CSV…", lambda: self._export_table(self.diff_table, "config_diff.csv"))
+        menu.addAction("Summary as CSV…", lambda: self._export_table(self.summary_table, "summary.csv"))
+        export.setMenu(menu)
+
+        controls = QHBoxLayout()
+        for w in (QLabel("metric"), self.metric_box, QLabel("x"), self.x_box, QLabel("smoothing"), self.smoothing,
+                  self.smoothing_label, self.log_y):
+            controls.addWidget(w)
+        controls.addStretch(1)
+        controls.addWidget(export)
+
+        self.plot = OverlayPlot()
+        self.hover_label = pg.TextItem(color="#222", fill=pg.mkBrush(255, 255, 255, 230), border=pg.mkPen("#999"))
+        self.hover_label.setZValue(100)
+        self.hover_label.hide()
+        self.plot.addItem(self.hover_label, ignoreBounds=True)
+        self._mouse = pg.SignalProxy(self.plot.scene().sigMouseMoved, rateLimit=30, slot=self._on_mouse)
+
+        self.differences_only = QCheckBox("differences only")
+        self.differences_only.setChecked(True)
+        self.diff_table = _table()
+        diff_page = QWidget()
+        dl = QVBoxLayout(diff_page)
+        dl.addWidget(self.differences_only)
+        dl.addWidget(self.diff_table)
+        self.summary_table = _table()
+
+        curves_page = QWidget()
+        cl = QVBoxLayout(curves_page)
+        cl.setContentsMargins(0, 0, 0, 0)
+        cl.addLayout(controls)
+        cl.addWidget(self.plot, 1)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(curves_page, "Curves")
+        self.tabs.addTab(diff_page, "Config diff")
+        self.tabs.addTab(self.summary_table, "Summary")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.tabs)
+
+        self.metric_box.currentIndexChanged.connect(self.redraw)
+        self.x_box.currentIndexChanged.connect(self.redraw)
+        self.smoothing.valueChanged.connect(self.redraw)
+        self.log_y.toggled.connect(self._on_log_y)
+        self.differences_only.toggled.connect(self._fill_diff)
+        self.redraw()
+
+    # -- data -----------------------------------------------------------------------------------
+
+    def set_runs(self, runs: list[Run]) -> None:
+        """Show these runs (in this order); their logs are read now and re-read by `refresh`."""
+        self.runs = list(runs)
+        self._logs = [r.metrics() for r in self.runs]
+        self._smoothed.clear()
+        self._summaries = [r.summary() for r in self.runs]
+        configs = [r.config() for r in self.runs]
+        self._batch = [c.optim.batch_size for c in configs]
+        self._configs = [c.to_dict() for c in configs]
+        self._diff = config_diff(self._configs)
+        self._fill_metrics()
+        self._fill_diff()
+        self._fill_summary()
+        self.redraw()
+
+    def refresh(self) -> None:
+        """Re-read the logs of the shown runs; redraw if any grew (runs still training)."""
+        logs = [r.metrics() for r in self.runs]
+        if any(a is not b for a, b in zip(logs, self._logs)):
+            self._logs = logs
+            self._smoothed.clear()
+            self._summaries = [r.summary() for r in self.runs]
+            self._fill_metrics()
+            self._fill_summary()
+            self.redraw()
+
+    def _fill_metrics(self) -> None:
+        names = metric_names(self.runs) if self.runs else []
+        current = self.metric_box.currentData()
+        if names == [self.metric_box.itemData(i) for i in range(self.metric_box.count())]:
+            return
+        self.metric_box.blockSignals(True)
+        self.metric_box.clear()
+        for name in names:
+            self.metric_box.addItem(name, name)
+        index = names.index(current) if current in names else 0
+        self.metric_box.setCurrentIndex(index)
+        self.metric_box.blockSignals(False)
+
+    def _fill_diff(self) -> None:
+        rows = self._diff if self.differences_only.isChecked() else config_diff(self._configs, only_differences=False)
+        names = [s["name"] for s in self._summaries]
+        _fill(self.diff_table, ["field", *names], [[k, *map(format_config_value, v)] for k, v in rows])
+
+    def _fill_summary(self) -> None:
+        header, rows = table(self._summaries, SUMMARY_COLUMNS)
+        _fill(self.summary_table, header, rows)
+
+    # -- drawing ---------------------------------------------------------------------------------
+
+    @property
+    def weight(self) -> float:
+        return self.smoothing.value() / 100
+
+    def series(self) -> list[tuple[int, str, np.ndarray, np.ndarray, np.ndarray | None]]:
+        """(run index, name, x, y, smoothed y or None) of the chosen metric for each run that logged it.
+
+        Training curves are smoothed; validation ones, a point per evaluation, are not."""
+        metric, axis, w = self.metric_box.currentData(), self.x_box.currentData(), self.weight
+        out = []
+        for i, (log, s, batch) in enumerate(zip(self._logs, self._summaries, self._batch)):
+            curve = log.curves.get(metric)
+            if curve is None:
+                continue
+            smooth = self._smooth(i, metric, curve.value, w) if w > 0 and curve.kind == "step" else None
+            out.append((i, s["name"], x_values(curve, axis, batch), curve.value, smooth))
+        return out
+
+    def _smooth(self, run: int, metric: str, values: np.ndarray, weight: float) -> np.ndarray:
+        """`ema(values, weight)`, kept until the weight or the log changes (a new x axis needs no new average)."""
+        kept = self._smoothed.get((run, metric))
+        if kept is None or kept[0] != weight:
+            kept = self._smoothed[(run, metric)] = (weight, ema(values, weight))
+        return kept[1]
+
+    def redraw(self) -> None:
+        self.smoothing_label.setText(f"{self.weight:.2f}")
+        series = self.series()
+        hover = [f"{name}\n{key_config(self._diff, i)}".strip() for i, name, *_ in series]
+        self.plot.show_series([s[1:] for s in series], hover)
+        metric = self.metric_box.currentData() or ""
+        self.plot.setLabel("left", metric)
+        self.plot.setLabel("bottom", X_AXES[self.x_box.currentData()])
+
+    def _on_log_y(self, on: bool) -> None:
+        self.plot.setLogMode(y=on)
+
+    def _on_mouse(self, event) -> None:
+        pos = event[0]
+        i = self.plot.nearest(pos)
+        if i is None:
+            self.hover_label.hide()
+            self.hovered.emit("")
+            return
+        text = self.plot.labels[i]
+        view = self.plot.getPlotItem().vb.mapSceneToView(pos)
+        self.hover_label.setText(text)
+        self.hover_label.setPos(view)
+        self.hover_label.show()
+        self.hovered.emit(text)
+
+    # -- export ----------------------------------------------------------------------------------
+
+    def export_plot(self, fmt: str, path: str | None = None) -> Path | None:
+        path = path or _save_name(self, f"{self.metric_box.currentData() or 'plot'}.{fmt}", f"{fmt.upper()} (*.{fmt})")
+        if path:
+            return save_plot(self.plot, path)
+        return None
+
+    def export_metrics(self, path: str | None = None) -> Path | None:
+        path = path or _save_name(self, "metrics.csv", "CSV (*.csv)")
+        if path:
+            return write_csv(path, *curves_table(self.runs, smoothing=self.weight))
+        return None
+
+    def _export_table(self, widget: QTableWidget, default: str, path: str | None = None) -> Path | None:
+        path = path or _save_name(self, default, "CSV (*.csv)")
+        if path:
+            return write_csv(path, *_contents(widget))
+        return None
+
+
+def save_plot(plot: OverlayPlot, path: str | Path, width: int | None = None) -> Path:
+    """Write a plot as PNG (pyqtgraph's exporter, `width` pixels wide, default its size on screen) or SVG,
+    chosen by the file's extension."""
+    path = Path(path)
+    if path.suffix.lower() == ".svg":
+        path.write_text(plot.svg(), encoding="utf-8")
+        return path
+    from pyqtgraph import exporters
+
+    item = plot.getPlotItem()
+    exporter = exporters.ImageExporter(item)
+    exporter.parameters()["width"] = width or int(item.sceneBoundingRect().width())
+    exporter.export(str(path))
+    return path
+
+
+def write_comparison(runs: list[Run], out: str | Path, metrics: list[str] | None = None, x: str = "step",
+                     smoothing: float = DEFAULT_SMOOTHING, log_y: bool = False) -> list[Path]:
+    """Write what the compare view shows as files: one PNG per metric, the config diff and the summary
+    (CSV and Markdown) and every logged point (CSV). Works without a display (offscreen Qt)."""
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    app = pg.mkQApp()  # noqa: F841 -- widgets need an application
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    view = CompareView()
+    view.setAttribute(Qt.WA_DontShowOnScreen, True)
+    view.resize(1100, 760)
+    view.show()  # laid out at that size, never on a screen
+    view.set_runs(runs)
+    view.x_box.setCurrentIndex(list(X_AXES).index(x))
+    view.smoothing.setValue(round(smoothing * 100))
+    view.log_y.setChecked(log_y)
+    available = [view.metric_box.itemData(i) for i in range(view.metric_box.count())]
+    unknown = [m for m in metrics or [] if m not in available]
+    if unknown:
+        raise ValueError(f"no run logged {', '.join(unknown)}; logged: {', '.join(available)}")
+    written = []
+    for metric in metrics or available:
+        view.metric_box.setCurrentIndex(available.index(metric))
+        view.plot.setTitle(metric, color="#222")
+        QApplication.processEvents()
+        written.append(save_plot(view.plot, out / f"{metric}.png"))
+    for name, (header, rows) in {"config_diff": diff_table(runs), "summary": _contents(view.summary_table)}.items():
+        written.append(write_csv(out / f"{name}.csv", header, rows))
+        (out / f"{name}.md").write_text(markdown_table(header, rows), encoding="utf-8")
+        written.append(out / f"{name}.md")
+    written.append(write_csv(out / "metrics.csv", *curves_table(runs, metrics, smoothing)))
+    return written
+
+
+def _clear(item: pg.PlotDataItem) -> None:
+    if item.xData is not None and len(item.xData):
+        item.setData([], [])
+
+
+def _finite(x: np.ndarray, y: np.ndarray) -> bool:
+    """Whether every value is finite: one check here spares pyqtgraph its several."""
+    return bool(np.isfinite(x).all() and np.isfinite(y).all())
+
+
+# -- small table helpers ------------------------------------------------------------------------
+
+def _table() -> QTableWidget:
+    t = QTableWidget()
+    t.setEditTriggers(QTableWidget.NoEditTriggers)
+    t.verticalHeader().hide()
+    t.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
+    t.setAlternatingRowColors(True)
+    return t
+
+
+def _fill(t: QTableWidget, header: list[str], rows: list[list]) -> None:
+    t.clear()
+    t.setColumnCount(len(header))
+    t.setRowCount(len(rows))
+    t.setHorizontalHeaderLabels(header)
+    for r, row in enumerate(rows):
+        for c, value in enumerate(row):
+            t.setItem(r, c, QTableWidgetItem("" if value is None else str(value)))
+
+
+def _contents(t: QTableWidget) -> tuple[list[str], list[list[str]]]:
+    header = [t.horizontalHeaderItem(c).text() for c in range(t.columnCount())]
+    return header, [[t.item(r, c).text() for c in range(t.columnCount())] for r in range(t.rowCount())]
+
+
+def _save_name(parent, default: str, filters: str) -> str:
+    path, _ = QFileDialog.getSaveFileName(parent, "Export", default, filters)
+    return path

@@ -1,0 +1,253 @@
+"""Comparing runs, Qt-free: the runs table, smoothed curves on a chosen x axis, config differences, exports.
+
+The GUI's runs panel and `vitstudio runs compare` both use these functions; runs are read through the
+run store (`Run.summary()` for the table, `Run.metrics()` for curves, `Run.config()` for the diff).
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .checkpoint import atomic_write
+from .runs import Curve, Run
+
+X_AXES = {"step": "step", "epoch": "epoch", "seconds": "training time (s)", "images": "images seen"}
+MISSING = object()  # a config field one run has and another has not
+
+
+# -- curves -------------------------------------------------------------------------------------
+
+def x_values(curve: Curve, axis: str, batch_size: int) -> np.ndarray:
+    """The x coordinates of `curve` on `axis` (see `X_AXES`); images seen is steps times `batch_size`."""
+    if axis == "step":
+        return curve.step
+    if axis == "epoch":
+        return curve.epoch
+    if axis == "seconds":
+        return curve.seconds
+    if axis == "images":
+        return curve.step * batch_size
+    raise ValueError(f"x axis must be one of {', '.join(X_AXES)}, got {axis!r}")
+
+
+def ema(values, weight: float) -> np.ndarray:
+    """TensorBoard's smoothing: an exponential moving average debiased for its start.
+
+    s_n = w s_{n-1} + (1 - w) y_n from s_{-1} = 0, divided by 1 - w^(n+1) so the first points are not
+    pulled towards zero. `weight` 0 returns the values; non-finite values stay and are skipped by the average.
+    """
+    if not 0 <= weight < 1:
+        raise ValueError(f"smoothing weight must be in [0, 1), got {weight}")
+    y = np.asarray(values, dtype=np.float64)
+    if weight == 0 or y.size == 0:
+        return y.copy()
+    finite = np.isfinite(y)
+    every = bool(finite.all())
+    v = y if every else y[finite]
+    n = v.size
+    # The average is a convolution with (1 - w) w^k; terms with w^k below 1e-13 cannot show, so the kernel
+    # (and the debiasing, 1 - w^(n+1), which is 1 from there on) stops there.
+    taps = min(n, int(np.ceil(np.log(1e-13) / np.log(weight))))
+    powers = weight ** np.arange(taps + 1)
+    kernel = (1 - weight) * powers[:taps]
+    if taps <= 256:
+        smooth = np.convolve(v, kernel)[:n]
+    else:
+        size = 1 << int(np.ceil(np.log2(n + taps - 1)))
+        smooth = np.fft.irfft(np.fft.rfft(v, size) * np.fft.rfft(kernel, size), size)[:n]
+    smooth[:taps] /= 1 - powers[1:taps + 1]
+    if every:
+        return smooth
+    out = y.copy()
+    out[finite] = smooth
+    return out
+
+
+# -- the runs table -----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Column:
+    """A column of the runs table: `value` (for sorting and CSV) and `text` (for display) of a run summary."""
+
+    key: str
+    title: str
+    value: Callable[[dict], object]
+    text: Callable[[dict], str] | None = None
+
+    def format(self, summary: dict) -> str:
+        if self.text is not None:
+            return self.text(summary)
+        value = self.value(summary)
+        return "" if value is None else str(value)
+
+
+def _eval(which: str, key: str) -> Callable[[dict], float | None]:
+    return lambda s: (s.get(which) or {}).get(key)
+
+
+def _fixed(value: Callable[[dict], float | None], digits: int) -> Callable[[dict], str]:
+    return lambda s: "" if value(s) is None else f"{value(s):.{digits}f}"
+
+
+def format_count(n: int | None) -> str:
+    """12345678 -> '12.3M'."""
+    if n is None:
+        return ""
+    for unit, size in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(n) >= size:
+            return f"{n / size:.1f}{unit}"
+    return str(n)
+
+
+def format_duration(seconds: float | None) -> str:
+    """75 -> '1m 15s', 7300 -> '2h 01m'."""
+    if seconds is None:
+        return ""
+    s = round(seconds)
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m {s % 60:02d}s"
+    return f"{s // 3600}h {s % 3600 // 60:02d}m"
+
+
+COLUMNS = {c.key: c for c in (
+    Column("name", "run", lambda s: s["name"]),
+    Column("state", "status", lambda s: s["state"]),
+    Column("objective", "objective", lambda s: s["objective"]),
+    Column("model", "model", lambda s: s["model"]),
+    Column("data", "dataset", lambda s: s["data"]),
+    Column("epoch", "epochs", lambda s: s["epoch"],
+           lambda s: f"{s['epoch'] or 0:.2f} / {s['epochs']}" if s.get("epochs") else ""),
+    Column("best_top1", "best top-1 %", _eval("best", "top1"), _fixed(_eval("best", "top1"), 2)),
+    Column("last_top1", "last top-1 %", _eval("last_eval", "top1"), _fixed(_eval("last_eval", "top1"), 2)),
+    Column("best_val_loss", "best val loss", _eval("best", "val_loss"), _fixed(_eval("best", "val_loss"), 4)),
+    Column("last_val_loss", "last val loss", _eval("last_eval", "val_loss"), _fixed(_eval("last_eval", "val_loss"), 4)),
+    Column("params", "params", lambda s: s.get("params"), lambda s: format_count(s.get("params"))),
+    Column("seconds", "time", lambda s: s.get("seconds"), lambda s: format_duration(s.get("seconds"))),
+    Column("images_per_sec", "images/s", lambda s: s.get("images_per_sec"), _fixed(lambda s: s.get("images_per_sec"), 0)),
+    Column("created", "created", lambda s: s.get("created"),
+           lambda s: time.strftime("%Y-%m-%d %H:%M", time.localtime(s["created"])) if s.get("created") else ""),
+    Column("tags", "tags", lambda s: ", ".join(s.get("tags") or [])),
+    Column("note", "note", lambda s: s.get("note") or ""),
+    Column("id", "folder", lambda s: s["id"]),
+)}
+TABLE_COLUMNS = ("name", "state", "objective", "model", "data", "epoch", "best_top1", "last_top1", "best_val_loss",
+                 "last_val_loss", "params", "seconds", "images_per_sec", "created", "tags")
+SUMMARY_COLUMNS = ("name", "state", "model", "objective", "epoch", "best_top1", "last_top1", "best_val_loss",
+                   "last_val_loss", "params", "seconds", "images_per_sec")
+
+
+def table(summaries: list[dict], columns=TABLE_COLUMNS, text: bool = True) -> tuple[list[str], list[list]]:
+    """Header and rows of the runs table: display text, or with `text=False` raw values (None for blanks)."""
+    cols = [COLUMNS[k] for k in columns]
+    rows = [[c.format(s) if text else c.value(s) for c in cols] for s in summaries]
+    return [c.title for c in cols], rows
+
+
+# -- config differences ---------------------------------------------------------------------------
+
+def flatten(d: dict, prefix: str = "") -> dict:
+    """Nested dicts as one dict of dotted keys: {'optim': {'lr': 1e-3}} -> {'optim.lr': 1e-3}."""
+    flat = {}
+    for key, value in d.items():
+        if isinstance(value, dict) and value:
+            flat.update(flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def config_diff(configs: list[dict], only_differences: bool = True) -> list[tuple[str, list]]:
+    """Rows (dotted key, one value per config) of the fields of `configs`, in order of first appearance.
+
+    With `only_differences`, just the fields whose values are not all equal; a field a config lacks
+    is `MISSING` there (and differs)."""
+    flat = [flatten(c) for c in configs]
+    keys = list(dict.fromkeys(k for f in flat for k in f))
+    rows = [(k, [f.get(k, MISSING) for f in flat]) for k in keys]
+    if only_differences:
+        rows = [r for r in rows if len({_canonical(v) for v in r[1]}) > 1]
+    return rows
+
+
+def format_config_value(value) -> str:
+    if value is MISSING:
+        return "(absent)"
+    if value is None:
+        return "default"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(format_config_value(v) for v in value)
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def _canonical(value) -> str:
+    return "\0missing" if value is MISSING else json.dumps(value, sort_keys=True)
+
+
+def key_config(diff: list[tuple[str, list]], index: int, limit: int = 6) -> str:
+    """One run's values of the differing fields, as 'key=value' lines (what a hover shows)."""
+    lines = [f"{k} = {format_config_value(values[index])}" for k, values in diff[:limit]]
+    if len(diff) > limit:
+        lines.append(f"... and {len(diff) - limit} more")
+    return "\n".join(lines)
+
+
+# -- writing --------------------------------------------------------------------------------------
+
+def write_csv(path: str | Path, header: list[str], rows: list[list]) -> Path:
+    path = Path(path)
+    buffer = io.StringIO()
+    w = csv.writer(buffer)
+    w.writerow(header)
+    w.writerows([["" if v is None else v for v in row] for row in rows])
+    atomic_write(path, lambda tmp: tmp.write_text(buffer.getvalue(), encoding="utf-8", newline=""))
+    return path
+
+
+def markdown_table(header: list[str], rows: list[list]) -> str:
+    def cell(v) -> str:
+        return ("" if v is None else str(v)).replace("|", "\\|").replace("\n", " ")
+
+    lines = ["| " + " | ".join(map(cell, header)) + " |", "|" + " --- |" * len(header)]
+    lines += ["| " + " | ".join(map(cell, row)) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def diff_table(runs: list[Run], only_differences: bool = True) -> tuple[list[str], list[list]]:
+    """Header ('field', then each run's name) and rows of the config diff of `runs`."""
+    names = [r.summary()["name"] for r in runs]
+    rows = config_diff([r.config().to_dict() for r in runs], only_differences)
+    return ["field", *names], [[k, *map(format_config_value, values)] for k, values in rows]
+
+
+def metric_names(runs: list[Run]) -> list[str]:
+    """Every metric logged by any of `runs`: training ones first, then validation ones."""
+    found: dict[str, str] = {}
+    for run in runs:
+        for key, curve in run.metrics().curves.items():
+            found.setdefault(key, curve.kind)
+    return [k for k in found if found[k] == "step"] + [k for k in found if found[k] != "step"]
+
+
+def curves_table(runs: list[Run], metrics: list[str] | None = None, smoothing: float = 0.0) -> tuple[list[str], list[list]]:
+    """Every logged point of `runs` in long form: run, metric, step, epoch, seconds, images seen, value, smoothed."""
+    header = ["run", "metric", "step", "epoch", "seconds", "images", "value", "smoothed"]
+    rows: list[list] = []
+    for run in runs:
+        name, batch = run.summary()["name"], run.config().optim.batch_size
+        for key, curve in run.metrics().curves.items():
+            if metrics is not None and key not in metrics:
+                continue
+            smooth = ema(curve.value, smoothing)
+            images = x_values(curve, "images", batch)
+            rows += [[name, key, int(s), float(e), float(t), int(i), float(v), float(m)]
+                     for s, e, t, i, v, m in zip(curve.step, curve.epoch, curve.seconds, images, curve.value, smooth)]
+    return header, rows
