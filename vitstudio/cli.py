@@ -165,6 +165,12 @@ def _cmd_inspect(args) -> int:
     return 0
 
 
+def _cmd_gui(args) -> int:
+    from .gui.app import main as gui_main
+
+    return gui_main(runs_dir=args.runs_dir)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vitstudio", description="An experiment studio for Vision Transformers.")
     parser.add_argument("--version", action="version", version=f"vitstudio {__version__}")
@@ -236,15 +242,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--std", type=float, nargs=3, metavar=("R", "G", "B"), help="input normalisation std")
     p.add_argument("--device", default="cpu", help="torch device to run the model on")
     p.set_defaults(func=_cmd_inspect)
+
+    p = sub.add_parser("gui", help="open the studio window (the default without a command)")
+    p.add_argument("--runs-dir", help="where runs live (default: $VITSTUDIO_RUNS or the per-user data folder)")
+    p.set_defaults(func=_cmd_gui)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help()
-        return 0
+    if args.command is None:  # plain `vitstudio` opens the studio
+        args = parser.parse_args(["gui"])
     return args.func(args)
 
 

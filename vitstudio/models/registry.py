@@ -26,6 +26,11 @@ def model_args(name: str) -> dict:
     return dict(_lookup(name)[1])
 
 
+def model_builder(name: str) -> Callable[..., nn.Module]:
+    """The class or function `name` is built by."""
+    return _lookup(name)[0]
+
+
 def create_model(name: str, **overrides) -> nn.Module:
     """Build a registered model; `overrides` replace its default arguments (e.g. `num_classes=10`).
 

@@ -1,0 +1,49 @@
+"""Small widget makers the panels share, and the label that lists a form's problems."""
+from __future__ import annotations
+
+from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QLabel, QLineEdit, QSpinBox
+
+
+def combo(choices: dict) -> QComboBox:
+    """A drop-down of `{value: label}`."""
+    box = QComboBox()
+    for value, label in choices.items():
+        box.addItem(label, value)
+    return box
+
+
+def spin(lo: int, hi: int, default_text: str | None = None) -> QSpinBox:
+    """An integer field; with `default_text`, its lowest value means 'None' and shows that text."""
+    box = QSpinBox()
+    box.setRange(lo, hi)
+    if default_text:
+        box.setSpecialValueText(default_text)
+    return box
+
+
+def dspin(lo: float, hi: float, step: float, decimals: int = 2) -> QDoubleSpinBox:
+    box = QDoubleSpinBox()
+    box.setRange(lo, hi)
+    box.setSingleStep(step)
+    box.setDecimals(decimals)
+    return box
+
+
+def line(placeholder: str = "") -> QLineEdit:
+    edit = QLineEdit()
+    edit.setPlaceholderText(placeholder)
+    return edit
+
+
+class ProblemsLabel(QLabel):
+    """The validation messages of a form, in red, hidden when there are none."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setWordWrap(True)
+        self.setStyleSheet("color: #b71c1c;")
+        self.hide()
+
+    def show_errors(self, errors) -> None:
+        self.setText("\n".join(f"• {e}" for e in errors))
+        self.setVisible(bool(errors))

@@ -1,0 +1,184 @@
+"""The Data panel: dataset, image size and augmentation, with a grid of the images the model will see."""
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QThread, Qt, Signal
+from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtWidgets import (
+    QFileDialog, QFormLayout, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QPushButton, QToolButton, QVBoxLayout,
+    QWidget,
+)
+
+from ...config import AUGMENTS
+from ...data import DATASETS, build_datasets, sample_images
+from ...data.public import SOURCES
+from .common import ProblemsLabel, combo, dspin, line, spin
+
+DATASET_LABELS = {"builtin": "built-in shapes (no download)", "cifar10": "CIFAR-10", "cifar100": "CIFAR-100",
+                  "mnist": "MNIST", "fashion_mnist": "Fashion-MNIST", "stl10": "STL-10",
+                  "flowers102": "Flowers-102", "pets": "Oxford-IIIT Pets", "folder": "image folder"}
+AUGMENT_LABELS = {"none": "none", "standard": "standard (crop, flip)", "deit": "DeiT (RandAugment, erasing)"}
+GRID_ROWS, GRID_COLS, THUMB = 4, 6, 112
+
+
+class SampleLoader(QThread):
+    """Builds the dataset off the UI thread; `loaded` / `failed` carry the request number it answers."""
+
+    loaded = Signal(int, list, list, int)
+    failed = Signal(int, str)
+
+    def __init__(self, request: int, data_cfg, seed: int, parent=None):
+        super().__init__(parent)
+        self.request, self.data_cfg, self.seed = request, data_cfg, seed
+
+    def run(self) -> None:
+        d = self.data_cfg
+        no_download = {"download": False} if d.name in SOURCES else {}  # a preview never fetches a dataset
+        try:
+            bundle = build_datasets(name=d.name, root=d.root, img_size=d.img_size, augment=d.augment,
+                                    val_fraction=d.val_fraction, **no_download)
+            samples = sample_images(bundle, GRID_ROWS * GRID_COLS, split="train", seed=self.seed)
+        except Exception as e:  # shown in the grid's place
+            self.failed.emit(self.request, f"{type(e).__name__}: {e}")
+            return
+        self.loaded.emit(self.request, [s.image for s in samples], [s.name for s in samples], bundle.num_classes)
+
+
+class DataPanel(QWidget):
+    classes_known = Signal(int)  # the dataset's number of classes, once samples are loaded
+    samples_shown = Signal()
+
+    def __init__(self, form, parent=None):
+        super().__init__(parent)
+        self.form = form
+        self._request = 0
+        self._seed = 0
+        self._loaders: set[SampleLoader] = set()
+        self._shown_for = None  # the data config the grid shows
+
+        bind = form.bind
+        self.dataset = bind("data.name", combo({n: DATASET_LABELS.get(n, n) for n in DATASETS}))
+        self.root = bind("data.root", line("folder holding the dataset"))
+        browse = QToolButton(text="…", toolTip="Choose the dataset folder")
+        browse.clicked.connect(self._browse)
+        root_row = QHBoxLayout()
+        root_row.addWidget(self.root, 1)
+        root_row.addWidget(browse)
+        box = QGroupBox("Data")
+        rows = QFormLayout(box)
+        rows.setFieldGrowthPolicy(QFormLayout.AllNonFixedFieldsGrow)
+        rows.addRow("Dataset", self.dataset)
+        rows.addRow("Folder", root_row)
+        rows.addRow("Image size", bind("data.img_size", spin(1, 4096)))
+        rows.addRow("Augmentation", bind("data.augment", combo({a: AUGMENT_LABELS.get(a, a) for a in AUGMENTS})))
+        rows.addRow("Validation share", bind("data.val_fraction", dspin(0, 0.9, 0.05)))
+        rows.addRow("Mixup alpha", bind("data.mixup", dspin(0, 10, 0.1)))
+        rows.addRow("CutMix alpha", bind("data.cutmix", dspin(0, 10, 0.1)))
+        self.problems = ProblemsLabel()
+        left = QVBoxLayout()
+        left.addWidget(box)
+        left.addWidget(self.problems)
+        left.addStretch(1)
+        left_box = QWidget()
+        left_box.setLayout(left)
+        left_box.setFixedWidth(370)
+
+        self.grid_box = QGroupBox("What the model trains on")
+        grid_layout = QVBoxLayout(self.grid_box)
+        self.grid = QGridLayout()
+        self.grid.setSpacing(8)
+        self.cells = []
+        for i in range(GRID_ROWS * GRID_COLS):
+            image, caption = QLabel(alignment=Qt.AlignCenter), QLabel(alignment=Qt.AlignCenter)
+            image.setFixedSize(THUMB, THUMB)
+            image.setStyleSheet("background: #eceff1;")
+            caption.setFixedWidth(THUMB + 8)
+            cell = QVBoxLayout()
+            cell.addWidget(image, 0, Qt.AlignHCenter)
+            cell.addWidget(caption)
+            self.grid.addLayout(cell, i // GRID_COLS, i % GRID_COLS)
+            self.cells.append((image, caption))
+        self.status = QLabel(wordWrap=True)
+        self.reshuffle = QPushButton("Other samples")
+        self.reshuffle.clicked.connect(self._other_samples)
+        bar = QHBoxLayout()
+        bar.addWidget(self.status, 1)
+        bar.addWidget(self.reshuffle)
+        grid_layout.addLayout(self.grid)
+        grid_layout.addLayout(bar)
+        grid_layout.addStretch(1)
+
+        layout = QHBoxLayout(self)
+        layout.addWidget(left_box)
+        layout.addWidget(self.grid_box, 1)
+        form.changed.connect(self._refresh)
+        self._refresh()
+
+    @property
+    def loading(self) -> bool:
+        return bool(self._loaders)
+
+    def shutdown(self) -> None:
+        """Wait for sample loaders still running (a QThread must not outlive its window)."""
+        for loader in list(self._loaders):
+            loader.wait()
+
+    def _refresh(self) -> None:
+        keys = [k for k in self.form.keys if k.startswith("data.")]
+        errors = self.form.errors_for(keys)
+        self.problems.show_errors(errors)
+        self.root.setEnabled(self.form.value("data.name") != "builtin")
+        data_cfg = self.form.config.data
+        key = (data_cfg.name, data_cfg.root, data_cfg.img_size, data_cfg.augment, data_cfg.val_fraction, self._seed)
+        if not errors and key != self._shown_for and self.isVisible():  # build datasets only to show them
+            self._shown_for = key
+            self._load(data_cfg)
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        self._refresh()
+
+    def _other_samples(self) -> None:
+        self._seed += 1
+        self._refresh()
+
+    def _load(self, data_cfg) -> None:
+        """Ask for samples; only the newest request's answer is shown."""
+        self._request += 1
+        self.status.setText("Loading samples…")
+        loader = SampleLoader(self._request, data_cfg, self._seed, self)
+        loader.loaded.connect(self._show_samples)
+        loader.failed.connect(self._show_failure)
+        loader.finished.connect(lambda: self._loaders.discard(loader))
+        self._loaders.add(loader)
+        loader.start()
+
+    def _show_samples(self, request: int, images: list, labels: list, num_classes: int) -> None:
+        if request != self._request:
+            return
+        for (image, caption), pixels, label in zip(self.cells, images, labels):
+            pixels = np.ascontiguousarray(pixels)
+            h, w, _ = pixels.shape
+            qimage = QImage(pixels.data, w, h, 3 * w, QImage.Format_RGB888).copy()
+            mode = Qt.FastTransformation if max(h, w) < THUMB else Qt.SmoothTransformation
+            image.setPixmap(QPixmap.fromImage(qimage).scaled(THUMB, THUMB, Qt.KeepAspectRatio, mode))
+            caption.setText(caption.fontMetrics().elidedText(label, Qt.ElideRight, THUMB + 8))
+            caption.setToolTip(label)
+        for image, caption in self.cells[len(images):]:
+            image.clear()
+            caption.clear()
+        self.status.setText(f"{num_classes} classes · {self.form.value('data.img_size')} px")
+        self.classes_known.emit(num_classes)
+        self.samples_shown.emit()
+
+    def _show_failure(self, request: int, message: str) -> None:
+        if request == self._request:
+            for image, caption in self.cells:
+                image.clear()
+                caption.clear()
+            self.status.setText(f"Cannot load samples: {message}")
+
+    def _browse(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Dataset folder", self.form.value("data.root") or "")
+        if path:
+            self.form.update({"data.root": path})
