@@ -2,8 +2,8 @@ import json
 
 import pytest
 from safetensors.torch import load_file
-
 from train_helpers import tiny_args
+
 from vitstudio.cli import main
 from vitstudio.models import load_model_file
 

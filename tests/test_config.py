@@ -11,6 +11,10 @@ def test_presets_load_and_validate():
         validate(load_config(name))
 
 
+def test_torchvision_classifiers_are_models_too():
+    validate(apply_overrides(Config(), ["model.name=resnet18"]))
+
+
 def test_json_round_trip():
     cfg = apply_overrides(Config(), ["optim.betas=0.9,0.95", "model.depth=3", "runtime.name=a"])
     back = Config.from_dict(json.loads(cfg.to_json()))
@@ -44,6 +48,7 @@ def test_toml_file_over_a_base(tmp_path):
     (["objective.name=finetune"], "objective.init_from", "needs weights"),
     (["optim.warmup_epochs=100"], "optim.warmup_epochs", "must be in"),
     (["runtime.device=tpu"], "runtime.device", "not one of"),
+    (["model.name=resnet18", "model.depth=3"], "model", "takes no model overrides"),
 ])
 def test_validation_names_field_and_reason(overrides, field, words):
     with pytest.raises(ConfigError) as err:

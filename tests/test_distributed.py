@@ -6,8 +6,8 @@ import sys
 from pathlib import Path
 
 import torch
-
 from train_helpers import tiny_config
+
 from vitstudio.train import list_runs
 
 REPO = Path(__file__).resolve().parents[1]

@@ -4,8 +4,14 @@ import torch
 
 from vitstudio.config import ConfigError
 from vitstudio.models import create_model
-from vitstudio.train.objectives import (Distillation, MaskedPretraining, Supervised, freeze_for_linear_probe,
-                                        init_for_finetuning, load_teacher)
+from vitstudio.train.objectives import (
+    Distillation,
+    MaskedPretraining,
+    Supervised,
+    freeze_for_linear_probe,
+    init_for_finetuning,
+    load_teacher,
+)
 from vitstudio.train.optim import build_optimizer
 
 TINY = dict(img_size=16, patch_size=4, embed_dim=32, depth=2, num_heads=2)
@@ -69,7 +75,8 @@ def test_finetune_from_pretrained_weights(batch, tmp_path):
     path = tmp_path / "mae.pt"
     torch.save(mae.state_dict(), path)
     model = create_model("vit_nano_patch4_32", num_classes=4, global_pool="avg", **TINY)
-    init_for_finetuning(model, str(path))
+    notes = init_for_finetuning(model, str(path))
+    assert any("head.weight" in n for n in notes), notes
     assert torch.equal(model.blocks[1].attn.qkv.weight, mae.blocks[1].attn.qkv.weight)
     _fit(Supervised(), model, images, labels)
 

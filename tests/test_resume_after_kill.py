@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 
 import torch
-
 from train_helpers import tiny_config
+
 from vitstudio.train import Trainer, find_run, list_runs
 from vitstudio.train.checkpoint import load_weights
 

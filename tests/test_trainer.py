@@ -3,8 +3,9 @@ import threading
 
 import pytest
 import torch
+from train_helpers import TINY_RUN, tiny_config
 
-from train_helpers import tiny_config
+from vitstudio.config import Config, apply_overrides
 from vitstudio.train import Trainer, find_run, list_runs, load_checkpoint
 from vitstudio.train.checkpoint import load_weights
 from vitstudio.train.objectives import Supervised
@@ -122,7 +123,7 @@ def test_deit_recipe_with_mixup_cutmix(tmp_path):
     assert final.kind == "finished", final.data
 
 
-def test_pretrain_then_finetune_then_distill_from_our_runs(tmp_path):
+def test_pretrain_then_finetune_and_distill_from_our_runs(tmp_path):
     mae = Trainer(tiny_config("model.name=mae_vit_nano_patch4_32", "objective.name=mae", "model.patch_size=8",
                               "optim.epochs=1"), runs_dir=tmp_path)
     assert mae.run().kind == "finished"
@@ -133,7 +134,13 @@ def test_pretrain_then_finetune_then_distill_from_our_runs(tmp_path):
     assert ft.run().kind == "finished"
     assert ft.optimizer.param_groups[0]["lr_scale"] < 1
 
+    # The DeiT flow: train a torchvision ResNet in the studio, then a distilled student from that run.
+    resnet = Trainer(apply_overrides(Config(), [*TINY_RUN, "model.name=resnet18", "optim.epochs=1"]), runs_dir=tmp_path)
+    assert resnet.run().kind == "finished"
     student = Trainer(tiny_config("model.name=deit_nano_distilled_patch4_32", "objective.name=distill",
-                                  f"objective.teacher={ft.run_dir.name}", "optim.epochs=1"), runs_dir=tmp_path)
+                                  f"objective.teacher={resnet.run_dir.name}", "optim.epochs=1"), runs_dir=tmp_path)
     final = student.run()
     assert final.kind == "finished", final.data
+    teacher = student.objective.criterion.teacher
+    assert type(teacher).__name__ == "ResNet" and not teacher.training
+    assert torch.equal(teacher.fc.weight.cpu(), resnet.model.fc.weight.cpu())

@@ -4,8 +4,8 @@ import pickle
 
 import numpy as np
 from PIL import Image
-
 from train_helpers import tiny_config
+
 from vitstudio.train import Trainer, find_run
 
 

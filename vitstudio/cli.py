@@ -32,8 +32,13 @@ def _cmd_convert(args) -> int:
 
 
 def _cmd_train(args) -> int:
+    import os
     import signal
     import time
+
+    # Before torch loads OpenMP: idle threads sleep instead of spinning, so a busy or shared machine (or DDP
+    # ranks sharing cores) does not slow every parallel op to a crawl; set the variable to choose otherwise.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
     from .config import ConfigError, apply_overrides, load_config
     from .train import Trainer, find_run
@@ -48,7 +53,8 @@ def _cmd_train(args) -> int:
         cfg = load_config(args.config, base=base) if args.config else base
         cfg = apply_overrides(cfg, [*args.set, *([f"runtime.device={args.device}"] if args.device else [])])
         main_rank = context().is_main
-        trainer = Trainer(cfg, runs_dir=args.runs_dir, listeners=[ProgressBar()] if main_rank else [], resume=args.resume)
+        listeners = [ProgressBar()] if main_rank else []
+        trainer = Trainer(cfg, runs_dir=args.runs_dir, listeners=listeners, resume=args.resume)
     except (ConfigError, LookupError) as e:
         print(f"vitstudio train: {e}", file=sys.stderr)
         return 2
@@ -82,7 +88,8 @@ def _cmd_runs(args) -> int:
         return 2
     if args.action == "show":
         s = run.summary()
-        print(f"run {s['id']}: {s['state']} at step {s['step']}/{s['total_steps']}" + (f" ({s['reason']})" if s["reason"] else ""))
+        reason = f" ({s['reason']})" if s["reason"] else ""
+        print(f"run {s['id']}: {s['state']} at step {s['step']}/{s['total_steps']}{reason}")
         print(f"folder {s['path']}")
         print(run.config().to_json())
         for e in run.events():
@@ -184,7 +191,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train a model (headless; torchrun-ready)")
     p.add_argument("config", nargs="?", help="a TOML config, laid over the preset")
     p.add_argument("--preset", help="a packaged preset (default: quick)")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a field, e.g. optim.lr=3e-4")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a field, e.g. optim.lr=3e-4")
     p.add_argument("--runs-dir", help="where runs live (default: $VITSTUDIO_RUNS or the per-user data folder)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"))
     p.add_argument("--resume", metavar="RUN", help="continue a run from its last checkpoint")

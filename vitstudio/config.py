@@ -7,9 +7,9 @@ whose `ConfigError` names the field and the reason. The GUI form, the CLI and th
 from __future__ import annotations
 
 import copy
-import functools
 import dataclasses
 import difflib
+import functools
 import json
 import tomllib
 import typing
@@ -17,7 +17,8 @@ from dataclasses import dataclass, field, fields
 from importlib import resources
 from pathlib import Path
 
-from .models.vit import GLOBAL_POOLS, POS_EMBED_KINDS as POS_EMBEDS
+from .models.vit import GLOBAL_POOLS
+from .models.vit import POS_EMBED_KINDS as POS_EMBEDS
 
 OBJECTIVES = ("supervised", "distill", "mae", "mpp", "finetune")
 CLASSIFICATION_OBJECTIVES = ("supervised", "distill", "finetune")
@@ -58,7 +59,8 @@ class ModelConfig:
 
     def overrides(self) -> dict:
         """The arguments this config changes, for `create_model(name, **overrides)`."""
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "name" and getattr(self, f.name) is not None}
+        values = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "name"}
+        return {k: v for k, v in values.items() if v is not None}
 
 
 @dataclass
@@ -290,6 +292,7 @@ def check(cfg: Config) -> list[ConfigError]:
     """Every problem with `cfg`, in field order (a form can mark them all)."""
     from .data import DATASETS
     from .models import list_models, model_args
+    from .models.teachers import torchvision_classifiers
 
     errors: list[ConfigError] = []
 
@@ -302,7 +305,12 @@ def check(cfg: Config) -> list[ConfigError]:
 
     m, d, o, obj, rt = cfg.model, cfg.data, cfg.optim, cfg.objective, cfg.runtime
     known = m.name in list_models()
-    need(known, "model.name", f"unknown model {m.name!r} (see `vitstudio models`){_suggest(m.name, list_models(), list_all=False)}")
+    torchvision = not known and m.name in torchvision_classifiers()
+    need(known or torchvision, "model.name", f"unknown model {m.name!r}: not in `vitstudio models` nor a torchvision "
+                                             f"classifier{_suggest(m.name, list_models(), list_all=False)}")
+    if torchvision:
+        need(not m.overrides(), "model", f"{m.name} is a torchvision classifier; it takes no model overrides")
+        need(obj.name in CLASSIFICATION_OBJECTIVES, "objective.name", f"{m.name} is a classifier")
     shape = {**(model_args(m.name) if known else {}), **m.overrides()}
     patch, dim, heads = shape.get("patch_size"), shape.get("embed_dim"), shape.get("num_heads")
     for key in ("patch_size", "embed_dim", "depth", "num_heads"):
@@ -318,7 +326,8 @@ def check(cfg: Config) -> list[ConfigError]:
     if m.global_pool is not None:
         choice("model.global_pool", m.global_pool, GLOBAL_POOLS)
     if m.global_pool == "token" or (m.global_pool is None and shape.get("global_pool", "token") == "token"):
-        need(m.class_token is not False, "model.class_token", "global_pool 'token' needs a class token; use global_pool 'avg'")
+        need(m.class_token is not False, "model.class_token",
+             "global_pool 'token' needs a class token; use global_pool 'avg'")
     for key in ("drop_rate", "drop_path_rate"):
         v = getattr(m, key)
         need(v is None or 0 <= v < 1, f"model.{key}", "must be in [0, 1)")
@@ -350,10 +359,11 @@ def check(cfg: Config) -> list[ConfigError]:
     need(0 <= obj.distill_alpha <= 1, "objective.distill_alpha", "must be in [0, 1]")
     need(obj.distill_tau > 0, "objective.distill_tau", "must be > 0")
     need(obj.name != "distill" or bool(obj.teacher), "objective.teacher",
-         "distillation needs a teacher: a run of ours or 'torchvision:NAME'")
+         "distillation needs a teacher: a run of ours, a torchvision classifier or a model file")
     need(obj.name != "finetune" or bool(obj.init_from), "objective.init_from",
          "fine-tuning needs weights: a pretraining run or a weights file")
-    need(not obj.linear_probe or obj.name == "finetune", "objective.linear_probe", "applies to objective 'finetune' only")
+    need(not obj.linear_probe or obj.name == "finetune", "objective.linear_probe",
+         "applies to objective 'finetune' only")
     if obj.name not in CLASSIFICATION_OBJECTIVES:
         need(d.mixup == 0 and d.cutmix == 0, "data.mixup", f"Mixup/CutMix mix labels; objective {obj.name!r} has none")
 
@@ -361,5 +371,6 @@ def check(cfg: Config) -> list[ConfigError]:
     choice("runtime.precision", rt.precision, PRECISIONS)
     need(rt.log_every >= 1, "runtime.log_every", "must be at least 1")
     need(rt.checkpoint_every >= 0, "runtime.checkpoint_every", "must be >= 0 (0: at the end of each epoch only)")
-    need(rt.name is None or ("/" not in rt.name and "\\" not in rt.name), "runtime.name", "must not contain a path separator")
+    need(rt.name is None or ("/" not in rt.name and "\\" not in rt.name), "runtime.name",
+         "must not contain a path separator")
     return errors

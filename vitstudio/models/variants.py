@@ -10,8 +10,9 @@ from .registry import register_model
 from .vit import VisionTransformer
 
 #: width, depth and heads of each size (MLP ratio 4): Table 1 of the ViT paper, DeiT's Ti and S,
-#: and two small sizes of ours for 32x32 images.
+#: and three small sizes of ours for 32x32 images.
 SIZES = {
+    "pico": dict(embed_dim=96, depth=3, num_heads=3),
     "nano": dict(embed_dim=128, depth=6, num_heads=4),
     "micro": dict(embed_dim=192, depth=6, num_heads=3),
     "tiny": dict(embed_dim=192, depth=12, num_heads=3),
@@ -51,6 +52,8 @@ for name, layers, size, patch, img, classes in _HYBRIDS:
 # Small hybrids for 32x32 images, 64 tokens: the ResNetV2 stem (stride 4), or torchvision's ResNet-18 to
 # layer3 with a 3x3/1 stem and no max-pool (stride 4).
 register_model("vit_micro_r_s4_p1_32", hybrid_vit, layers=(), img_size=32, num_classes=10, **SIZES["micro"])
+# The `quick` preset's model: the stem and one bottleneck block (256 channels) under a pico ViT.
+register_model("vit_pico_r1_s4_p1_32", hybrid_vit, layers=(1,), img_size=32, num_classes=10, **SIZES["pico"])
 register_model("vit_micro_resnet18_s4_32", hybrid_vit, backbone="resnet18", cifar_stem=True, img_size=32,
                num_classes=10, **SIZES["micro"])
 

@@ -52,8 +52,23 @@ def load_checkpoint(path: Path, map_location="cpu") -> dict:
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a vitstudio training checkpoint")
     if state.get("version", 0) > VERSION:
-        raise CheckpointError(f"checkpoint {path} has format version {state['version']}; this vitstudio reads up to {VERSION}")
+        raise CheckpointError(f"checkpoint {path} has format version {state['version']}; "
+                              f"this vitstudio reads up to {VERSION}")
     return state
+
+
+def save_model(model: torch.nn.Module, path: Path) -> Path:
+    """Final weights as safetensors: self-describing for a registered model (`models.load_model_file`
+    rebuilds it), the bare state dict for others (torchvision classifiers)."""
+    from safetensors.torch import save_file
+
+    from ..models import export_safetensors
+
+    if getattr(model, "model_spec", None) is not None:
+        return export_safetensors(model, path)
+    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    atomic_write(Path(path), lambda tmp: save_file(tensors, str(tmp)))
+    return Path(path)
 
 
 def load_weights(path: Path) -> dict[str, torch.Tensor]:

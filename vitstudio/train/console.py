@@ -47,7 +47,8 @@ def format_eval(d: dict | None) -> str:
 
 def format_summary(event: Event, summary: dict, seconds: float) -> str:
     """The lines printed when `vitstudio train` ends."""
-    lines = [f"{event.kind}: run {summary['id']} after {event.step} steps ({event.epoch:.2f} epochs) in {seconds:.1f} s",
+    lines = [f"{event.kind}: run {summary['id']} after {event.step} steps ({event.epoch:.2f} epochs) "
+             f"in {seconds:.1f} s",
              f"  folder      {summary['path']}"]
     if event.data.get("reason"):
         lines.append(f"  reason      {event.data['reason']}")

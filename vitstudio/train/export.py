@@ -4,8 +4,9 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from .checkpoint import atomic_write
+from .checkpoint import atomic_write, save_model
 from .runs import Run
+
 
 def export_csv(run: Run, path: str | Path) -> Path:
     """One row per logged event: kind, step, epoch, time and every scalar field of its data."""
@@ -29,12 +30,12 @@ def export_csv(run: Run, path: str | Path) -> Path:
 def export_weights(run: Run, path: str | Path, fmt: str = "safetensors", which: str = "final") -> Path:
     """The run's model (`which` weights, see `Run.weights_file`) as a file:
 
-    'safetensors': self-describing (`vitstudio.models.load_model_file` rebuilds the model from it);
+    'safetensors': see `save_model` (self-describing for our models);
     'timm': the state dict in timm's layout (a pretraining model gives its encoder)."""
-    from ..models import export_safetensors, export_timm
+    from ..models import export_timm
 
     model = run.load_model(which)
-    return export_safetensors(model, path) if fmt == "safetensors" else export_timm(model, path)
+    return save_model(model, path) if fmt == "safetensors" else export_timm(model, path)
 
 
 def _scalar(v) -> bool:

@@ -6,6 +6,8 @@ per-batch sums named by its `metrics` (loss, correct top-1 / top-5, count) that 
 """
 from __future__ import annotations
 
+import warnings
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -57,14 +59,16 @@ class Distillation(Supervised):
         from ..models import DistillationLoss
 
         super().__init__(label_smoothing)
-        self.criterion = DistillationLoss(nn.CrossEntropyLoss(label_smoothing=label_smoothing), teacher, kind, alpha, tau)
+        base = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
+        self.criterion = DistillationLoss(base, teacher, kind, alpha, tau)
 
     def loss(self, model: nn.Module, images: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         return self.criterion(images, model(images), targets)
 
 
 class MaskedPretraining:
-    """MAE or masked patch prediction: the model computes its own loss, `model(images, mask_ratio) -> (loss, pred, mask)`.
+    """MAE or masked patch prediction: the model computes its own loss,
+    `model(images, mask_ratio) -> (loss, pred, mask)`.
 
     Validation uses the same masks every epoch (noise from a fixed seed), so its loss is comparable over time."""
 
@@ -118,7 +122,7 @@ def load_teacher(ref: str, num_classes: int, img_size: int, runs_dir=None) -> nn
 
 def init_for_finetuning(model: nn.Module, source: str, runs_dir=None) -> list[str]:
     """Load pretrained weights (a run of ours, or a weights file in any layout `load_pretrained` reads: timm,
-    DeiT, MAE, Google .npz, transformers) into `model`; returns the notes of what was adapted."""
+    DeiT, MAE, Google .npz, transformers) into `model`; returns notes on what was adapted or left new."""
     from ..models import load_pretrained
     from .runs import find_run
 
@@ -127,10 +131,12 @@ def init_for_finetuning(model: nn.Module, source: str, runs_dir=None) -> list[st
     except LookupError:
         path = source
     try:
-        report = load_pretrained(model, str(path))
+        with warnings.catch_warnings(record=True) as caught:  # returned as notes, for the run's log
+            warnings.simplefilter("always")
+            report = load_pretrained(model, str(path))
     except (ValueError, OSError) as e:
         raise ConfigError("objective.init_from", str(e)) from None
-    return list(report.notes)
+    return list(dict.fromkeys([*report.notes, *(str(w.message) for w in caught)]))
 
 
 def freeze_for_linear_probe(model: nn.Module) -> None:

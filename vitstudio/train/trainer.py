@@ -4,7 +4,8 @@
     final = trainer.run()        # blocks; returns the terminal Event (finished/stopped/diverged/failed)
 
 `pause()`, `resume()` and `stop()` may be called from any thread; they are obeyed between steps.
-Only rank 0 of a `torchrun` job writes the run folder and emits events.
+Only rank 0 of a `torchrun` job writes the run folder and emits events; a stop requested on any rank
+stops every rank at the next logging step (pausing is for single-process runs).
 """
 from __future__ import annotations
 
@@ -19,9 +20,9 @@ import torch
 from torch import nn
 
 from ..config import CLASSIFICATION_OBJECTIVES, Config, ConfigError, validate
-from ..models import create_model, export_safetensors, model_args
+from ..models import create_model, create_teacher, list_models, model_args
 from . import distributed
-from .checkpoint import load_checkpoint, save_checkpoint
+from .checkpoint import load_checkpoint, save_checkpoint, save_model
 from .events import Event, Listener
 from .objectives import build_objective, freeze_for_linear_probe, init_for_finetuning
 from .optim import build_optimizer, lr_at, set_lr
@@ -204,7 +205,7 @@ class Trainer:
                 return bad
         weights = self.run_dir / "model.safetensors" if self.run_dir else None
         if self.dist.is_main:
-            export_safetensors(self.model, weights)
+            save_model(self.model, weights)
         return self._emit("finished", weights=str(weights), best=self.best)
 
     def _between_steps(self) -> Event | None:
@@ -220,7 +221,8 @@ class Trainer:
             self._loss_sum.zero_()
         if self._stop_requested():
             bad = self._checkpoint()
-            return bad or self._emit("stopped", reason="stop requested", checkpoint=str(self.run_record.last_checkpoint))
+            checkpoint = str(self.run_record.last_checkpoint)
+            return bad or self._emit("stopped", reason="stop requested", checkpoint=checkpoint)
         return None
 
     def _stop_requested(self) -> bool:
@@ -324,7 +326,10 @@ class Trainer:
 
 
 def build_model(cfg: Config, num_classes: int | None = None) -> nn.Module:
-    """The model `cfg.model` names, built for `cfg.data.img_size` and (for classification) `num_classes`."""
+    """The model `cfg.model` names, built for `cfg.data.img_size` and (for classification) `num_classes`:
+    a registered model, or a torchvision classifier (e.g. a ResNet to train as a distillation teacher)."""
+    if cfg.model.name not in list_models():
+        return create_teacher(cfg.model.name, num_classes, cfg.data.img_size).train().requires_grad_(True)
     kwargs = cfg.model.overrides()
     if "img_size" in model_args(cfg.model.name):
         kwargs["img_size"] = cfg.data.img_size
@@ -345,7 +350,10 @@ def _build_data(d, seed: int):
     """The datasets `d` (the config's data section) describes."""
     from ..data import build_datasets
 
-    extra = {"num_train": d.num_train} if d.name == "builtin" else {} if d.name == "folder" else {"download": d.download}
+    if d.name == "builtin":
+        extra = {"num_train": d.num_train}
+    else:
+        extra = {} if d.name == "folder" else {"download": d.download}
     return build_datasets(name=d.name, root=d.root, img_size=d.img_size, augment=d.augment,
                           val_fraction=d.val_fraction, seed=seed, **extra)
 
