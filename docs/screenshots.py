@@ -43,7 +43,7 @@ def main() -> None:
     args = parser.parse_args()
     out = Path(args.out)
 
-    app = create_app()
+    create_app()
     with tempfile.TemporaryDirectory() as tmp:
         w = MainWindow(runs_dir=Path(tmp) / "runs", settings=QSettings(f"{tmp}/settings.ini", QSettings.IniFormat))
         w.resize(1360, 860)

@@ -120,7 +120,8 @@ class ArchitectureView(QWidget):
     def _blocks(self, p: QPainter, r: QRectF, s: Shape) -> None:
         shadows = min(s.depth - 1, 3)
         for i in range(shadows, 0, -1):  # a stack: the deeper, the more cards behind
-            self._box(p, r.adjusted(4 * i, -4 * i + 4 * shadows, 4 * i - 4 * shadows, -4 * i), BLOCK.darker(100 + 8 * i))
+            card = r.adjusted(4 * i, -4 * i + 4 * shadows, 4 * i - 4 * shadows, -4 * i)
+            self._box(p, card, BLOCK.darker(100 + 8 * i))
         front = r.adjusted(0, 4 * shadows, -4 * shadows, 0)
         self._box(p, front, BLOCK)
         p.setPen(INK)

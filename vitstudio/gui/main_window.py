@@ -11,7 +11,15 @@ from functools import partial
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import (
-    QApplication, QFileDialog, QLabel, QMainWindow, QMenu, QMessageBox, QTabWidget, QVBoxLayout, QWidget,
+    QApplication,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
 )
 
 from .. import __version__
@@ -154,9 +162,12 @@ class MainWindow(QMainWindow):
         full.setCheckable(True)
 
         run = bar.addMenu("&Run")
-        self.start_action = run.addAction("&Start training", QKeySequence("Ctrl+Return"), lambda: self.training_panel.start())
-        self.pause_action = run.addAction("&Pause / resume", QKeySequence("Ctrl+P"), lambda: self.training_panel.toggle_pause())
-        self.stop_action = run.addAction("S&top (save a checkpoint)", QKeySequence("Ctrl+."), lambda: self.training_panel.stop())
+        self.start_action = run.addAction("&Start training", QKeySequence("Ctrl+Return"),
+                                          partial(self._train, "start"))
+        self.pause_action = run.addAction("&Pause / resume", QKeySequence("Ctrl+P"),
+                                          partial(self._train, "toggle_pause"))
+        self.stop_action = run.addAction("S&top (save a checkpoint)", QKeySequence("Ctrl+."),
+                                         partial(self._train, "stop"))
 
         help_menu = bar.addMenu("&Help")
         help_menu.addAction("&Keyboard shortcuts", QKeySequence.HelpContents, self.show_shortcuts)
@@ -166,6 +177,10 @@ class MainWindow(QMainWindow):
                               self.start_action, self.pause_action, self.stop_action]
         for action in self._core_actions:
             action.setEnabled(False)
+
+    def _train(self, command: str) -> None:
+        """A Run menu command for the training panel (which exists once the core is loaded)."""
+        getattr(self.training_panel, command)()
 
     def _fill_presets(self) -> None:
         from ..config import list_presets

@@ -76,4 +76,5 @@ def _mark_failed(run_dir, error: Exception, tb: str) -> None:
     run = Run(run_dir)
     last = run.events()
     step, epoch = (last[-1].step, last[-1].epoch) if last else (0, 0.0)
-    run.record(Event("failed", step, epoch, time.time(), {"reason": f"{type(error).__name__}: {error}", "traceback": tb}))
+    reason = f"{type(error).__name__}: {error}"
+    run.record(Event("failed", step, epoch, time.time(), {"reason": reason, "traceback": tb}))

@@ -10,7 +10,15 @@ import inspect
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
-    QCheckBox, QComboBox, QFormLayout, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget,
+    QCheckBox,
+    QComboBox,
+    QFormLayout,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QVBoxLayout,
+    QWidget,
 )
 
 from ...config import CLASSIFICATION_OBJECTIVES, GLOBAL_POOLS, POS_EMBEDS
@@ -235,7 +243,7 @@ class ModelPanel(QWidget):
             values[f"model.{k}"] = None if args.get(k, _VIT_DEFAULTS[k]) == dims[k] else dims[k]
         same_family = family_of(self.form.value("model.name")) == family
         values["model.patch_size"] = patch if same_family and args.get("patch_size") != patch else None
-        for k, v in self.form.config.model.overrides().items():
+        for k in self.form.config.model.overrides():
             if takes is not None and k not in takes:
                 values[f"model.{k}"] = None
         objective = self.form.value("objective.name")
