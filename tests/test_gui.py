@@ -298,3 +298,23 @@ def test_menus_load_presets_import_weights_and_list_shortcuts(qtbot, window, tmp
     text = window.show_shortcuts().text()
     assert "Start training" in text and "Ctrl+Return" in text
     assert "vitstudio" in window.show_about().text()
+
+
+def test_the_runs_tab_resumes_a_run_and_starts_from_its_config(qtbot, window):
+    panel = window.training_panel
+    window.form.update({"optim.epochs": 20})
+    qtbot.mouseClick(panel.start_button, Qt.LeftButton)
+    qtbot.waitUntil(lambda: panel.plots.point_count("loss") >= 1, timeout=60_000)
+    with qtbot.waitSignal(panel.run_ended, timeout=60_000):
+        panel.stop()
+    run = panel.run
+    window.form.update({"optim.epochs": 3})
+    with qtbot.waitSignal(panel.run_started, timeout=60_000) as started:
+        window.runs_panel.resume_requested.emit(str(run.path))
+    assert started.args[0] > 0 and panel.run.path == run.path
+    assert window.form.value("optim.epochs") == 20  # the run's own settings
+    panel.stop()
+    qtbot.waitUntil(lambda: not panel.running, timeout=60_000)
+
+    window.runs_panel.new_run_requested.emit(load_config("quick"))
+    assert window.form.config == load_config("quick") and window.current_panel() is window.model_panel

@@ -1,4 +1,4 @@
-"""The studio window: Model, Data and Training tabs, menus, status bar, saved window state.
+"""The studio window: Model, Data, Training, Runs and Inspector tabs, menus, status bar, saved window state.
 
 The window paints before torch is imported: each tab shows a placeholder until `CoreLoader`
 has imported the core, then the real panels replace them (`core_ready`).
@@ -79,10 +79,9 @@ class MainWindow(QMainWindow):
         self._loader.start()
 
     def _on_core_loaded(self, info: dict) -> None:
-        from ..config import Config
-        from .form import INVALID_STYLE, ConfigForm
         from ..analysis.sources import from_run
         from ..train.runs import Run
+        from .form import INVALID_STYLE, ConfigForm
         from .panels.data import DataPanel
         from .panels.inspector import InspectorPanel
         from .panels.model import ModelPanel
@@ -90,7 +89,7 @@ class MainWindow(QMainWindow):
         from .panels.training import TrainingPanel
 
         self.setStyleSheet(INVALID_STYLE)
-        self.form = ConfigForm(self._initial_config() or Config(), self)
+        self.form = ConfigForm(self._initial_config(), self)
         self.model_panel = ModelPanel(self.form)
         self.data_panel = DataPanel(self.form)
         self.training_panel = TrainingPanel(self.form, runs_dir=self.runs_dir)
@@ -125,7 +124,7 @@ class MainWindow(QMainWindow):
 
     def _initial_config(self):
         """The form as it was left, else the `quick` preset."""
-        from ..config import Config, ConfigError, list_presets, load_config
+        from ..config import Config, ConfigError, load_config
 
         saved = self.settings.value("config")
         if saved:
@@ -133,7 +132,7 @@ class MainWindow(QMainWindow):
                 return Config.from_dict(json.loads(saved), strict=False)
             except (ValueError, ConfigError):
                 pass
-        return load_config("quick") if "quick" in list_presets() else None
+        return load_config("quick")
 
     # -- menus --------------------------------------------------------------------------------
 

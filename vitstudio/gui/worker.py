@@ -28,9 +28,9 @@ class TrainingThread(QThread):
         self._lock = threading.Lock()
 
     def run(self) -> None:
-        from ..train import Trainer
-
         try:
+            from ..train import Trainer
+
             trainer = Trainer(self.config, runs_dir=self.runs_dir, listeners=[self._forward], resume=self.resume_from)
             with self._lock:
                 self._trainer, pending = trainer, self._pending
