@@ -137,11 +137,11 @@ def load_public(name: str, root: str | Path, train: bool, download: bool = False
     root = Path(root).expanduser()
     if download:
         _download(name, root)
+    folder = root / SOURCES[name].folder
+    if not all((folder / f.rstrip("/")).exists() for f in SOURCES[name].files):
+        raise DatasetNotFound(not_found_message(name, root))
     try:
         if name.startswith("cifar"):
-            folder = root / SOURCES[name].folder
-            if not all((folder / f).is_file() for f in SOURCES[name].files):
-                raise DatasetNotFound(not_found_message(name, root))
             return _load_cifar(name, folder, train)
         return _torchvision(name, root, train, download=False)
     except RuntimeError as e:  # torchvision's "Dataset not found or corrupted"

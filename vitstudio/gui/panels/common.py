@@ -1,7 +1,21 @@
 """Small widget makers the panels share, and the label that lists a form's problems."""
 from __future__ import annotations
 
-from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QLabel, QLineEdit, QSpinBox
+from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QLabel, QLayout, QLineEdit, QSpinBox, QVBoxLayout, QWidget
+
+FORM_WIDTH = 370
+
+
+def form_column(*items: QWidget | QLayout) -> QWidget:
+    """The fixed-width left column of a panel: its widgets and layouts stacked, then a stretch."""
+    column = QVBoxLayout()
+    for item in items:
+        (column.addLayout if isinstance(item, QLayout) else column.addWidget)(item)
+    column.addStretch(1)
+    box = QWidget()
+    box.setLayout(column)
+    box.setFixedWidth(FORM_WIDTH)
+    return box
 
 
 def combo(choices: dict) -> QComboBox:

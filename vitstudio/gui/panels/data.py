@@ -5,22 +5,14 @@ import numpy as np
 from PySide6.QtCore import Qt, QThread, Signal
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import (
-    QFileDialog,
-    QFormLayout,
-    QGridLayout,
-    QGroupBox,
-    QHBoxLayout,
-    QLabel,
-    QPushButton,
-    QToolButton,
-    QVBoxLayout,
+    QFileDialog, QFormLayout, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QPushButton, QToolButton, QVBoxLayout,
     QWidget,
 )
 
 from ...config import AUGMENTS
 from ...data import DATASETS, build_datasets, sample_images
 from ...data.public import SOURCES
-from .common import ProblemsLabel, combo, dspin, line, spin
+from .common import ProblemsLabel, combo, dspin, form_column, line, spin
 
 DATASET_LABELS = {"builtin": "built-in shapes (no download)", "cifar10": "CIFAR-10", "cifar100": "CIFAR-100",
                   "mnist": "MNIST", "fashion_mnist": "Fashion-MNIST", "stl10": "STL-10",
@@ -83,13 +75,7 @@ class DataPanel(QWidget):
         rows.addRow("Mixup alpha", bind("data.mixup", dspin(0, 10, 0.1)))
         rows.addRow("CutMix alpha", bind("data.cutmix", dspin(0, 10, 0.1)))
         self.problems = ProblemsLabel()
-        left = QVBoxLayout()
-        left.addWidget(box)
-        left.addWidget(self.problems)
-        left.addStretch(1)
-        left_box = QWidget()
-        left_box.setLayout(left)
-        left_box.setFixedWidth(370)
+        left_box = form_column(box, self.problems)
 
         self.grid_box = QGroupBox("What the model trains on")
         grid_layout = QVBoxLayout(self.grid_box)

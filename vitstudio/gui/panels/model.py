@@ -10,15 +10,7 @@ import inspect
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
-    QCheckBox,
-    QComboBox,
-    QFormLayout,
-    QGridLayout,
-    QGroupBox,
-    QHBoxLayout,
-    QLabel,
-    QVBoxLayout,
-    QWidget,
+    QCheckBox, QComboBox, QFormLayout, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget,
 )
 
 from ...config import CLASSIFICATION_OBJECTIVES, GLOBAL_POOLS, POS_EMBEDS
@@ -28,7 +20,7 @@ from ...models.stats import model_stats
 from ...models.variants import SIZES
 from ..architecture import ArchitectureView, Shape
 from ..form import write_widget
-from .common import ProblemsLabel, combo, dspin, spin
+from .common import ProblemsLabel, combo, dspin, form_column, spin
 
 FAMILIES = {"vit": "ViT", "hybrid": "Hybrid (CNN features)", "deit": "DeiT", "mae": "MAE",
             "mpp": "Masked patch prediction"}
@@ -159,13 +151,7 @@ class ModelPanel(QWidget):
         ]:
             rows.addRow(label, widget)
         rows.addRow(self.name_label)
-        left = QVBoxLayout()
-        left.addWidget(box)
-        left.addWidget(self.problems)
-        left.addStretch(1)
-        left_box = QWidget()
-        left_box.setLayout(left)
-        left_box.setFixedWidth(370)
+        left_box = form_column(box, self.problems)
 
         self.figures = {}
         figures_box = QGroupBox("Derived figures")

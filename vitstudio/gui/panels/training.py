@@ -6,24 +6,15 @@ from collections import deque
 from PySide6.QtCore import Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
-    QComboBox,
-    QFileDialog,
-    QFormLayout,
-    QGroupBox,
-    QHBoxLayout,
-    QLabel,
-    QProgressBar,
-    QPushButton,
-    QToolButton,
-    QVBoxLayout,
-    QWidget,
+    QComboBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QProgressBar, QPushButton,
+    QToolButton, QVBoxLayout, QWidget,
 )
 
 from ...config import DEVICES, OBJECTIVES
 from ...train.runs import Run, list_runs
 from ..plots import X_AXES, LivePlots
 from ..worker import TrainingThread
-from .common import ProblemsLabel, combo, line, spin
+from .common import ProblemsLabel, combo, form_column, line, spin
 
 OBJECTIVE_LABELS = {
     "supervised": "Supervised (labels)", "distill": "Distillation (DeiT)", "mae": "MAE pretraining",
@@ -100,18 +91,8 @@ class TrainingPanel(QWidget):
             self.results[key] = QLabel("—")
             results.addRow(label, self.results[key])
 
-        left = QVBoxLayout()
-        left.addWidget(settings)
-        left.addWidget(self.problems)
-        left.addLayout(buttons)
-        left.addWidget(self.progress)
-        left.addWidget(self.progress_label)
-        left.addWidget(self.run_label)
-        left.addWidget(results_box)
-        left.addStretch(1)
-        left_box = QWidget()
-        left_box.setLayout(left)
-        left_box.setFixedWidth(370)
+        left_box = form_column(settings, self.problems, buttons, self.progress, self.progress_label, self.run_label,
+                               results_box)
 
         self.plots = LivePlots()
         self.x_axis = combo({k: f"x: {v}" for k, v in X_AXES.items()})
