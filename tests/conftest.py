@@ -15,3 +15,15 @@ def _seed():
 def rel_err(ours: torch.Tensor, ref: torch.Tensor) -> float:
     """Largest absolute difference relative to the reference's largest magnitude."""
     return ((ours - ref).abs().max() / ref.abs().max()).item()
+
+
+def timm_pair(name: str, **kwargs):
+    """timm's model `name` with random weights and ours with the same state dict (strict), both in eval mode."""
+    import timm
+
+    from vitstudio.models import create_model
+
+    ref = timm.create_model(name, pretrained=False, **kwargs).eval()
+    ours = create_model(name, **kwargs).eval()
+    ours.load_state_dict(ref.state_dict(), strict=True)
+    return ours, ref

@@ -2,19 +2,11 @@
 import pytest
 import torch
 
-from conftest import rel_err
-from vitstudio.models import create_model
+from conftest import rel_err, timm_pair
 
 timm = pytest.importorskip("timm")
 
 TOL = 1e-5
-
-
-def _pair(name, **kwargs):
-    ref = timm.create_model(name, pretrained=False, **kwargs).eval()
-    ours = create_model(name, **kwargs).eval()
-    ours.load_state_dict(ref.state_dict(), strict=True)
-    return ours, ref
 
 
 @pytest.mark.parametrize("name,params", [
@@ -23,7 +15,7 @@ def _pair(name, **kwargs):
     ("vit_tiny_r_s16_p8_224", 6_337_704),   # stem-only backbone, patch 8 on the stride-4 map
 ])
 def test_hybrid_parity(name, params):
-    ours, ref = _pair(name)
+    ours, ref = timm_pair(name)
     assert sum(p.numel() for p in ours.parameters()) == params
     x = torch.randn(1, 3, 224, 224)
     with torch.no_grad():
@@ -36,7 +28,7 @@ def test_hybrid_parity(name, params):
 def test_hybrid_at_a_new_resolution_matches_timm():
     """Same weights, a smaller image (96 px) and a shallow ViT: the 'same' padding is input-size dependent."""
     kw = dict(img_size=96, depth=2, embed_dim=128, num_heads=4)
-    ours, ref = _pair("vit_small_r26_s32_224", **kw)
+    ours, ref = timm_pair("vit_small_r26_s32_224", **kw)
     assert ours.grid_size == (3, 3)
     x = torch.randn(2, 3, 96, 96)
     with torch.no_grad():
@@ -46,7 +38,7 @@ def test_hybrid_at_a_new_resolution_matches_timm():
 
 
 def test_deit_distilled_parity_train_and_eval():
-    ours, ref = _pair("deit_base_distilled_patch16_224")
+    ours, ref = timm_pair("deit_base_distilled_patch16_224")
     assert sum(p.numel() for p in ours.parameters()) == 87_338_192
     x = torch.randn(2, 3, 224, 224)
     with torch.no_grad():
@@ -60,7 +52,7 @@ def test_deit_distilled_parity_train_and_eval():
 
 
 def test_deit_plain_is_a_vit_with_timm_names():
-    ours, ref = _pair("deit_tiny_patch16_224")
+    ours, ref = timm_pair("deit_tiny_patch16_224")
     x = torch.randn(1, 3, 224, 224)
     with torch.no_grad():
         err = rel_err(ours(x), ref(x))

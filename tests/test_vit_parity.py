@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from conftest import rel_err
+from conftest import rel_err, timm_pair
 from vitstudio.models import create_model
 
 timm = pytest.importorskip("timm")
@@ -11,18 +11,11 @@ from timm.models.vision_transformer import checkpoint_filter_fn  # noqa: E402
 TOL = 1e-5
 
 
-def _pair(name, **kwargs):
-    ref = timm.create_model(name, pretrained=False, **kwargs).eval()
-    ours = create_model(name, **kwargs).eval()
-    ours.load_state_dict(ref.state_dict(), strict=True)
-    return ours, ref
-
-
 @pytest.mark.parametrize("name", [
     "vit_tiny_patch16_224", "vit_small_patch16_224", "vit_base_patch32_224", "vit_base_patch16_224",
 ])
 def test_classification_parity(name):
-    ours, ref = _pair(name)
+    ours, ref = timm_pair(name)
     x = torch.randn(2, 3, 224, 224)
     with torch.no_grad():
         err = rel_err(ours(x), ref(x))
@@ -33,7 +26,7 @@ def test_classification_parity(name):
 
 @pytest.mark.parametrize("kwargs", [dict(global_pool="avg"), dict(global_pool="avg", class_token=False)])
 def test_global_average_pool_parity(kwargs):
-    ours, ref = _pair("vit_small_patch16_224", **kwargs)
+    ours, ref = timm_pair("vit_small_patch16_224", **kwargs)
     assert "fc_norm.weight" in ours.state_dict() and "norm.weight" not in ours.state_dict()
     x = torch.randn(2, 3, 224, 224)
     with torch.no_grad():
