@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -46,23 +47,28 @@ def ema(values, weight: float) -> np.ndarray:
     if not 0 <= weight < 1:
         raise ValueError(f"smoothing weight must be in [0, 1), got {weight}")
     y = np.asarray(values, dtype=np.float64)
-    if weight == 0 or y.size == 0:
+    if weight < 1e-50 or y.size == 0:  # below 1e-50 the average is the values to the last bit
         return y.copy()
     finite = np.isfinite(y)
     every = bool(finite.all())
     v = y if every else y[finite]
     n = v.size
-    # The average is a convolution with (1 - w) w^k; terms with w^k below 1e-13 cannot show, so the kernel
-    # (and the debiasing, 1 - w^(n+1), which is 1 from there on) stops there.
-    taps = min(n, int(np.ceil(np.log(1e-13) / np.log(weight))))
-    powers = weight ** np.arange(taps + 1)
-    kernel = (1 - weight) * powers[:taps]
-    if taps <= 256:
-        smooth = np.convolve(v, kernel)[:n]
-    else:
-        size = 1 << int(np.ceil(np.log2(n + taps - 1)))
-        smooth = np.fft.irfft(np.fft.rfft(v, size) * np.fft.rfft(kernel, size), size)[:n]
-    smooth[:taps] /= 1 - powers[1:taps + 1]
+    # Vectorised in blocks: from a zero start, s_i = (1 - w) w^i cumsum_{j<=i}(w^-j y_j) for i = 1..block,
+    # with the block short enough that w^-block stays below 1e50. Each block then adds the last value of
+    # the one before, times w^i; what would come from two blocks back is below 1e-50 of it and cannot show.
+    # The debiasing, 1 - w^i, is 1 past the first block for the same reason.
+    log_w = math.log(weight)
+    block = max(1, min(n, int(50 * math.log(10) / -log_w)))
+    decay = np.exp(np.arange(1, block + 1) * log_w)  # w^i
+    m = -(-n // block)
+    s = np.zeros((m, block))
+    s.reshape(-1)[:n] = v
+    s /= decay
+    np.cumsum(s, axis=1, out=s)
+    s *= (1 - weight) * decay
+    s[1:] += s[:-1, -1:] * decay
+    smooth = s.reshape(-1)[:n]
+    smooth[:block] /= 1 - decay
     if every:
         return smooth
     out = y.copy()
