@@ -118,6 +118,26 @@ def test_selecting_two_runs_overlays_both_curves(qtbot, panel, runs):
         panel.model.text(row_of(panel, run), "best_top1") for run in (a, b)]
 
 
+def test_auto_range_shows_every_curve_whole_and_the_drawn_curves_follow_each_change(qtbot, panel, runs):
+    a, b = runs["a"], runs["b"]
+    panel.select_runs([a, b])
+    compare = panel.compare
+    compare.smoothing.setValue(0)
+    vb = compare.plot.getPlotItem().vb
+    for axis, metric, log_y in (("images", "loss", False), ("step", "val_loss", True), ("epoch", "loss", True)):
+        compare.x_box.setCurrentIndex(compare.x_box.findData(axis))
+        compare.metric_box.setCurrentIndex(compare.metric_box.findData(metric))
+        compare.log_y.setChecked(log_y)
+        qtbot.wait(20)  # painted
+        (x0, x1), (y0, y1) = vb.viewRange()
+        for line in compare.plot.lines[:2]:
+            x, y = line.xData, np.log10(line.yData) if log_y else line.yData
+            drawn_x, drawn_y = line.curve.getData()  # what is painted: the latest data, log-mapped
+            assert drawn_x.tolist() == x.tolist() and np.allclose(drawn_y, y)
+            assert x0 <= x.min() and x.max() <= x1 and y0 <= y.min() and y.max() <= y1
+    compare.log_y.setChecked(False)
+
+
 def test_config_diff_shows_exactly_the_differing_fields(panel, runs):
     panel.select_runs([runs["a"], runs["b"]])
     table = panel.compare.diff_table

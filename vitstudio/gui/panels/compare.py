@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from html import escape
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pyqtgraph as pg
@@ -41,6 +42,7 @@ class GridAxis(pg.AxisItem):
     def __init__(self, orientation: str, background):
         super().__init__(orientation)
         self.background = pg.mkColor(background)
+        self._opaque_pens: dict[int, pg.QtGui.QPen] = {}  # a translucent pen's colour (rgba) -> its opaque twin
 
     def generateDrawSpecs(self, p):
         specs = super().generateDrawSpecs(p)
@@ -50,11 +52,68 @@ class GridAxis(pg.AxisItem):
         return axis, [(self._opaque(pen), a, b) for pen, a, b in ticks], texts
 
     def _opaque(self, pen):
-        c, bg, a = pen.color(), self.background, pen.color().alphaF()
-        pen = pg.QtGui.QPen(pen)
-        pen.setColor(pg.QtGui.QColor.fromRgbF(a * c.redF() + (1 - a) * bg.redF(), a * c.greenF() + (1 - a) * bg.greenF(),
-                                              a * c.blueF() + (1 - a) * bg.blueF()))
-        return pen
+        key = pen.color().rgba()
+        if key not in self._opaque_pens:
+            c, bg, a = pen.color(), self.background, pen.color().alphaF()
+            opaque = self._opaque_pens[key] = pg.QtGui.QPen(pen)
+            opaque.setColor(pg.QtGui.QColor.fromRgbF(
+                *(a * getattr(c, f)() + (1 - a) * getattr(bg, f)() for f in ("redF", "greenF", "blueF"))))
+        return self._opaque_pens[key]
+
+
+class Curve(pg.PlotDataItem):
+    """A PlotDataItem that can be updated in a batch, and whose extent is its whole data's.
+
+    pyqtgraph clips and downsamples a curve again whenever its data or the view range changes. A redraw
+    changes both, the data and then the auto-range that follows it, so each curve would do that work twice,
+    the second time while painting, which makes the view paint twice. Between `hold` and `release` the
+    changes only mark the curve stale; `release` brings it up to date once. Auto-ranging in between asks
+    `dataBounds`, which therefore reads the data given, not what is drawn.
+    """
+
+    _held = _stale = False
+
+    def setData(self, *args, **kwargs):
+        self._extent: dict[tuple[int, bool], tuple] = {}  # (axis, log scale) -> (min, max) of the data
+        super().setData(*args, **kwargs)
+
+    def updateItems(self, styleUpdate: bool = True):
+        if self._held:
+            self._stale = True
+        else:
+            super().updateItems(styleUpdate)
+
+    def hold(self) -> None:
+        self._held = True
+
+    def release(self) -> None:
+        self._held = False
+        if self._stale:
+            self._stale = False
+            super().updateItems()
+
+    def dataBounds(self, ax: int, frac: float = 1.0, orthoRange=None):
+        """What auto-ranging asks: the extent of all the data (what pyqtgraph gives too, as its peak
+        downsampling keeps the extremes), on a log scale where the axis has one; computed once per data."""
+        if frac < 1.0 or orthoRange is not None:
+            return super().dataBounds(ax, frac, orthoRange)
+        log = bool(self.opts["logMode"][ax])
+        if (ax, log) not in self._extent:
+            self._extent[(ax, log)] = _extent(self.getOriginalDataset()[ax], log)
+        return self._extent[(ax, log)]
+
+
+class Series(NamedTuple):
+    """One run's curve: `y` raw, `smooth` the smoothed values drawn instead (None: draw `y`); `finite`
+    says that neither x nor y holds a NaN or infinity (pyqtgraph then skips its own checks); `label` is
+    what hovering the line shows (default: the name)."""
+
+    name: str
+    x: np.ndarray
+    y: np.ndarray
+    smooth: np.ndarray | None = None
+    finite: bool = False
+    label: str = ""
 
 
 class OverlayPlot(pg.PlotWidget):
@@ -77,48 +136,58 @@ class OverlayPlot(pg.PlotWidget):
         self.setClipToView(True)
         self.legend = self.addLegend(offset=(-10, 10), labelTextSize="8pt", labelTextColor="#222",
                                      brush=pg.mkBrush(255, 255, 255, 200))
-        self.lines: list[pg.PlotDataItem] = []  # one per run
-        self._faint: list[pg.PlotDataItem] = []  # the raw values behind a smoothed line
+        self.lines: list[Curve] = []  # one per run
+        self._faint: list[Curve] = []  # the raw values behind a smoothed line, for the first FEW_RUNS runs
         self._legend_names: list[str] = []
         self.labels: list[str] = []  # what hovering each run's line shows
 
-    def _item(self) -> pg.PlotDataItem:
-        item = pg.PlotDataItem()
+    def _item(self, z: int = 0) -> Curve:
+        item = Curve()
         self.addItem(item)  # takes the plot's downsampling and clipping
+        item.setZValue(z)
         item.opts["autoDownsampleFactor"] = 1.0  # samples per pixel (pyqtgraph's default 5 barely thins 10k points)
         return item
 
-    def show_series(self, series: list[tuple[str, np.ndarray, np.ndarray, np.ndarray | None]], hover: list[str] = ()):
-        """Draw `series` of (name, x, y, smoothed y or None), reusing the curves already there."""
+    def show_series(self, series: list[Series]):
+        """Draw `series`, reusing the curves already there."""
         n = len(series)
         few = n <= self.FEW_RUNS
         while len(self.lines) < n:
-            self._faint.append(self._item())
             self.lines.append(self._item())
-        for i, (line, faint) in enumerate(zip(self.lines, self._faint)):
+        while len(self._faint) < min(n, self.FEW_RUNS):
+            self._faint.append(self._item(z=-1))
+        curves = self.lines + self._faint
+        for c in curves:
+            c.hold()
+        for i, line in enumerate(self.lines):
             if i >= n:
                 _clear(line)
-                _clear(faint)
                 continue
-            name, x, y, ys = series[i]
+            s = series[i]
             color = run_color(i, n)
-            markers = ys is None and len(x) <= MARKERS_UP_TO
-            shown = y if ys is None else ys
-            line.setData(x, shown, pen=pg.mkPen(color, width=2 if few else 1), skipFiniteCheck=_finite(x, shown),
-                         symbol="o" if markers else None, symbolSize=5, symbolBrush=color, symbolPen=None)
-            if ys is not None and few:
-                pale = pg.mkColor(color)
+            markers = s.smooth is None and len(s.x) <= MARKERS_UP_TO
+            line.setData(s.x, s.y if s.smooth is None else s.smooth, pen=pg.mkPen(color, width=2 if few else 1),
+                         symbol="o" if markers else None, symbolSize=5, symbolBrush=color, symbolPen=None,
+                         **_connect(s.finite))
+        for i, faint in enumerate(self._faint):
+            if few and i < n and series[i].smooth is not None:
+                pale = pg.mkColor(run_color(i, n))
                 pale.setAlpha(70)
-                faint.setData(x, y, pen=pg.mkPen(pale, width=1), skipFiniteCheck=_finite(x, y))
+                faint.setData(series[i].x, series[i].y, pen=pg.mkPen(pale, width=1), **_connect(series[i].finite))
             else:
                 _clear(faint)
-        names = [s[0] for s in series] if few else []
+        # What the view would do as it starts painting, done now: auto-range (from the curves' extents) and
+        # the new transform. The curves are then updated once, for the final range, and painted once.
+        self.getPlotItem().vb.prepareForPaint()
+        for c in curves:
+            c.release()
+        names = [s.name for s in series] if few else []
         if names != self._legend_names:
             self.legend.clear()
             for name, line in zip(names, self.lines):
                 self.legend.addItem(line, name)
             self._legend_names = names
-        self.labels = list(hover) or [s[0] for s in series]
+        self.labels = [s.label or s.name for s in series]
 
     def svg(self, size: tuple[int, int] | None = None) -> str:
         """The plot as it is shown (range, scale, lines, markers, legend) as an SVG document.
@@ -204,8 +273,9 @@ class CompareView(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.runs: list[Run] = []
-        self._logs, self._summaries, self._batch, self._configs, self._diff = [], [], [], [], []
+        self._logs, self._summaries, self._batch, self._configs, self._diff, self._hover = [], [], [], [], [], []
         self._smoothed: dict[tuple[int, str], tuple[float, np.ndarray]] = {}  # (run, metric) -> (weight, values)
+        self._x: dict[tuple[int, str, str], tuple[np.ndarray, bool]] = {}  # (run, metric, axis) -> (x, all finite)
 
         self.metric_box = QComboBox()
         self.metric_box.setMinimumContentsLength(12)
@@ -276,28 +346,30 @@ class CompareView(QWidget):
     def set_runs(self, runs: list[Run]) -> None:
         """Show these runs (in this order); their logs are read now and re-read by `refresh`."""
         self.runs = list(runs)
-        self._logs = [r.metrics() for r in self.runs]
-        self._smoothed.clear()
-        self._summaries = [r.summary() for r in self.runs]
         configs = [r.config() for r in self.runs]
         self._batch = [c.optim.batch_size for c in configs]
         self._configs = [c.to_dict() for c in configs]
         self._diff = config_diff(self._configs)
-        self._fill_metrics()
+        self._read([r.metrics() for r in self.runs])
         self._fill_diff()
-        self._fill_summary()
         self.redraw()
 
     def refresh(self) -> None:
         """Re-read the logs of the shown runs; redraw if any grew (runs still training)."""
         logs = [r.metrics() for r in self.runs]
         if any(a is not b for a, b in zip(logs, self._logs)):
-            self._logs = logs
-            self._smoothed.clear()
-            self._summaries = [r.summary() for r in self.runs]
-            self._fill_metrics()
-            self._fill_summary()
+            self._read(logs)
             self.redraw()
+
+    def _read(self, logs: list) -> None:
+        """Take the runs' (new) logs and summaries, forgetting what was computed from the old ones."""
+        self._logs = logs
+        self._smoothed.clear()
+        self._x.clear()
+        self._summaries = [r.summary() for r in self.runs]
+        self._hover = [f"{s['name']}\n{key_config(self._diff, i)}".strip() for i, s in enumerate(self._summaries)]
+        self._fill_metrics()
+        self._fill_summary()
 
     def _fill_metrics(self) -> None:
         names = metric_names(self.runs) if self.runs else []
@@ -327,8 +399,8 @@ class CompareView(QWidget):
     def weight(self) -> float:
         return self.smoothing.value() / 100
 
-    def series(self) -> list[tuple[int, str, np.ndarray, np.ndarray, np.ndarray | None]]:
-        """(run index, name, x, y, smoothed y or None) of the chosen metric for each run that logged it.
+    def series(self) -> list[Series]:
+        """The chosen metric of each run that logged it, on the chosen x axis.
 
         Training curves are smoothed; validation ones, a point per evaluation, are not."""
         metric, axis, w = self.metric_box.currentData(), self.x_box.currentData(), self.weight
@@ -337,8 +409,12 @@ class CompareView(QWidget):
             curve = log.curves.get(metric)
             if curve is None:
                 continue
+            if (i, metric, axis) not in self._x:  # kept until the logs are read again
+                x = x_values(curve, axis, batch)
+                self._x[(i, metric, axis)] = x, bool(np.isfinite(x).all() and np.isfinite(curve.value).all())
+            x, finite = self._x[(i, metric, axis)]
             smooth = self._smooth(i, metric, curve.value, w) if w > 0 and curve.kind == "step" else None
-            out.append((i, s["name"], x_values(curve, axis, batch), curve.value, smooth))
+            out.append(Series(s["name"], x, curve.value, smooth, finite, self._hover[i]))
         return out
 
     def _smooth(self, run: int, metric: str, values: np.ndarray, weight: float) -> np.ndarray:
@@ -350,12 +426,11 @@ class CompareView(QWidget):
 
     def redraw(self) -> None:
         self.smoothing_label.setText(f"{self.weight:.2f}")
-        series = self.series()
-        hover = [f"{name}\n{key_config(self._diff, i)}".strip() for i, name, *_ in series]
-        self.plot.show_series([s[1:] for s in series], hover)
-        metric = self.metric_box.currentData() or ""
-        self.plot.setLabel("left", metric)
-        self.plot.setLabel("bottom", X_AXES[self.x_box.currentData()])
+        self.plot.show_series(self.series())
+        labels = {"left": self.metric_box.currentData() or "", "bottom": X_AXES[self.x_box.currentData()]}
+        for side, label in labels.items():
+            if self.plot.getAxis(side).labelText != label:  # setting one lays the plot out again
+                self.plot.setLabel(side, label)
 
     def _on_log_y(self, on: bool) -> None:
         self.plot.setLogMode(y=on)
@@ -450,9 +525,23 @@ def _clear(item: pg.PlotDataItem) -> None:
         item.setData([], [])
 
 
-def _finite(x: np.ndarray, y: np.ndarray) -> bool:
-    """Whether every value is finite: one check here spares pyqtgraph its several."""
-    return bool(np.isfinite(x).all() and np.isfinite(y).all())
+def _connect(finite: bool) -> dict:
+    """setData's options for data known to be finite: pyqtgraph then checks nothing, else it breaks the line
+    at non-finite values."""
+    return {"connect": "all", "skipFiniteCheck": True} if finite else {"connect": "auto", "skipFiniteCheck": False}
+
+
+def _extent(values: np.ndarray | None, log: bool) -> tuple[float, float] | tuple[None, None]:
+    """(min, max) of the finite values (the positive ones, as log10, on a log scale); (None, None) if none."""
+    if values is None or len(values) == 0:
+        return None, None
+    v = values[values > 0] if log else values
+    if v.size and not (np.isfinite(v.min()) and np.isfinite(v.max())):
+        v = v[np.isfinite(v)]
+    if v.size == 0:
+        return None, None
+    lo, hi = float(v.min()), float(v.max())
+    return (float(np.log10(lo)), float(np.log10(hi))) if log else (lo, hi)
 
 
 # -- small table helpers ------------------------------------------------------------------------
