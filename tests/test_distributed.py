@@ -38,6 +38,7 @@ def test_two_ranks_train_in_step(tmp_path):
     assert len(runs) == 1 and runs[0].status()["state"] == "finished"
     started = next(e for e in runs[0].events() if e.kind == "started")
     assert started.data["steps_per_epoch"] == 6  # 96 images / (2 ranks x 8)
+    assert runs[0].summary()["world_size"] == 2  # images seen: 16 a step
     steps = [e.step for e in runs[0].events() if e.kind == "step"]
     assert steps == list(range(1, 13)), "only rank 0 writes"
     assert json.loads((runs[0].path / "config.json").read_text())["optim"]["batch_size"] == 8

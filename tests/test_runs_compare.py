@@ -15,11 +15,16 @@ from vitstudio.train.export import export_tensorboard
 from vitstudio.train.runs import CACHE, CACHE_MIN_EVENTS, Run, create_run, delete_run, list_runs, restore_run
 
 
-def fake_run(root, steps=20, top1=(40.0, 60.0, 55.0), overrides=(), t0=1000.0, finish=True, **kw) -> Run:
-    """A run written through the run store as the trainer would, with a clock we control."""
+def fake_run(root, steps=20, top1=(40.0, 60.0, 55.0), overrides=(), t0=1000.0, finish=True, world_size=None,
+             **kw) -> Run:
+    """A run written through the run store as the trainer would, with a clock we control (`world_size` None:
+    as an older version, which did not record it)."""
     run = create_run(apply_overrides(Config(), list(overrides)), root)
     per_epoch = steps // len(top1)
-    run.record(Event("started", 0, 0.0, t0, {"total_steps": steps, "steps_per_epoch": per_epoch, "params": 1234}))
+    started = {"total_steps": steps, "steps_per_epoch": per_epoch, "params": 1234}
+    if world_size is not None:
+        started["world_size"] = world_size
+    run.record(Event("started", 0, 0.0, t0, started))
     for s in range(1, steps + 1):
         run.record(Event("step", s, s / per_epoch, t0 + s, {"loss": 3.0 / s, "lr": 1e-3, "images_per_sec": 50.0}))
         if s % per_epoch == 0 and s // per_epoch <= len(top1):
@@ -195,6 +200,23 @@ def test_x_axes(tmp_path):
     assert x_values(loss, "images", batch).tolist() == [batch * s for s in range(1, 7)]
     with pytest.raises(ValueError, match="x axis"):
         x_values(loss, "minutes", batch)
+
+
+def test_images_seen_count_the_batches_of_every_process(tmp_path):
+    """Under torchrun each of the run's processes takes a batch per step; a run that did not record how many
+    (written by an older version) had one."""
+    runs = {ws: fake_run(tmp_path, steps=6, top1=(50.0, 60.0), world_size=ws) for ws in (1, 2, None)}
+    batch = runs[1].config().optim.batch_size
+    for ws, run in runs.items():
+        s = run.summary()
+        assert s["world_size"] == (ws or 1)
+        images = x_values(run.metrics().curves["loss"], "images", s["batch_size"], s["world_size"])
+        assert images.tolist() == [(ws or 1) * batch * k for k in range(1, 7)]
+    header, rows = curves_table([runs[2], runs[None]], metrics=["loss"])
+    assert [r[header.index("images")] for r in rows] == [2 * batch * k for k in range(1, 7)] + [
+        batch * k for k in range(1, 7)]
+    (runs[2].path / "status.json").unlink()  # read from the log alone
+    assert runs[2].summary()["world_size"] == 2
 
 
 # -- config diff, tables, exports -------------------------------------------------------------------

@@ -25,8 +25,9 @@ MISSING = object()  # a config field one run has and another has not
 
 # -- curves -------------------------------------------------------------------------------------
 
-def x_values(curve: Curve, axis: str, batch_size: int) -> np.ndarray:
-    """The x coordinates of `curve` on `axis` (see `X_AXES`); images seen is steps times `batch_size`."""
+def x_values(curve: Curve, axis: str, batch_size: int, world_size: int = 1) -> np.ndarray:
+    """The x coordinates of `curve` on `axis` (see `X_AXES`). Images seen are steps times `batch_size` times
+    `world_size`: under torchrun each process takes a batch per step (a run's summary has both)."""
     if axis == "step":
         return curve.step
     if axis == "epoch":
@@ -34,7 +35,7 @@ def x_values(curve: Curve, axis: str, batch_size: int) -> np.ndarray:
     if axis == "seconds":
         return curve.seconds
     if axis == "images":
-        return curve.step * batch_size
+        return curve.step * (batch_size * world_size)
     raise ValueError(f"x axis must be one of {', '.join(X_AXES)}, got {axis!r}")
 
 
@@ -248,12 +249,12 @@ def curves_table(runs: list[Run], metrics: list[str] | None = None, smoothing: f
     header = ["run", "metric", "step", "epoch", "seconds", "images", "value", "smoothed"]
     rows: list[list] = []
     for run in runs:
-        name, batch = run.summary()["name"], run.config().optim.batch_size
+        summary = run.summary()
         for key, curve in run.metrics().curves.items():
             if metrics is not None and key not in metrics:
                 continue
             smooth = ema(curve.value, smoothing)
-            images = x_values(curve, "images", batch)
-            rows += [[name, key, int(s), float(e), float(t), int(i), float(v), float(m)]
+            images = x_values(curve, "images", summary["batch_size"], summary["world_size"])
+            rows += [[summary["name"], key, int(s), float(e), float(t), int(i), float(v), float(m)]
                      for s, e, t, i, v, m in zip(curve.step, curve.epoch, curve.seconds, images, curve.value, smooth)]
     return header, rows

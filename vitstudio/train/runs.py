@@ -156,6 +156,7 @@ class Run:
             "model": cfg.model.name, "objective": cfg.objective.name, "data": cfg.data.name,
             "step": status.get("step", 0), "total_steps": status.get("total_steps"), "epoch": status.get("epoch"),
             "epochs": cfg.optim.epochs, "batch_size": cfg.optim.batch_size, "params": status.get("params"),
+            "world_size": status.get("world_size") or 1,  # processes under torchrun; older runs did not say: 1
             "created": status.get("created"), "updated": status.get("updated"), "seconds": status.get("seconds"),
             "images_per_sec": status.get("images_per_sec"),
             "last_eval": status.get("last_eval"), "best_eval": status.get("best_eval"), "best": status.get("best") or {},
@@ -236,7 +237,7 @@ def _fold(status: dict, event: Event) -> None:
     status.update(step=event.step, epoch=event.epoch, updated=event.time, pid=os.getpid(), host=socket.gethostname())
     if event.kind == "started":
         status.update(state="running", reason=None, **{k: event.data.get(k) for k in (
-            "total_steps", "steps_per_epoch", "num_classes", "class_names", "params", "mean", "std")})
+            "total_steps", "steps_per_epoch", "world_size", "num_classes", "class_names", "params", "mean", "std")})
     elif event.kind == "step":
         status.update(state="running", loss=event.data.get("loss"), images_per_sec=event.data.get("images_per_sec"))
     elif event.kind == "eval":
@@ -310,7 +311,8 @@ class MetricLog:
                 "updated": self.last_time, "seconds": self.seconds, "best": best,
                 "last_eval": dict(last_eval, step=int(max(c.step[-1] for c in evals.values()))) if last_eval else None,
                 "images_per_sec": float(throughput.value[-1]) if throughput is not None and len(throughput) else None,
-                **{k: v for k, v in (self.started or {}).items() if k in ("total_steps", "steps_per_epoch", "params")}}
+                **{k: v for k, v in (self.started or {}).items()
+                   if k in ("total_steps", "steps_per_epoch", "world_size", "params")}}
 
 
 class _LogReader:

@@ -128,7 +128,8 @@ class Trainer:
             self.train_model = nn.parallel.DistributedDataParallel(
                 self.train_model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
         self._emit("started", run_dir=str(self.run_dir), total_steps=self.total_steps,
-                   steps_per_epoch=self.steps_per_epoch, config=cfg.to_dict(), num_classes=self.data.num_classes,
+                   steps_per_epoch=self.steps_per_epoch, world_size=self.dist.world_size,
+                   config=cfg.to_dict(), num_classes=self.data.num_classes,
                    params=sum(p.numel() for p in self.model.parameters()),
                    class_names=list(self.data.class_names), mean=list(self.data.mean), std=list(self.data.std),
                    resumed_from=resumed_from, init_notes=init_notes)

@@ -273,7 +273,7 @@ class CompareView(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.runs: list[Run] = []
-        self._logs, self._summaries, self._batch, self._configs, self._diff, self._hover = [], [], [], [], [], []
+        self._logs, self._summaries, self._configs, self._diff, self._hover = [], [], [], [], []
         self._smoothed: dict[tuple[int, str], tuple[float, np.ndarray]] = {}  # (run, metric) -> (weight, values)
         self._x: dict[tuple[int, str, str], tuple[np.ndarray, bool]] = {}  # (run, metric, axis) -> (x, all finite)
 
@@ -346,9 +346,7 @@ class CompareView(QWidget):
     def set_runs(self, runs: list[Run]) -> None:
         """Show these runs (in this order); their logs are read now and re-read by `refresh`."""
         self.runs = list(runs)
-        configs = [r.config() for r in self.runs]
-        self._batch = [c.optim.batch_size for c in configs]
-        self._configs = [c.to_dict() for c in configs]
+        self._configs = [r.config().to_dict() for r in self.runs]
         self._diff = config_diff(self._configs)
         self._read([r.metrics() for r in self.runs])
         self._fill_diff()
@@ -405,12 +403,12 @@ class CompareView(QWidget):
         Training curves are smoothed; validation ones, a point per evaluation, are not."""
         metric, axis, w = self.metric_box.currentData(), self.x_box.currentData(), self.weight
         out = []
-        for i, (log, s, batch) in enumerate(zip(self._logs, self._summaries, self._batch)):
+        for i, (log, s) in enumerate(zip(self._logs, self._summaries)):
             curve = log.curves.get(metric)
             if curve is None:
                 continue
             if (i, metric, axis) not in self._x:  # kept until the logs are read again
-                x = x_values(curve, axis, batch)
+                x = x_values(curve, axis, s["batch_size"], s["world_size"])
                 self._x[(i, metric, axis)] = x, bool(np.isfinite(x).all() and np.isfinite(curve.value).all())
             x, finite = self._x[(i, metric, axis)]
             smooth = self._smooth(i, metric, curve.value, w) if w > 0 and curve.kind == "step" else None
