@@ -77,6 +77,10 @@ class Curve(pg.PlotDataItem):
         self._extent: dict[tuple[int, bool], tuple] = {}  # (axis, log scale) -> (min, max) of the data
         super().setData(*args, **kwargs)
 
+    def clear(self):
+        self._extent = {}
+        super().clear()
+
     def updateItems(self, styleUpdate: bool = True):
         if self._held:
             self._stale = True
