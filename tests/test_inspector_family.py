@@ -26,22 +26,22 @@ def panel(qtbot):
 def test_mae_mask_ratio_and_seed_update_the_reconstruction(qtbot, panel):
     model = create_model("mae_vit_nano_patch4_32", depth=1, decoder_depth=1)
     first = wait_view(qtbot, panel, "mae", lambda: panel.set_model(model))
-    assert panel.mae_box.isEnabled() and panel.view_figure("predictions") is None
-    fewer = wait_view(qtbot, panel, "mae", lambda: panel.mask_slider.setValue(40))
+    assert panel.controls.mae_box.isEnabled() and panel.view_figure("predictions") is None
+    fewer = wait_view(qtbot, panel, "mae", lambda: panel.controls.mask_slider.setValue(40))
     assert fewer.shape == first.shape and not np.array_equal(fewer, first)
-    reseeded = wait_view(qtbot, panel, "mae", lambda: panel.seed_spin.setValue(7))
+    reseeded = wait_view(qtbot, panel, "mae", lambda: panel.controls.seed_spin.setValue(7))
     assert not np.array_equal(reseeded, fewer)
-    back = wait_view(qtbot, panel, "mae", lambda: panel.seed_spin.setValue(0))
+    back = wait_view(qtbot, panel, "mae", lambda: panel.controls.seed_spin.setValue(0))
     np.testing.assert_array_equal(back, fewer)  # the same ratio and seed give the same mask
 
 
 def test_deit_offers_its_distillation_token(qtbot, panel):
     deit = create_model("deit_nano_distilled_patch4_32", depth=2)
     wait_view(qtbot, panel, "attention", lambda: panel.set_model(deit))
-    assert [panel.token_box.itemText(i) for i in range(panel.token_box.count())] == ["class token",
-                                                                                      "distillation token"]
+    tokens = panel.controls.token_box
+    assert [tokens.itemText(i) for i in range(tokens.count())] == ["class token", "distillation token"]
     cls = panel.view_figure("attention")
-    dist = wait_view(qtbot, panel, "attention", lambda: panel.token_box.setCurrentIndex(1))
+    dist = wait_view(qtbot, panel, "attention", lambda: panel.controls.token_box.setCurrentIndex(1))
     assert not np.array_equal(dist, cls)
     assert panel.view_figure("predictions") is not None
-    assert not panel.mae_box.isEnabled()
+    assert not panel.controls.mae_box.isEnabled()
