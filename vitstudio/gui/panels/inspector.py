@@ -29,18 +29,19 @@ from .inspector_views import ModelViews
 
 class InspectorBase(QWidget):
     """One image and one set of view settings (`controls`) for the `ModelViews` of each model (`columns`,
-    one per name in `names`), all analysed on one worker (`runner`). Subclasses lay them out."""
+    one per name in `names`; `compact` views for narrow columns), all analysed on one worker (`runner`).
+    Subclasses lay them out."""
 
     statusChanged = Signal(str)
 
-    def __init__(self, names: tuple[str, ...], parent: QWidget | None = None):
+    def __init__(self, names: tuple[str, ...], compact: bool = False, parent: QWidget | None = None):
         super().__init__(parent)
         self.setAcceptDrops(True)
         self.image: np.ndarray | None = None
         self.image_label = ""
         self.runner = LatestRequestRunner(self)
         self.controls = InspectorControls()
-        self.columns = [ModelViews(self.runner, name) for name in names]
+        self.columns = [ModelViews(self.runner, name, compact) for name in names]
         self.status = QLabel()
         self.status.setWordWrap(True)
         self.controls.imageRequested.connect(self.load_image)
@@ -104,6 +105,7 @@ class InspectorBase(QWidget):
 
     def _set_status(self, text: str, error: bool = False) -> None:
         self.status.setText(text)
+        self.status.setVisible(bool(text))
         self.status.setStyleSheet("color: #b00020;" if error else "")
         self.statusChanged.emit(text)
 
@@ -126,7 +128,7 @@ class InspectorPanel(InspectorBase):
     viewUpdated = Signal(str)  # a view's figure changed (its name)
 
     def __init__(self, parent: QWidget | None = None):
-        super().__init__(("",), parent)
+        super().__init__(("",), parent=parent)
         self.column = self.columns[0]
         self.column.viewUpdated.connect(self.viewUpdated)
         self.controls.insert_box(1, self.column.chooser)

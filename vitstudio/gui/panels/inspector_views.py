@@ -15,7 +15,7 @@ from typing import Callable
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import (QFileDialog, QGroupBox, QHBoxLayout, QInputDialog, QLabel, QMenu, QPushButton,
                                QScrollArea, QSplitter, QTabWidget, QToolButton, QVBoxLayout, QWidget)
@@ -99,17 +99,25 @@ def to_qimage(figure: np.ndarray) -> QImage:
 
 
 class FigureView(QWidget):
-    """A rendered figure ((H, W, 3) uint8) shown pixel for pixel (scrollable), a note line and PNG export."""
+    """A rendered figure ((H, W, 3) uint8) shown pixel for pixel (scrollable), a note line and PNG export.
 
-    def __init__(self, export: Callable[[], None], parent: QWidget | None = None):
+    With `fit`, a figure larger than the view is scaled down to fit it instead (the export keeps every pixel)."""
+
+    def __init__(self, export: Callable[[], None], fit: bool = False, parent: QWidget | None = None):
         super().__init__(parent)
         self.figure: np.ndarray | None = None
+        self.fit = fit
+        self._pixmap: QPixmap | None = None
         self.label = QLabel()
         self.label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.scroll = QScrollArea()
         self.scroll.setWidgetResizable(True)
         self.scroll.setWidget(self.label)
         self.scroll.setStyleSheet("background: white;")
+        if fit:
+            self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+            self.scroll.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+            self.scroll.viewport().installEventFilter(self)
         self.note = QLabel()
         self.note.setWordWrap(True)
         self.export_button = QPushButton("Export PNG…")
@@ -127,10 +135,22 @@ class FigureView(QWidget):
         self.figure = figure
         self.note.setText(note)
         self.export_button.setEnabled(figure is not None)
-        if figure is None:
+        self._pixmap = None if figure is None else QPixmap.fromImage(to_qimage(figure))
+        self._place()
+
+    def _place(self) -> None:
+        if self._pixmap is None:
             self.label.clear()
-        else:
-            self.label.setPixmap(QPixmap.fromImage(to_qimage(figure)))
+            return
+        pixmap, room = self._pixmap, self.scroll.viewport().size()
+        if self.fit and (pixmap.width() > room.width() or pixmap.height() > room.height()):
+            pixmap = pixmap.scaled(room, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
+        self.label.setPixmap(pixmap)
+
+    def eventFilter(self, watched, event) -> bool:  # noqa: N802 (Qt naming)
+        if event.type() == QEvent.Type.Resize:
+            self._place()
+        return False
 
 
 class DistanceView(QWidget):
@@ -239,15 +259,17 @@ class ModelChooser(QGroupBox):
 class ModelViews(QWidget):
     """One model's views of the image: patches, sequence, attention, position, filters, distance, mae,
     predictions (tabs), refreshed on `runner` under slots named after `name` whenever the source, the
-    image or the settings change."""
+    image or the settings change. `compact` suits a narrow column: figures scale down to fit their view and
+    tab names are elided to fit."""
 
     viewUpdated = Signal(str)  # a view's figure changed (its name)
     statusChanged = Signal(str, bool)  # a message, whether it reports an error
     sourceChanged = Signal()  # a new model (the settings' ranges may change)
 
-    def __init__(self, runner: LatestRequestRunner, name: str = "", parent: QWidget | None = None):
+    def __init__(self, runner: LatestRequestRunner, name: str = "", compact: bool = False,
+                 parent: QWidget | None = None):
         super().__init__(parent)
-        self.runner, self.name = runner, name
+        self.runner, self.name, self.compact = runner, name, compact
         self.source: ModelSource | None = None
         self.image: np.ndarray | None = None
         self.image_label = ""
@@ -266,22 +288,29 @@ class ModelViews(QWidget):
     def _build_views(self) -> None:
         self.views: dict[str, FigureView | DistanceView] = {}
         self.tabs = QTabWidget()
+        if self.compact:
+            self.tabs.setUsesScrollButtons(False)
+            self.tabs.setElideMode(Qt.TextElideMode.ElideRight)
 
         def view(name: str) -> FigureView:
-            self.views[name] = FigureView(partial(self.export_view, name))
+            self.views[name] = FigureView(partial(self.export_view, name), fit=self.compact)
             return self.views[name]
+
+        def tab(widget: QWidget, title: str, short: str | None = None) -> None:
+            self.tabs.addTab(widget, short if self.compact and short else title)
+            self.tabs.setTabToolTip(self.tabs.count() - 1, title)
 
         patches = QSplitter(Qt.Orientation.Vertical)
         patches.addWidget(view("patches"))
         patches.addWidget(view("sequence"))
-        self.tabs.addTab(patches, "Patches")
-        self.tabs.addTab(view("attention"), "Attention")
-        self.tabs.addTab(view("position"), "Position embedding")
-        self.tabs.addTab(view("filters"), "Filters")
+        tab(patches, "Patches")
+        tab(view("attention"), "Attention")
+        tab(view("position"), "Position embedding", "Position")
+        tab(view("filters"), "Filters")
         self.views["distance"] = DistanceView(partial(self.export_view, "distance"))
-        self.tabs.addTab(self.views["distance"], "Attention distance")
-        self.tabs.addTab(view("mae"), "MAE")
-        self.tabs.addTab(view("predictions"), "Predictions")
+        tab(self.views["distance"], "Attention distance", "Distance")
+        tab(view("mae"), "MAE")
+        tab(view("predictions"), "Predictions")
 
     # -- inputs ---------------------------------------------------------------------------------
 
