@@ -72,3 +72,24 @@ def test_inspection_of_a_pretraining_model_has_no_predictions():
     model = create_model("mpp_vit_nano_patch4_32", depth=1).eval()
     insp = A.inspect_image(model, np.zeros((40, 40, 3), np.uint8))
     assert insp.predictions is None and insp.attention.shape[0] == 1
+
+
+def test_attention_distance_over_images_is_the_mean_of_each_images_distance():
+    model = create_model("vit_nano_patch4_32", depth=2).eval()
+    images = [A.load_image(p) for p in A.bundled_images()[:3]]
+    each = [A.inspect_image(model, im).distance for im in images]
+    for batch_size in (1, 2, 16):
+        np.testing.assert_allclose(A.attention_distance(model, images, batch_size=batch_size), np.mean(each, 0),
+                                   rtol=1e-9)
+
+
+def test_example_images_fall_back_to_the_bundled_samples_and_say_why(tmp_path):
+    from vitstudio.analysis.sources import ModelSource, example_images
+    from vitstudio.config import DataConfig
+
+    model = create_model("vit_nano_patch4_32", depth=1)
+    images, what = example_images(ModelSource(model, "m"), 4)
+    assert len(images) == 4 and what == "the 4 bundled sample images"
+    missing = DataConfig(name="cifar10", root=str(tmp_path))
+    images, what = example_images(ModelSource(model, "m", data=missing), 40)
+    assert len(images) == len(A.bundled_images()) and "cifar10 is not available" in what and str(tmp_path) in what

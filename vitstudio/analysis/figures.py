@@ -119,13 +119,14 @@ def filters_figure(filters: FilterComponents, ncols: int = 7) -> np.ndarray:
     return render.titled(fig, f"principal components of the filters ({filters.note})")
 
 
-def distance_figure(distance: np.ndarray) -> np.ndarray:
-    """Mean attention distance (layers, heads) as a scatter: network depth against distance, one point per head."""
+def distance_figure(distance: np.ndarray, over: str = "one image") -> np.ndarray:
+    """Mean attention distance (layers, heads) as a scatter: network depth against distance, one point per head;
+    `over` says which images it averages (in the title)."""
     L, H = distance.shape
     layers = np.repeat(np.arange(1, L + 1), H)
     heads = np.tile(np.arange(H), L)
     return render.scatter_plot(layers, distance.ravel(), groups=heads, xlabel="network depth (layer)",
-                               ylabel="mean attention distance (pixels)", title="mean attention distance by head",
+                               ylabel="mean attention distance (pixels)", title=f"mean attention distance by head, over {over}",
                                legend_title="head")
 
 

@@ -96,7 +96,9 @@ class Trainer:
             self.run_record = self.run_record or Run(path)
         torch.manual_seed(rt.seed)
 
-        self.data = _build_data(cfg.data, rt.seed)
+        from ..data import datasets_from_config
+
+        self.data = datasets_from_config(cfg.data, rt.seed)
         self.model = build_model(cfg, self.data.num_classes)
         init_notes = []
         if cfg.objective.init_from and not (self._resuming and self.run_record.last_checkpoint.exists()):
@@ -344,18 +346,6 @@ def build_model(cfg: Config, num_classes: int | None = None) -> nn.Module:
         raise ConfigError("model", f"{cfg.model.name} cannot be built with {kwargs}: {e}") from None
     except ValueError as e:
         raise ConfigError("model", f"{cfg.model.name} cannot be built with {kwargs}: {e}") from None
-
-
-def _build_data(d, seed: int):
-    """The datasets `d` (the config's data section) describes."""
-    from ..data import build_datasets
-
-    if d.name == "builtin":
-        extra = {"num_train": d.num_train}
-    else:
-        extra = {} if d.name == "folder" else {"download": d.download}
-    return build_datasets(name=d.name, root=d.root, img_size=d.img_size, augment=d.augment,
-                          val_fraction=d.val_fraction, seed=seed, **extra)
 
 
 def _device(choice: str, ctx: distributed.DistContext) -> torch.device:
