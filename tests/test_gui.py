@@ -238,6 +238,15 @@ def test_the_model_panel_shows_the_papers_figures(qtbot, window):
     assert panel.variant.currentData() == "custom" and panel.drawing.shape.depth == 6
 
 
+def test_a_hybrid_shows_its_patch_size_on_the_feature_map(qtbot, window):
+    panel = window.model_panel
+    window.form.update({"model.name": "vit_pico_r1_s4_p1_32", "model.patch_size": None})
+    assert panel.patch_box.value() == 1 and panel.patch_label.text() == "Patch (CNN map)"
+    assert panel.backbone.currentText() == "ResNetV2, 1 stage (1 block)"
+    window.form.update({"model.name": "vit_nano_patch4_32"})
+    assert panel.patch_box.value() == 4 and panel.patch_label.text() == "Patch size"
+
+
 @pytest.mark.parametrize("argv", [[], ["gui", "--runs-dir", "elsewhere"]])
 def test_vitstudio_without_a_command_opens_the_studio(monkeypatch, argv):
     from vitstudio import cli

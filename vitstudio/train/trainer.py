@@ -327,16 +327,23 @@ class Trainer:
         return event
 
 
-def build_model(cfg: Config, num_classes: int | None = None) -> nn.Module:
-    """The model `cfg.model` names, built for `cfg.data.img_size` and (for classification) `num_classes`:
-    a registered model, or a torchvision classifier (e.g. a ResNet to train as a distillation teacher)."""
-    if cfg.model.name not in list_models():
-        return create_teacher(cfg.model.name, num_classes, cfg.data.img_size).train().requires_grad_(True)
+def model_kwargs(cfg: Config, num_classes: int | None = None) -> dict:
+    """What `build_model` passes to the registered model `cfg.model.name`: the config's overrides, the data's
+    image size (if the model takes one) and, for a classification objective, `num_classes` (when known)."""
     kwargs = cfg.model.overrides()
     if "img_size" in model_args(cfg.model.name):
         kwargs["img_size"] = cfg.data.img_size
     if num_classes is not None and cfg.objective.name in CLASSIFICATION_OBJECTIVES:
         kwargs["num_classes"] = num_classes
+    return kwargs
+
+
+def build_model(cfg: Config, num_classes: int | None = None) -> nn.Module:
+    """The model `cfg.model` names, built for `cfg.data.img_size` and (for classification) `num_classes`:
+    a registered model, or a torchvision classifier (e.g. a ResNet to train as a distillation teacher)."""
+    if cfg.model.name not in list_models():
+        return create_teacher(cfg.model.name, num_classes, cfg.data.img_size).train().requires_grad_(True)
+    kwargs = model_kwargs(cfg, num_classes)
     try:
         return create_model(cfg.model.name, **kwargs)
     except TypeError as e:
