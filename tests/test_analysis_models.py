@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from vitstudio import analysis as A
+from vitstudio.analysis import figures
 from vitstudio.models import create_model
 
 
@@ -93,3 +94,17 @@ def test_example_images_fall_back_to_the_bundled_samples_and_say_why(tmp_path):
     missing = DataConfig(name="cifar10", root=str(tmp_path))
     images, what = example_images(ModelSource(model, "m", data=missing), 40)
     assert len(images) == len(A.bundled_images()) and "cifar10 is not available" in what and str(tmp_path) in what
+
+
+def test_the_readout_follows_the_models_pooling():
+    pooled = create_model("vit_nano_patch4_32", depth=1, global_pool="avg").eval()
+    assert A.readout_token(create_model("vit_nano_patch4_32", depth=1)) == 0
+    assert A.readout_token(pooled) is None  # the class token exists but the head averages the patches
+    assert A.readout_token(create_model("vit_nano_patch4_32", depth=1, global_pool="avg", class_token=False)) is None
+    insp = A.inspect_image(pooled, A.load_image(A.bundled_images()[0]))
+    patch_mean = A.attention_rollout(insp.attention, insp.geometry.grid, 1, token=None)
+    class_row = A.attention_rollout(insp.attention, insp.geometry.grid, 1, token=0)
+    fig = figures.attention_figure(insp, rollout=True)
+    assert np.array_equal(fig, figures.attention_figure(insp, rollout=True, token=None))
+    assert not np.array_equal(fig, figures.attention_figure(insp, rollout=True, token=0))
+    assert not np.allclose(patch_mean, class_row)

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from . import figures, render
-from .attention import collect_attention, features_and_attention, mean_attention_distance
+from .attention import collect_attention, features_and_attention, mean_attention_distance, readout_token
 from .filters import FilterComponents, patch_filters
 from .image import IMAGENET_MEAN, IMAGENET_STD, fit_image, normalize
 from .mae import mae_reconstruction
@@ -24,6 +24,7 @@ class Geometry:
     img_size: tuple[int, int]  # input (H, W) in pixels
     grid: tuple[int, int]  # patch grid (gh, gw)
     num_prefix_tokens: int  # class, distillation, ... tokens before the patches
+    readout_token: int | None = 0  # the query the head reads: a prefix token, or None for the patch tokens' mean
 
     @property
     def patch_px(self) -> tuple[int, int]:
@@ -32,7 +33,8 @@ class Geometry:
 
 
 def geometry(model) -> Geometry:
-    return Geometry(tuple(model.patch_embed.img_size), tuple(model.grid_size), int(model.num_prefix_tokens))
+    return Geometry(tuple(model.patch_embed.img_size), tuple(model.grid_size), int(model.num_prefix_tokens),
+                    readout_token(model))
 
 
 def is_mae(model) -> bool:
