@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import re
 import threading
 import time
 import traceback
@@ -350,6 +351,11 @@ def build_model(cfg: Config, num_classes: int | None = None) -> nn.Module:
         if "num_classes" in str(e):
             raise ConfigError("objective.name", f"{cfg.model.name} has no classifier; pretrain it with objective "
                                                 "'mae' or 'mpp', or pick a classification model") from None
+        unknown = re.search(r"unexpected keyword argument '(\w+)'", str(e))
+        if unknown and unknown[1] in kwargs:
+            key = unknown[1]
+            raise ConfigError(f"model.{key}", f"{cfg.model.name} does not take {key}; unset it "
+                                              f"(--set model.{key}=none)") from None
         raise ConfigError("model", f"{cfg.model.name} cannot be built with {kwargs}: {e}") from None
     except ValueError as e:
         raise ConfigError("model", f"{cfg.model.name} cannot be built with {kwargs}: {e}") from None
