@@ -60,6 +60,7 @@ def every_view(app: QApplication, args, out: Path) -> None:
     controls.rollout_check.setChecked(False)
     shot("position", "Position embedding")
     shot("filters", "Filters")
+    panel.column.views["distance"].over_box.setCurrentIndex(1)  # over many images, as the paper
     shot("distance", "Attention distance")
     shot("mae" if is_mae(panel.source.model) else "predictions", "MAE" if is_mae(panel.source.model) else "Predictions")
 

@@ -39,9 +39,22 @@ def test_deit_offers_its_distillation_token(qtbot, panel):
     deit = create_model("deit_nano_distilled_patch4_32", depth=2)
     wait_view(qtbot, panel, "attention", lambda: panel.set_model(deit))
     tokens = panel.controls.token_box
-    assert [tokens.itemText(i) for i in range(tokens.count())] == ["class token", "distillation token"]
-    cls = panel.view_figure("attention")
-    dist = wait_view(qtbot, panel, "attention", lambda: panel.controls.token_box.setCurrentIndex(1))
+    assert [tokens.itemText(i) for i in range(tokens.count())] == [
+        "what the head reads", "class token", "distillation token", "patch-token mean"]
+    readout = panel.view_figure("attention")
+    cls = wait_view(qtbot, panel, "attention", lambda: tokens.setCurrentIndex(1))
+    np.testing.assert_array_equal(cls, readout)  # DeiT's class head reads its class token
+    dist = wait_view(qtbot, panel, "attention", lambda: tokens.setCurrentIndex(2))
     assert not np.array_equal(dist, cls)
     assert panel.view_figure("predictions") is not None
     assert not panel.controls.mae_box.isEnabled()
+
+
+def test_an_average_pooled_model_shows_what_its_head_reads(qtbot, panel):
+    model = create_model("vit_nano_patch4_32", depth=2, global_pool="avg")
+    readout = wait_view(qtbot, panel, "attention", lambda: panel.set_model(model))
+    tokens = panel.controls.token_box
+    mean = wait_view(qtbot, panel, "attention", lambda: tokens.setCurrentIndex(tokens.count() - 1))
+    np.testing.assert_array_equal(mean, readout)  # the patch-token mean, not the unread class token
+    cls = wait_view(qtbot, panel, "attention", lambda: tokens.setCurrentIndex(1))
+    assert not np.array_equal(cls, readout)

@@ -160,3 +160,20 @@ def test_a_model_source_loads_on_the_worker(qtbot, panel, tmp_path):
     with qtbot.waitSignal(panel.statusChanged, check_params_cb=lambda t: "failed" in t, timeout=TIMEOUT):
         missing.trigger()
     assert "loading the model failed" in panel.status.text() and "no such weights file" in panel.status.text()
+
+
+def test_attention_distance_over_many_images_and_back(qtbot, loaded):
+    from vitstudio.analysis import attention_distance, load_image
+
+    view = loaded.column.views["distance"]
+    one = view.distance.copy()
+    wait_view(qtbot, loaded, "distance", lambda: view.over_box.setCurrentIndex(1))
+    samples = [load_image(p) for p in bundled_images()]
+    np.testing.assert_allclose(view.distance, attention_distance(loaded.source.model, samples), rtol=1e-6)
+    assert f"the {len(samples)} bundled sample images" in view.note.text()
+    assert not np.allclose(view.distance, one)
+    wait_view(qtbot, loaded, "distance", lambda: loaded.load_image(bundled_images()[1]))
+    assert "bundled sample images" in view.note.text()  # a new image keeps the choice (it does not depend on it)
+    wait_view(qtbot, loaded, "distance", lambda: view.over_box.setCurrentIndex(0))
+    assert view.note.text() == "averaged over the inspected image"
+    np.testing.assert_array_equal(view.distance, loaded.column.static.inspection.distance)

@@ -15,6 +15,10 @@ from ...analysis.image import bundled_images
 from ...analysis.report import is_mae
 
 
+#: the query token entry that follows each model's head: its class token, or the patch-token mean when it pools.
+READOUT_LABEL = "what the head reads"
+
+
 def _slider(lo: int, hi: int, value: int) -> QSlider:
     s = QSlider(Qt.Orientation.Horizontal)
     s.setRange(lo, hi)
@@ -24,7 +28,8 @@ def _slider(lo: int, hi: int, value: int) -> QSlider:
 
 class InspectorControls(QWidget):
     """Image (open, samples), attention (layer, head, head grid, query token, rollout with head fusion and
-    discard ratio, opacity, colormap) and MAE (mask ratio, seed) settings."""
+    discard ratio, opacity, colormap) and MAE (mask ratio, seed) settings. The query token is what the
+    model's head reads (the default), a prefix token by index, or None for the patch tokens' mean."""
 
     imageRequested = Signal(str)  # a file the user picked (dialog or sample) to open
     attentionChanged = Signal()
@@ -103,7 +108,7 @@ class InspectorControls(QWidget):
     def attention_options(self) -> dict:
         """The attention view's settings, as keyword arguments of `figures.attention_figure`."""
         return dict(layer=self.layer_slider.value(), head=self.head_slider.value(),
-                    all_heads=self.all_heads.isChecked(), token=max(self.token_box.currentIndex(), 0),
+                    all_heads=self.all_heads.isChecked(), token=self.token_box.currentData(),
                     rollout=self.rollout_check.isChecked(), head_fusion=self.fusion_box.currentText(),
                     discard_ratio=self.discard_spin.value(), alpha=self.opacity_slider.value() / 100,
                     cmap=self.cmap_box.currentText())
@@ -123,10 +128,12 @@ class InspectorControls(QWidget):
             w.blockSignals(True)
         self.layer_slider.setRange(0, depth - 1)
         self.head_slider.setRange(0, heads - 1)
-        tokens = [figures.token_name(t) for t in range(n_prefix)] or [figures.token_name(None)]
-        if tokens != [self.token_box.itemText(i) for i in range(self.token_box.count())]:
+        tokens = ["readout", *range(n_prefix), None]
+        if tokens != [self.token_box.itemData(i) for i in range(self.token_box.count())]:
             self.token_box.clear()
-            self.token_box.addItems(tokens)
+            self.token_box.addItem(READOUT_LABEL, "readout")
+            for t in tokens[1:]:
+                self.token_box.addItem(figures.token_name(t), t)
         for w in widgets:
             w.blockSignals(False)
         self.mae_box.setEnabled(any(is_mae(m) for m in models))

@@ -17,14 +17,14 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtGui import QImage, QPixmap
-from PySide6.QtWidgets import (QFileDialog, QGroupBox, QHBoxLayout, QInputDialog, QLabel, QMenu, QPushButton,
+from PySide6.QtWidgets import (QComboBox, QFileDialog, QGroupBox, QHBoxLayout, QInputDialog, QLabel, QMenu, QPushButton,
                                QScrollArea, QSplitter, QTabWidget, QToolButton, QVBoxLayout, QWidget)
 
 from ...analysis import figures, render
 from ...analysis.image import fit_image, normalize
 from ...analysis.mae import mae_reconstruction
-from ...analysis.report import Inspection, inspect_image, is_mae
-from ...analysis.sources import ModelSource, from_name, from_run, from_weights, records_architecture
+from ...analysis.report import Inspection, attention_distance, inspect_image, is_mae
+from ...analysis.sources import ModelSource, example_images, from_name, from_run, from_weights, records_architecture
 from ..worker import LatestRequestRunner
 
 # -- figures computed on the worker ------------------------------------------------------------
@@ -77,16 +77,22 @@ def attention_view(insp: Inspection, options: dict) -> tuple[np.ndarray, str]:
         if not options["all_heads"] and options["head"] >= heads:
             notes.append(f"this model has {heads} heads: showing head {heads - 1}, not {options['head']}")
             options["head"] = heads - 1
-    if tokens and options["token"] >= tokens:
-        notes.append(f"this model has no {figures.token_name(options['token'])}: "
-                     f"showing its {figures.token_name(tokens - 1)}")
-        options["token"] = tokens - 1
+    token = options["token"]
+    if isinstance(token, int) and token >= tokens:
+        readout = insp.geometry.readout_token
+        notes.append(f"this model has no {figures.token_name(token)}: showing the {figures.token_name(readout)}")
+        options["token"] = readout
     return figures.attention_figure(insp, **options), "; ".join(notes)
+
+
+def _distance_over_examples(source: ModelSource) -> tuple[np.ndarray, str]:
+    images, over = example_images(source)
+    return attention_distance(source.model, images, source.mean, source.std), over
 
 
 #: what each worker task does, for messages.
 TASKS = {"source": "loading the model", "inspect": "the inspection", "attention": "the attention view",
-         "mae": "the MAE reconstruction"}
+         "mae": "the MAE reconstruction", "distance": "the attention distance over many images"}
 
 # -- views ---------------------------------------------------------------------------------------
 
@@ -154,12 +160,22 @@ class FigureView(QWidget):
 
 
 class DistanceView(QWidget):
-    """Mean attention distance as an interactive scatter (layer vs distance, one point per head)."""
+    """Mean attention distance as an interactive scatter (layer vs distance, one point per head), over the
+    inspected image or over many images (`over_box`; `overChanged` asks the panel for the other)."""
+
+    overChanged = Signal()
 
     def __init__(self, export: Callable[[], None], parent: QWidget | None = None):
         super().__init__(parent)
         self.figure: np.ndarray | None = None
         self.distance: np.ndarray | None = None
+        self.over_box = QComboBox()
+        self.over_box.addItem("over this image", False)
+        self.over_box.addItem("over many images (as the paper)", True)
+        self.over_box.setToolTip("many images: validation images of a run's dataset, else the bundled samples")
+        self.over_box.currentIndexChanged.connect(self.overChanged)
+        self.note = QLabel()
+        self.note.setWordWrap(True)
         self.plot = pg.PlotWidget(background="w")
         self.plot.setLabel("bottom", "network depth (layer)")
         self.plot.setLabel("left", "mean attention distance (pixels)")
@@ -169,18 +185,24 @@ class DistanceView(QWidget):
         self.export_button.setEnabled(False)
         self.export_button.clicked.connect(export)
         bar = QHBoxLayout()
-        bar.addStretch(1)
+        bar.addWidget(self.over_box)
+        bar.addWidget(self.note, 1)
         bar.addWidget(self.export_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.plot, 1)
         layout.addLayout(bar)
 
-    def show_distance(self, distance: np.ndarray | None) -> None:
+    @property
+    def over_many(self) -> bool:
+        return bool(self.over_box.currentData())
+
+    def show_distance(self, distance: np.ndarray | None, over: str = "the inspected image") -> None:
         self.distance = distance
         self.plot.clear()
         self.legend.clear()
-        self.figure = None if distance is None else figures.distance_figure(distance)
+        self.note.setText("" if distance is None else f"averaged over {over}")
+        self.figure = None if distance is None else figures.distance_figure(distance, over)
         self.export_button.setEnabled(distance is not None)
         if distance is None:
             return
@@ -274,6 +296,7 @@ class ModelViews(QWidget):
         self.image: np.ndarray | None = None
         self.image_label = ""
         self.static: _Static | None = None
+        self._many: tuple[ModelSource, tuple[np.ndarray, str]] | None = None  # distance over many images, by source
         self.attention_options: dict = {}
         self.mae_options: dict = {}
         self.chooser = ModelChooser()
@@ -308,6 +331,7 @@ class ModelViews(QWidget):
         tab(view("position"), "Position embedding", "Position")
         tab(view("filters"), "Filters")
         self.views["distance"] = DistanceView(partial(self.export_view, "distance"))
+        self.views["distance"].overChanged.connect(self._request_distance)
         tab(self.views["distance"], "Attention distance", "Distance")
         tab(view("mae"), "MAE")
         tab(view("predictions"), "Predictions")
@@ -377,7 +401,7 @@ class ModelViews(QWidget):
     def _request_inspection(self) -> None:
         if self.source is None or self.image is None:
             return
-        for task in ("attention", "mae"):
+        for task in ("attention", "mae", "distance"):
             self.runner.cancel(self._slot(task))
         self.static = None
         self._status(f"inspecting {self.image_label} with {self.source.label}…")
@@ -388,6 +412,21 @@ class ModelViews(QWidget):
         if self.static is not None and self.attention_options:
             self.runner.submit(self._slot("attention"),
                                partial(attention_view, self.static.inspection, self.attention_options))
+
+    def _request_distance(self) -> None:
+        """Show the distance over the inspected image, or ask the worker for it over many images."""
+        view = self.views["distance"]
+        if self.static is None:
+            return
+        if not view.over_many:
+            self.runner.cancel(self._slot("distance"))
+            view.show_distance(self.static.inspection.distance)
+            self.viewUpdated.emit("distance")
+        elif self._many is not None and self._many[0] is self.source:  # it does not depend on the image
+            view.show_distance(*self._many[1])
+            self.viewUpdated.emit("distance")
+        else:
+            self.runner.submit(self._slot("distance"), partial(_distance_over_examples, self.source))
 
     def _request_mae(self) -> None:
         if self.source is None or self.image is None or not self.mae_options or not is_mae(self.source.model):
@@ -421,6 +460,10 @@ class ModelViews(QWidget):
             self._show("attention", *result)
         elif task == "mae":
             self._show("mae", result)
+        elif task == "distance":
+            self._many = (self.source, result)
+            self.views["distance"].show_distance(*result)
+            self.viewUpdated.emit("distance")
 
     def _on_failure(self, slot: str, message: str) -> None:
         task = self._task(slot)
@@ -444,8 +487,7 @@ class ModelViews(QWidget):
                    "the patch tokens in order (no prefix tokens)")
         self._show("position", s.position, insp.position_note)
         self._show("filters", s.filters, insp.filters.note)
-        self.views["distance"].show_distance(insp.distance)
-        self.viewUpdated.emit("distance")
+        self._request_distance()
         self._show("predictions", s.predictions,
                    "" if s.predictions is not None else "this model has no classifier (a pretraining model)")
         if not is_mae(self.source.model):
