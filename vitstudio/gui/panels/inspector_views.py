@@ -180,7 +180,8 @@ class DistanceView(QWidget):
         self.plot.setLabel("bottom", "network depth (layer)")
         self.plot.setLabel("left", "mean attention distance (pixels)")
         self.plot.showGrid(y=True, alpha=0.2)
-        self.legend = self.plot.addLegend(offset=(-10, 10), brush=pg.mkBrush(255, 255, 255, 220), pen="k")
+        # bottom right, where points are rare: late layers attend far
+        self.legend = self.plot.addLegend(offset=(-10, -10), brush=pg.mkBrush(255, 255, 255, 220), pen="k")
         self.export_button = QPushButton("Export PNG…")
         self.export_button.setEnabled(False)
         self.export_button.clicked.connect(export)
