@@ -1,7 +1,10 @@
-"""Screenshots of every inspector view for the README: `python docs/inspector_screenshots.py --run RUN`.
+"""Screenshots of the inspector for the README.
 
+`python docs/inspector_screenshots.py --run RUN` writes docs/inspector/<view>.png, every view for a run's model;
+`python docs/inspector_screenshots.py --compare RUN RUN` writes docs/inspector/side-by-side.png, two runs side by
+side in the Inspector tab (1440x860, the last layer's attention of every head).
 Run it under Xvfb (`xvfb-run -a python docs/inspector_screenshots.py ...`) or with QT_QPA_PLATFORM=offscreen.
-Writes docs/inspector/<view>.png for a run's model on one image (default: a bundled shape image).
+The image is a bundled shape image unless `--image` names another.
 """
 from __future__ import annotations
 
@@ -13,10 +16,12 @@ from PySide6.QtWidgets import QApplication
 
 from vitstudio.analysis import bundled_images, is_mae
 from vitstudio.analysis.sources import from_run
-from vitstudio.gui.panels.inspector import InspectorPanel
+from vitstudio.gui.panels.inspector import InspectorBase, InspectorPanel
+from vitstudio.gui.panels.inspector_tab import InspectorTab
+from vitstudio.train.runs import find_run
 
 
-def settle(app: QApplication, panel: InspectorPanel, seconds: float = 0.3) -> None:
+def settle(app: QApplication, panel: InspectorBase, seconds: float = 0.3) -> None:
     """Let queued analyses finish and their results reach the views."""
     panel.runner.wait()
     end = time.monotonic() + seconds
@@ -27,18 +32,11 @@ def settle(app: QApplication, panel: InspectorPanel, seconds: float = 0.3) -> No
     app.processEvents()
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--run", required=True, help="a training run (folder or id)")
-    parser.add_argument("--runs-dir")
-    parser.add_argument("--image", default=str(next(p for p in bundled_images() if p.stem == "shape_star")))
-    parser.add_argument("--out", default=str(Path(__file__).parent / "inspector"))
-    parser.add_argument("--prefix", default="", help="file name prefix (e.g. 'mae_')")
-    args = parser.parse_args()
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+def select_tab(tabs, text: str) -> None:
+    tabs.setCurrentIndex([tabs.tabText(i) for i in range(tabs.count())].index(text))
 
-    app = QApplication([])
+
+def every_view(app: QApplication, args, out: Path) -> None:
     panel = InspectorPanel()
     panel.resize(1280, 820)
     panel.show()
@@ -47,22 +45,59 @@ def main() -> None:
     settle(app, panel)
 
     def shot(name: str, tab: str) -> None:
-        panel.tabs.setCurrentIndex([panel.tabs.tabText(i) for i in range(panel.tabs.count())].index(tab))
+        select_tab(panel.column.tabs, tab)
         settle(app, panel)
         panel.grab().save(str(out / f"{args.prefix}{name}.png"))
         print(out / f"{args.prefix}{name}.png")
 
+    controls = panel.controls
     shot("patches", "Patches")
-    panel.layer_slider.setValue(panel.layer_slider.maximum())
-    panel.all_heads.setChecked(True)
+    controls.layer_slider.setValue(controls.layer_slider.maximum())
+    controls.all_heads.setChecked(True)
     shot("attention_heads", "Attention")
-    panel.rollout_check.setChecked(True)
+    controls.rollout_check.setChecked(True)
     shot("rollout", "Attention")
-    panel.rollout_check.setChecked(False)
+    controls.rollout_check.setChecked(False)
     shot("position", "Position embedding")
     shot("filters", "Filters")
+    panel.column.views["distance"].over_box.setCurrentIndex(1)  # over many images, as the paper
     shot("distance", "Attention distance")
     shot("mae" if is_mae(panel.source.model) else "predictions", "MAE" if is_mae(panel.source.model) else "Predictions")
+
+
+def side_by_side(app: QApplication, args, out: Path) -> None:
+    tab = InspectorTab()
+    tab.resize(1440, 860)
+    tab.show()
+    panel = tab.side_by_side
+    panel.load_image(args.image)
+    tab.compare_runs([find_run(ref, args.runs_dir).path for ref in args.compare])
+    settle(app, panel)
+    settle(app, panel)  # the models load first, then their inspections run
+    controls = panel.controls
+    controls.layer_slider.setValue(controls.layer_slider.maximum())
+    controls.all_heads.setChecked(True)
+    select_tab(panel.columns[0].tabs, "Attention")
+    settle(app, panel)
+    path = out / f"{args.prefix}side-by-side.png"
+    tab.grab().save(str(path))
+    print(path)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    what = parser.add_mutually_exclusive_group(required=True)
+    what.add_argument("--run", help="a training run (folder or id): every view of its model")
+    what.add_argument("--compare", nargs=2, metavar="RUN", help="two training runs side by side")
+    parser.add_argument("--runs-dir")
+    parser.add_argument("--image", default=str(next(p for p in bundled_images() if p.stem == "shape_star")))
+    parser.add_argument("--out", default=str(Path(__file__).parent / "inspector"))
+    parser.add_argument("--prefix", default="", help="file name prefix (e.g. 'mae_')")
+    args = parser.parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    app = QApplication([])
+    (side_by_side if args.compare else every_view)(app, args, out)
 
 
 if __name__ == "__main__":

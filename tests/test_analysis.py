@@ -41,7 +41,7 @@ def test_token_attention_reads_the_rows_of_prefix_tokens_on_a_rectangular_grid()
     np.testing.assert_array_equal(A.token_attention(attn, grid, n_prefix, token=1)[0, 0],
                                   attn[0, 0, 1, 2:].reshape(2, 3))
     np.testing.assert_array_equal(A.token_attention(attn, grid, n_prefix, token=None)[0, 1],
-                                  attn[0, 1, :, 2:].mean(0).reshape(2, 3))  # mean over all queries
+                                  attn[0, 1, 2:, 2:].mean(0).reshape(2, 3))  # mean over the patch queries
     with pytest.raises(ValueError, match="2x3 patch grid"):
         A.token_attention(attn, grid, num_prefix_tokens=1)
 

@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from vitstudio import analysis as A
+from vitstudio.analysis import figures
 from vitstudio.models import create_model
 
 
@@ -72,3 +73,38 @@ def test_inspection_of_a_pretraining_model_has_no_predictions():
     model = create_model("mpp_vit_nano_patch4_32", depth=1).eval()
     insp = A.inspect_image(model, np.zeros((40, 40, 3), np.uint8))
     assert insp.predictions is None and insp.attention.shape[0] == 1
+
+
+def test_attention_distance_over_images_is_the_mean_of_each_images_distance():
+    model = create_model("vit_nano_patch4_32", depth=2).eval()
+    images = [A.load_image(p) for p in A.bundled_images()[:3]]
+    each = [A.inspect_image(model, im).distance for im in images]
+    for batch_size in (1, 2, 16):
+        np.testing.assert_allclose(A.attention_distance(model, images, batch_size=batch_size), np.mean(each, 0),
+                                   rtol=1e-9)
+
+
+def test_example_images_fall_back_to_the_bundled_samples_and_say_why(tmp_path):
+    from vitstudio.analysis.sources import ModelSource, example_images
+    from vitstudio.config import DataConfig
+
+    model = create_model("vit_nano_patch4_32", depth=1)
+    images, what = example_images(ModelSource(model, "m"), 4)
+    assert len(images) == 4 and what == "the 4 bundled sample images"
+    missing = DataConfig(name="cifar10", root=str(tmp_path))
+    images, what = example_images(ModelSource(model, "m", data=missing), 40)
+    assert len(images) == len(A.bundled_images()) and "cifar10 is not available" in what and str(tmp_path) in what
+
+
+def test_the_readout_follows_the_models_pooling():
+    pooled = create_model("vit_nano_patch4_32", depth=1, global_pool="avg").eval()
+    assert A.readout_token(create_model("vit_nano_patch4_32", depth=1)) == 0
+    assert A.readout_token(pooled) is None  # the class token exists but the head averages the patches
+    assert A.readout_token(create_model("vit_nano_patch4_32", depth=1, global_pool="avg", class_token=False)) is None
+    insp = A.inspect_image(pooled, A.load_image(A.bundled_images()[0]))
+    patch_mean = A.attention_rollout(insp.attention, insp.geometry.grid, 1, token=None)
+    class_row = A.attention_rollout(insp.attention, insp.geometry.grid, 1, token=0)
+    fig = figures.attention_figure(insp, rollout=True)
+    assert np.array_equal(fig, figures.attention_figure(insp, rollout=True, token=None))
+    assert not np.array_equal(fig, figures.attention_figure(insp, rollout=True, token=0))
+    assert not np.allclose(patch_mean, class_row)

@@ -1,5 +1,4 @@
 """The studio window driven as a user would (pytest-qt, offscreen), with a tiny model on the built-in data."""
-import functools
 import subprocess
 import sys
 import time
@@ -11,14 +10,13 @@ from PySide6.QtWidgets import QMessageBox
 from vitstudio import data
 from vitstudio.config import load_config
 from vitstudio.gui.main_window import MainWindow
-from vitstudio.gui.panels import data as data_panel
 from vitstudio.train import load_checkpoint
 from vitstudio.train.runs import Run
 
 # A model and run small enough to train in seconds on a shared CPU.
 TINY = {
     "model.name": "vit_nano_patch4_32", "model.embed_dim": 32, "model.depth": 1, "model.num_heads": 2,
-    "data.img_size": 16, "data.num_workers": 0, "data.augment": "none",
+    "data.img_size": 16, "data.num_train": 2000, "data.num_workers": 0, "data.augment": "none",
     "optim.epochs": 1, "optim.batch_size": 100, "optim.warmup_epochs": 0.0,
     "runtime.device": "cpu", "runtime.log_every": 1,
 }
@@ -33,10 +31,6 @@ def data_cache(tmp_path_factory):
 @pytest.fixture
 def window(qtbot, tmp_path, data_cache, monkeypatch):
     monkeypatch.setenv("VITSTUDIO_CACHE", str(data_cache))
-    # 2,000 built-in images instead of 20,000: an epoch of 20 steps
-    small = functools.partial(data.build_datasets, num_train=2000)
-    monkeypatch.setattr(data, "build_datasets", small)
-    monkeypatch.setattr(data_panel, "build_datasets", small)
     settings = QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat)
     w = MainWindow(runs_dir=tmp_path / "runs", settings=settings)
     qtbot.addWidget(w)
@@ -242,6 +236,15 @@ def test_the_model_panel_shows_the_papers_figures(qtbot, window):
     assert panel.drawing.shape.depth == 12 and panel.drawing.shape.grid == (14, 14)
     panel.depth_box.setValue(6)
     assert panel.variant.currentData() == "custom" and panel.drawing.shape.depth == 6
+
+
+def test_a_hybrid_shows_its_patch_size_on_the_feature_map(qtbot, window):
+    panel = window.model_panel
+    window.form.update({"model.name": "vit_pico_r1_s4_p1_32", "model.patch_size": None})
+    assert panel.patch_box.value() == 1 and panel.patch_label.text() == "Patch (CNN map)"
+    assert panel.backbone.currentText() == "ResNetV2, 1 stage (1 block)"
+    window.form.update({"model.name": "vit_nano_patch4_32"})
+    assert panel.patch_box.value() == 4 and panel.patch_label.text() == "Patch size"
 
 
 @pytest.mark.parametrize("argv", [[], ["gui", "--runs-dir", "elsewhere"]])

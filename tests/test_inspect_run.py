@@ -22,6 +22,8 @@ def test_inspect_a_run(tmp_path, capsys):
     assert main(["inspect", str(shape), "--run", str(trainer.run_dir), "--checkpoint", "last", "--out", str(out)]) == 0
     preds = json.loads((out / "predictions.json").read_text())["prediction"]
     assert {name for name, _ in preds} <= set(SHAPE_CLASSES)
+    distance = json.loads((out / "attention_distance.json").read_text())
+    assert distance["images"] == "16 validation images of builtin"  # all 16 of the run's val split (of 32 asked)
     assert "run " in capsys.readouterr().out
 
     assert main(["inspect", str(shape), "--run", "nothing-like-it", "--runs-dir", str(tmp_path / "runs"),

@@ -8,7 +8,8 @@ from PySide6.QtGui import QDropEvent, QImage
 
 from vitstudio.analysis import figures, bundled_images
 from vitstudio.analysis.sources import from_weights
-from vitstudio.gui.panels.inspector import InspectorPanel, LatestRequestRunner
+from vitstudio.gui.panels.inspector import InspectorPanel
+from vitstudio.gui.worker import LatestRequestRunner
 from vitstudio.models import VisionTransformer, create_model, export_safetensors
 
 TIMEOUT = 20_000
@@ -46,48 +47,48 @@ def test_loading_an_image_fills_every_view(loaded):
         figure = loaded.view_figure(name)
         assert figure is not None and figure.dtype == np.uint8 and figure.ndim == 3, name
     assert loaded.view_figure("mae") is None  # not a masked autoencoder
-    shown = loaded.views["attention"].label.pixmap().toImage().convertToFormat(QImage.Format.Format_RGB888)
+    shown = loaded.column.views["attention"].label.pixmap().toImage().convertToFormat(QImage.Format.Format_RGB888)
     rows = np.frombuffer(shown.constBits(), np.uint8).reshape(shown.height(), shown.bytesPerLine())
     np.testing.assert_array_equal(rows[:, :3 * shown.width()].reshape(shown.height(), -1, 3),
                                   loaded.view_figure("attention"))  # the view shows the figure pixel for pixel
-    assert loaded.views["distance"].distance.shape == (3, 2)
-    assert not loaded.mae_box.isEnabled()
+    assert loaded.column.views["distance"].distance.shape == (3, 2)
+    assert not loaded.controls.mae_box.isEnabled()
 
 
 def test_layer_head_grid_and_rollout_controls_change_the_attention_view(qtbot, loaded):
     first = loaded.view_figure("attention")
-    second_layer = wait_view(qtbot, loaded, "attention", lambda: loaded.layer_slider.setValue(2))
+    second_layer = wait_view(qtbot, loaded, "attention", lambda: loaded.controls.layer_slider.setValue(2))
     assert second_layer.shape == first.shape and not np.array_equal(second_layer, first)
-    other_head = wait_view(qtbot, loaded, "attention", lambda: loaded.head_slider.setValue(1))
+    other_head = wait_view(qtbot, loaded, "attention", lambda: loaded.controls.head_slider.setValue(1))
     assert not np.array_equal(other_head, second_layer)
-    expected = figures.attention_figure(loaded.static.inspection, layer=2, head=1)
+    expected = figures.attention_figure(loaded.column.static.inspection, layer=2, head=1)
     np.testing.assert_array_equal(other_head, expected)
-    grid = wait_view(qtbot, loaded, "attention", lambda: loaded.all_heads.setChecked(True))
+    grid = wait_view(qtbot, loaded, "attention", lambda: loaded.controls.all_heads.setChecked(True))
     assert grid.shape != other_head.shape  # two heads side by side
-    rollout = wait_view(qtbot, loaded, "attention", lambda: loaded.rollout_check.setChecked(True))
-    np.testing.assert_array_equal(rollout, figures.attention_figure(loaded.static.inspection, rollout=True))
-    assert not loaded.layer_slider.isEnabled() and loaded.fusion_box.isEnabled()
-    fused = wait_view(qtbot, loaded, "attention", lambda: loaded.fusion_box.setCurrentText("max"))
+    rollout = wait_view(qtbot, loaded, "attention", lambda: loaded.controls.rollout_check.setChecked(True))
+    np.testing.assert_array_equal(rollout, figures.attention_figure(loaded.column.static.inspection, rollout=True))
+    assert not loaded.controls.layer_slider.isEnabled() and loaded.controls.fusion_box.isEnabled()
+    fused = wait_view(qtbot, loaded, "attention", lambda: loaded.controls.fusion_box.setCurrentText("max"))
     assert not np.array_equal(fused, rollout)
-    faint = wait_view(qtbot, loaded, "attention", lambda: loaded.opacity_slider.setValue(10))
+    faint = wait_view(qtbot, loaded, "attention", lambda: loaded.controls.opacity_slider.setValue(10))
     assert not np.array_equal(faint, fused)
 
 
 def test_a_new_model_resizes_the_sliders_and_refreshes_the_views(qtbot, loaded):
     before = loaded.view_figure("filters")
     wait_view(qtbot, loaded, "attention", lambda: loaded.set_model(tiny_vit(depth=5, num_heads=4)))
-    assert loaded.layer_slider.maximum() == 4 and loaded.head_slider.maximum() == 3
+    assert loaded.controls.layer_slider.maximum() == 4 and loaded.controls.head_slider.maximum() == 3
     assert not np.array_equal(loaded.view_figure("filters"), before)
 
 
 def test_latest_request_wins_when_the_layer_moves_fast(qtbot, loaded):
     with qtbot.waitSignal(loaded.viewUpdated, check_params_cb=lambda n: n == "attention", timeout=TIMEOUT):
         for layer in (1, 2, 0, 1, 2):
-            loaded.layer_slider.setValue(layer)
+            loaded.controls.layer_slider.setValue(layer)
     loaded.runner.wait()
     qtbot.wait(50)  # deliver anything still queued: nothing stale may arrive
     np.testing.assert_array_equal(loaded.view_figure("attention"),
-                                  figures.attention_figure(loaded.static.inspection, layer=2))
+                                  figures.attention_figure(loaded.column.static.inspection, layer=2))
 
 
 def test_runner_delivers_only_the_latest_request_and_skips_superseded_ones(qtbot):
@@ -151,11 +152,28 @@ def test_a_model_source_loads_on_the_worker(qtbot, panel, tmp_path):
     path = export_safetensors(create_model("vit_nano_patch4_32", depth=2), tmp_path / "tiny.safetensors")
     panel.add_source("tiny file", lambda: lambda: from_weights(path))
     panel.set_image(np.zeros((32, 32, 3), np.uint8))
-    action = [a for a in panel.source_menu.actions() if a.text() == "tiny file"][0]
+    action = [a for a in panel.column.chooser.menu.actions() if a.text() == "tiny file"][0]
     wait_view(qtbot, panel, "attention", action.trigger)
-    assert panel.model_name.text() == "tiny.safetensors" and panel.layer_slider.maximum() == 1
+    assert panel.column.chooser.label.text() == "tiny.safetensors" and panel.controls.layer_slider.maximum() == 1
     panel.add_source("missing file", lambda: lambda: from_weights(tmp_path / "nothing.safetensors"))
-    missing = [a for a in panel.source_menu.actions() if a.text() == "missing file"][0]
+    missing = [a for a in panel.column.chooser.menu.actions() if a.text() == "missing file"][0]
     with qtbot.waitSignal(panel.statusChanged, check_params_cb=lambda t: "failed" in t, timeout=TIMEOUT):
         missing.trigger()
     assert "loading the model failed" in panel.status.text() and "no such weights file" in panel.status.text()
+
+
+def test_attention_distance_over_many_images_and_back(qtbot, loaded):
+    from vitstudio.analysis import attention_distance, load_image
+
+    view = loaded.column.views["distance"]
+    one = view.distance.copy()
+    wait_view(qtbot, loaded, "distance", lambda: view.over_box.setCurrentIndex(1))
+    samples = [load_image(p) for p in bundled_images()]
+    np.testing.assert_allclose(view.distance, attention_distance(loaded.source.model, samples), rtol=1e-6)
+    assert f"the {len(samples)} bundled sample images" in view.note.text()
+    assert not np.allclose(view.distance, one)
+    wait_view(qtbot, loaded, "distance", lambda: loaded.load_image(bundled_images()[1]))
+    assert "bundled sample images" in view.note.text()  # a new image keeps the choice (it does not depend on it)
+    wait_view(qtbot, loaded, "distance", lambda: view.over_box.setCurrentIndex(0))
+    assert view.note.text() == "averaged over the inspected image"
+    np.testing.assert_array_equal(view.distance, loaded.column.static.inspection.distance)

@@ -144,3 +144,13 @@ def test_pretrain_then_finetune_and_distill_from_our_runs(tmp_path):
     teacher = student.objective.criterion.teacher
     assert type(teacher).__name__ == "ResNet" and not teacher.training
     assert torch.equal(teacher.fc.weight.cpu(), resnet.model.fc.weight.cpu())
+
+
+def test_an_argument_the_model_does_not_take_is_named_with_the_way_out():
+    from vitstudio.config import ConfigError
+    from vitstudio.train.trainer import build_model
+
+    cfg = tiny_config("model.name=mae_vit_nano_patch4_32", "objective.name=mae", "model.global_pool=avg")
+    with pytest.raises(ConfigError, match=r"model.global_pool: mae_vit_nano_patch4_32 does not take global_pool; "
+                                          r"unset it \(--set model.global_pool=none\)"):
+        build_model(cfg)

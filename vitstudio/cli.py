@@ -139,7 +139,7 @@ def _cmd_runs_compare(args) -> int:
 
 def _cmd_inspect(args) -> int:
     from .analysis import load_image, write_report
-    from .analysis.sources import from_name, from_run, from_weights, records_architecture
+    from .analysis.sources import example_images, from_name, from_run, from_weights, records_architecture
 
     if not (args.run or args.weights or args.model) or (args.run and (args.weights or args.model)):
         print("vitstudio inspect: say what to inspect: --run RUN, or --model NAME and/or --weights FILE",
@@ -159,8 +159,10 @@ def _cmd_inspect(args) -> int:
         print(f"vitstudio inspect: {e}", file=sys.stderr)
         return 2
     mean, std = args.mean or source.mean, args.std or source.std
+    examples = example_images(source, args.distance_images) if args.distance_images > 0 else None
     paths = write_report(source.model.to(args.device), image, args.out, mean, std, source.class_names,
-                         mask_ratio=args.mask_ratio, seed=args.seed, alpha=args.opacity, cmap=args.cmap)
+                         mask_ratio=args.mask_ratio, seed=args.seed, alpha=args.opacity, cmap=args.cmap,
+                         examples=examples)
     print(f"{source.label}: wrote {len(paths)} files to {args.out}")
     return 0
 
@@ -240,6 +242,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mean", type=float, nargs=3, metavar=("R", "G", "B"),
                    help="input normalisation mean (default: ImageNet's; 0.5 0.5 0.5 for Google and hybrid weights)")
     p.add_argument("--std", type=float, nargs=3, metavar=("R", "G", "B"), help="input normalisation std")
+    p.add_argument("--distance-images", type=int, default=32, metavar="N",
+                   help="average the mean attention distance over N validation images of the run's dataset (else "
+                   "over the bundled sample images); 0: over the inspected image only (default 32)")
     p.add_argument("--device", default="cpu", help="torch device to run the model on")
     p.set_defaults(func=_cmd_inspect)
 

@@ -38,9 +38,9 @@ def _check_tokens(attn: np.ndarray, grid, num_prefix_tokens: int) -> tuple[int, 
     return gh, gw
 
 
-def _query_row(a: np.ndarray, token: int | None) -> np.ndarray:
-    """Row `token` of (..., N, N), or the mean of all rows for `token=None`."""
-    return a.mean(axis=-2) if token is None else a[..., token, :]
+def _query_row(a: np.ndarray, token: int | None, num_prefix_tokens: int) -> np.ndarray:
+    """Row `token` of (..., N, N), or for `token=None` the mean of the patch tokens' rows."""
+    return a[..., num_prefix_tokens:, :].mean(axis=-2) if token is None else a[..., token, :]
 
 
 def token_attention(attn, grid, num_prefix_tokens: int = 1, token: int | None = 0) -> np.ndarray:
@@ -48,11 +48,19 @@ def token_attention(attn, grid, num_prefix_tokens: int = 1, token: int | None = 
 
     (..., N, N) -> (..., gh, gw): the raw weights on the patch keys, not renormalised (what the
     prefix tokens receive is left out, so a map may sum to less than 1). `token=None` averages
-    over all query tokens (for models without a class token: what each patch receives on average).
+    over the patch tokens as queries: what global average pooling reads (see `readout_token`).
     """
     attn = as_numpy(attn)
     gh, gw = _check_tokens(attn, grid, num_prefix_tokens)
-    return _query_row(attn, token)[..., num_prefix_tokens:].reshape(*attn.shape[:-2], gh, gw)
+    return _query_row(attn, token, num_prefix_tokens)[..., num_prefix_tokens:].reshape(*attn.shape[:-2], gh, gw)
+
+
+def readout_token(model) -> int | None:
+    """The query whose attention explains the model's output: the class token (0) when the head reads it,
+    None (the patch tokens' mean) when the model pools by averaging the patch tokens or has no prefix tokens."""
+    if getattr(model, "global_pool", "token") == "avg" or not getattr(model, "num_prefix_tokens", 0):
+        return None
+    return 0
 
 
 def fuse_heads(attn, head_fusion: str = "mean") -> np.ndarray:
@@ -64,7 +72,7 @@ def fuse_heads(attn, head_fusion: str = "mean") -> np.ndarray:
 
 def attention_rollout(attn, grid, num_prefix_tokens: int = 1, head_fusion: str = "mean",
                       discard_ratio: float = 0.0, token: int | None = 0) -> np.ndarray:
-    """Attention rollout (Abnar & Zuidema, 2020) read at `token`'s row (None: the mean of all rows):
+    """Attention rollout (Abnar & Zuidema, 2020) read at `token`'s row (None: the mean of the patch tokens' rows):
     (layers, ..., heads, N, N) -> (..., gh, gw).
 
     Per layer: fuse the heads; optionally zero the lowest `discard_ratio` fraction of the fused
@@ -91,7 +99,7 @@ def attention_rollout(attn, grid, num_prefix_tokens: int = 1, head_fusion: str =
         a = a + eye
         a = a / a.sum(axis=-1, keepdims=True)
         rollout = a @ rollout
-    return _query_row(rollout, token)[..., num_prefix_tokens:].reshape(*rollout.shape[:-2], gh, gw)
+    return _query_row(rollout, token, num_prefix_tokens)[..., num_prefix_tokens:].reshape(*rollout.shape[:-2], gh, gw)
 
 
 def patch_centres(grid, patch_px) -> np.ndarray:

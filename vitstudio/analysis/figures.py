@@ -70,17 +70,21 @@ def overlay_figure(image: np.ndarray, heat: np.ndarray, alpha: float = 0.6, cmap
 
 def token_name(token: int | None) -> str:
     if token is None:
-        return "mean over all tokens"
+        return "patch-token mean"
     return TOKEN_NAMES[token] if token < len(TOKEN_NAMES) else f"prefix token {token}"
 
 
-def attention_figure(insp: Inspection, layer: int = 0, head: int = 0, all_heads: bool = False, token: int = 0,
-                     rollout: bool = False, head_fusion: str = "mean", discard_ratio: float = 0.0,
-                     alpha: float = 0.6, cmap: str = "inferno", smooth: bool = False) -> np.ndarray:
-    """The attention view: prefix token `token`'s attention at `layer` (one head, or all heads as a
-    grid), or, with `rollout`, the attention rollout through all layers. A model without prefix
-    tokens (global average pooling) shows the mean over all query tokens instead."""
+def attention_figure(insp: Inspection, layer: int = 0, head: int = 0, all_heads: bool = False,
+                     token: int | None | str = "readout", rollout: bool = False, head_fusion: str = "mean",
+                     discard_ratio: float = 0.0, alpha: float = 0.6, cmap: str = "inferno",
+                     smooth: bool = False) -> np.ndarray:
+    """The attention view: query `token`'s attention at `layer` (one head, or all heads as a grid),
+    or, with `rollout`, the attention rollout through all layers. `token` is a prefix token's index,
+    None for the patch tokens' mean, or 'readout': the one the model's head reads (`readout_token`).
+    A model without prefix tokens always shows the patch tokens' mean."""
     geo, attn = insp.geometry, insp.attention
+    if token == "readout":
+        token = geo.readout_token
     if geo.num_prefix_tokens == 0:
         token = None
     who = token_name(token)
@@ -119,13 +123,14 @@ def filters_figure(filters: FilterComponents, ncols: int = 7) -> np.ndarray:
     return render.titled(fig, f"principal components of the filters ({filters.note})")
 
 
-def distance_figure(distance: np.ndarray) -> np.ndarray:
-    """Mean attention distance (layers, heads) as a scatter: network depth against distance, one point per head."""
+def distance_figure(distance: np.ndarray, over: str = "one image") -> np.ndarray:
+    """Mean attention distance (layers, heads) as a scatter: network depth against distance, one point per head;
+    `over` says which images it averages (in the title)."""
     L, H = distance.shape
     layers = np.repeat(np.arange(1, L + 1), H)
     heads = np.tile(np.arange(H), L)
     return render.scatter_plot(layers, distance.ravel(), groups=heads, xlabel="network depth (layer)",
-                               ylabel="mean attention distance (pixels)", title="mean attention distance by head",
+                               ylabel="mean attention distance (pixels)", title=f"mean attention distance by head, over {over}",
                                legend_title="head")
 
 

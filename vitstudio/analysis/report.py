@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from . import figures, render
-from .attention import features_and_attention, mean_attention_distance
+from .attention import collect_attention, features_and_attention, mean_attention_distance, readout_token
 from .filters import FilterComponents, patch_filters
 from .image import IMAGENET_MEAN, IMAGENET_STD, fit_image, normalize
 from .mae import mae_reconstruction
@@ -24,6 +24,7 @@ class Geometry:
     img_size: tuple[int, int]  # input (H, W) in pixels
     grid: tuple[int, int]  # patch grid (gh, gw)
     num_prefix_tokens: int  # class, distillation, ... tokens before the patches
+    readout_token: int | None = 0  # the query the head reads: a prefix token, or None for the patch tokens' mean
 
     @property
     def patch_px(self) -> tuple[int, int]:
@@ -32,7 +33,8 @@ class Geometry:
 
 
 def geometry(model) -> Geometry:
-    return Geometry(tuple(model.patch_embed.img_size), tuple(model.grid_size), int(model.num_prefix_tokens))
+    return Geometry(tuple(model.patch_embed.img_size), tuple(model.grid_size), int(model.num_prefix_tokens),
+                    readout_token(model))
 
 
 def is_mae(model) -> bool:
@@ -80,9 +82,29 @@ def inspect_image(model, image: np.ndarray, mean=IMAGENET_MEAN, std=IMAGENET_STD
     )
 
 
+@torch.no_grad()
+def attention_distance(model, images, mean=IMAGENET_MEAN, std=IMAGENET_STD, batch_size: int = 16) -> np.ndarray:
+    """Mean attention distance (layers, heads) in pixels, averaged over `images` ((H, W, 3) uint8, any size),
+    as the ViT paper's Figure 7 averages over many images rather than one."""
+    model.eval()
+    geo = geometry(model)
+    device = next(model.parameters()).device
+    total = 0.0
+    for i in range(0, len(images), batch_size):
+        chunk = images[i:i + batch_size]
+        x = torch.cat([normalize(fit_image(im, geo.img_size), mean, std) for im in chunk]).to(device)
+        attn = collect_attention(model, x)
+        total = total + mean_attention_distance(attn, geo.grid, geo.patch_px, geo.num_prefix_tokens) * len(chunk)
+    return total / len(images)
+
+
 def write_report(model, image: np.ndarray, out_dir, mean=IMAGENET_MEAN, std=IMAGENET_STD, class_names=None,
-                 mask_ratio: float = 0.75, seed: int = 0, alpha: float = 0.6, cmap: str = "inferno") -> list[Path]:
+                 mask_ratio: float = 0.75, seed: int = 0, alpha: float = 0.6, cmap: str = "inferno",
+                 examples: tuple[list[np.ndarray], str] | None = None) -> list[Path]:
     """Write every figure for `model` on `image` into `out_dir`; return the paths written.
+
+    The mean attention distance averages over `examples` (images and what they are, see
+    `sources.example_images`) when given, else over `image` alone.
 
     input.png, patches.png, patch_sequence.png, attention_layer_NN.png (a head grid per layer),
     rollout.png, attention_distance.png/.json, position_similarity.png (or .txt saying why not),
@@ -108,8 +130,11 @@ def write_report(model, image: np.ndarray, out_dir, mean=IMAGENET_MEAN, std=IMAG
         save(f"attention_layer_{layer + 1:02d}.png", figures.attention_figure(insp, layer, all_heads=True,
                                                                                alpha=alpha, cmap=cmap))
     save("rollout.png", figures.attention_figure(insp, rollout=True, alpha=alpha, cmap=cmap))
-    save("attention_distance.png", figures.distance_figure(insp.distance))
-    save_text("attention_distance.json", json.dumps({"pixels": insp.distance.round(3).tolist()}, indent=1))
+    distance, over = insp.distance, "the inspected image"
+    if examples is not None:
+        distance, over = attention_distance(model, examples[0], mean, std), examples[1]
+    save("attention_distance.png", figures.distance_figure(distance, over))
+    save_text("attention_distance.json", json.dumps({"pixels": distance.round(3).tolist(), "images": over}, indent=1))
     if insp.similarity is None:
         save_text("position_similarity.txt", insp.position_note + "\n")
     else:

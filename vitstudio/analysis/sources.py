@@ -4,9 +4,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 from torch import nn
 
-from .image import IMAGENET_MEAN, IMAGENET_STD
+from .image import IMAGENET_MEAN, IMAGENET_STD, bundled_images, load_image
 
 
 @dataclass
@@ -18,6 +19,7 @@ class ModelSource:
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = IMAGENET_STD
     class_names: list[str] | None = field(default=None)
+    data: object | None = None  # the data section of the config it was trained with (a run's), if known
 
 
 def from_name(name: str, **overrides) -> ModelSource:
@@ -73,4 +75,21 @@ def from_run(ref, which: str = "final", runs_dir=None) -> ModelSource:
     if status.get("mean") is None:
         raise ValueError(f"run {run.id} does not record its input normalisation (trained by an older vitstudio)")
     return ModelSource(model, f"run {run.id} ({weights})", tuple(status["mean"]), tuple(status["std"]),
-                       status.get("class_names"))
+                       status.get("class_names"), run.config().data)
+
+
+def example_images(source: ModelSource, n: int = 32) -> tuple[list[np.ndarray], str]:
+    """Up to `n` images to average an analysis over, and what they are: validation images of the
+    dataset the model was trained on when it is known and on disk, else the bundled sample images."""
+    from ..data import datasets_from_config, sample_images
+
+    if source.data is not None:
+        try:
+            samples = sample_images(datasets_from_config(source.data, download=False), n)
+            return [s.image for s in samples], f"{len(samples)} validation images of {source.data.name}"
+        except (OSError, ValueError) as e:  # the dataset is not on this machine (DatasetNotFound is an OSError)
+            note = f" ({source.data.name} is not available: {e})"
+    else:
+        note = ""
+    images = [load_image(p) for p in bundled_images()[:n]]
+    return images, f"the {len(images)} bundled sample images{note}"

@@ -1,5 +1,5 @@
 """Datasets, transforms and loaders: the built-in shapes, torchvision's public datasets, image folders."""
-from .build import DATASETS, DatasetBundle, Sample, build_datasets, sample_images
+from .build import DATASETS, DatasetBundle, Sample, build_datasets, datasets_from_config, sample_images
 from .cache import user_cache_dir
 from .datasets import ArrayDataset, PILDataset, to_rgb
 from .device import DeviceLoader, augment_batch, fits_on_device
@@ -24,6 +24,7 @@ __all__ = [
     "augment_batch",
     "build_batch_augment",
     "build_datasets",
+    "datasets_from_config",
     "build_loader",
     "fits_on_device",
     "sample_images",

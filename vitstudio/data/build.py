@@ -1,4 +1,5 @@
-"""`build_datasets`: every dataset kind behind one call, and `sample_images` for showing a few."""
+"""`build_datasets`: every dataset kind behind one call (`datasets_from_config` for a config's data section),
+and `sample_images` for showing a few."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -90,6 +91,18 @@ def build_datasets(name: str = "builtin", root: str | Path | None = None, img_si
         return _photos(ImageFiles(train), ImageFiles(val), classes, augment, img_size, aug_kw,
                        norm.get("mean", IMAGENET_MEAN), norm.get("std", IMAGENET_STD))
     raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
+
+
+def datasets_from_config(d, seed: int = 0, download: bool | None = None) -> DatasetBundle:
+    """The datasets a config's data section `d` describes; `download=False` never fetches (a preview, an analysis)."""
+    if d.name == "builtin":
+        extra = {"num_train": d.num_train}
+    elif d.name == "folder":
+        extra = {}
+    else:
+        extra = {"download": d.download if download is None else download}
+    return build_datasets(name=d.name, root=d.root, img_size=d.img_size, augment=d.augment,
+                          val_fraction=d.val_fraction, seed=seed, **extra)
 
 
 def _no_extra(name: str, kw: dict) -> None:

@@ -26,7 +26,7 @@ def import_core() -> dict:
     import pyqtgraph  # noqa: F401
 
     from .. import analysis, config, models, train  # noqa: F401
-    from .panels import data, inspector, model, runs, training  # noqa: F401
+    from .panels import data, inspector_tab, model, runs, training  # noqa: F401
 
     return {"device": describe_device()}
 

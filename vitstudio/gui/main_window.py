@@ -30,7 +30,7 @@ class MainWindow(QMainWindow):
         self.runs_dir = runs_dir
         self.settings = settings if settings is not None else QSettings()
         self.form = self.model_panel = self.data_panel = self.training_panel = None
-        self.runs_panel = self.inspector_panel = None
+        self.runs_panel = self.inspector_tab = self.inspector_panel = None
         self.dialog: QMessageBox | None = None  # the last non-blocking dialog shown (tests read it)
         self._painted = False
         self.is_warm = False
@@ -83,7 +83,7 @@ class MainWindow(QMainWindow):
         from ..train.runs import Run
         from .form import INVALID_STYLE, ConfigForm
         from .panels.data import DataPanel
-        from .panels.inspector import InspectorPanel
+        from .panels.inspector_tab import InspectorTab
         from .panels.model import ModelPanel
         from .panels.runs import RunsPanel
         from .panels.training import TrainingPanel
@@ -94,7 +94,8 @@ class MainWindow(QMainWindow):
         self.data_panel = DataPanel(self.form)
         self.training_panel = TrainingPanel(self.form, runs_dir=self.runs_dir)
         self.runs_panel = RunsPanel(runs_dir=self.runs_dir)
-        self.inspector_panel = InspectorPanel()
+        self.inspector_tab = InspectorTab()
+        self.inspector_panel = self.inspector_tab.single
         self.data_panel.classes_known.connect(self.model_panel.set_num_classes)
         self.training_panel.error.connect(self.show_error)
         self.training_panel.running_changed.connect(self._on_running_changed)
@@ -102,10 +103,11 @@ class MainWindow(QMainWindow):
         self.runs_panel.message.connect(lambda text: self.statusBar().showMessage(text, 4000))
         self.runs_panel.resume_requested.connect(lambda path: self._resume(Run(path)))
         self.runs_panel.new_run_requested.connect(self._new_run_from_config)
-        self.inspector_panel.add_source(
+        self.runs_panel.inspect_requested.connect(self._inspect_side_by_side)
+        self.inspector_tab.add_source(
             "The run on the Training tab",
             lambda: partial(from_run, str(self.training_panel.run.path)) if self.training_panel.run else None)
-        panels = (self.model_panel, self.data_panel, self.training_panel, self.runs_panel, self.inspector_panel)
+        panels = (self.model_panel, self.data_panel, self.training_panel, self.runs_panel, self.inspector_tab)
         for page, panel in zip(self.pages, panels):
             page.layout().takeAt(0).widget().deleteLater()
             page.layout().addWidget(panel)
@@ -210,6 +212,10 @@ class MainWindow(QMainWindow):
             return
         self.open_run(run.path)
         self.training_panel.resume_run()
+
+    def _inspect_side_by_side(self, paths: list) -> None:
+        self.inspector_tab.compare_runs(paths)
+        self.show_panel(self.inspector_tab)
 
     def open_run(self, path) -> None:
         """Show a run folder: its config in the forms, its curves in the plots."""

@@ -1,11 +1,13 @@
-"""Training off the UI thread: a `Trainer` runs in a QThread and its events reach the UI as queued signals."""
+"""Work off the UI thread: a `Trainer` runs in a QThread and its events reach the UI as queued signals; the
+inspector's analyses run through a `LatestRequestRunner`, which delivers only each slot's latest result."""
 from __future__ import annotations
 
 import threading
 import time
 import traceback
+from typing import Callable
 
-from PySide6.QtCore import QThread, Signal
+from PySide6.QtCore import QObject, QRunnable, QThread, QThreadPool, Signal
 
 
 class TrainingThread(QThread):
@@ -78,3 +80,70 @@ def _mark_failed(run_dir, error: Exception, tb: str) -> None:
     step, epoch = (last[-1].step, last[-1].epoch) if last else (0, 0.0)
     reason = f"{type(error).__name__}: {error}"
     run.record(Event("failed", step, epoch, time.time(), {"reason": reason, "traceback": tb}))
+
+
+class _JobSignals(QObject):
+    finished = Signal(str, int, object)
+    failed = Signal(str, int, str)
+
+
+class _Job(QRunnable):
+    def __init__(self, runner: LatestRequestRunner, slot: str, generation: int, fn: Callable[[], object]):
+        super().__init__()
+        self.runner, self.slot, self.generation, self.fn = runner, slot, generation, fn
+
+    def run(self):
+        if not self.runner.is_latest(self.slot, self.generation):
+            return  # superseded before it started: skip the work
+        try:
+            result = self.fn()
+        except Exception as e:  # noqa: BLE001  (shown to the user, never crashes the window)
+            self.runner._signals.failed.emit(self.slot, self.generation, f"{type(e).__name__}: {e}")
+        else:
+            self.runner._signals.finished.emit(self.slot, self.generation, result)
+
+
+class LatestRequestRunner(QObject):
+    """Runs functions on one worker thread, by named slot; only a slot's latest request is delivered.
+
+    `submit(slot, fn)` queues `fn`; `finished(slot, result)` or `failed(slot, message)` arrive on
+    the UI thread for the latest request of each slot only. Superseded requests that have not
+    started yet are skipped; ones already running finish and are dropped.
+    """
+
+    finished = Signal(str, object)
+    failed = Signal(str, str)
+
+    def __init__(self, parent: QObject | None = None):
+        super().__init__(parent)
+        self._pool = QThreadPool(self)
+        self._pool.setMaxThreadCount(1)  # torch uses its own threads; one job at a time keeps order
+        self._latest: dict[str, int] = {}
+        self._signals = _JobSignals()
+        self._signals.finished.connect(self._on_finished)
+        self._signals.failed.connect(self._on_failed)
+
+    def submit(self, slot: str, fn: Callable[[], object]) -> int:
+        generation = self._latest.get(slot, 0) + 1
+        self._latest[slot] = generation
+        self._pool.start(_Job(self, slot, generation, fn))
+        return generation
+
+    def cancel(self, slot: str) -> None:
+        """Drop the slot's pending and running requests."""
+        self._latest[slot] = self._latest.get(slot, 0) + 1
+
+    def is_latest(self, slot: str, generation: int) -> bool:
+        return self._latest.get(slot) == generation
+
+    def wait(self, msecs: int = -1) -> bool:
+        """Block until the queue is empty (for shutdown and tests)."""
+        return self._pool.waitForDone(msecs)
+
+    def _on_finished(self, slot: str, generation: int, result: object) -> None:
+        if self.is_latest(slot, generation):
+            self.finished.emit(slot, result)
+
+    def _on_failed(self, slot: str, generation: int, message: str) -> None:
+        if self.is_latest(slot, generation):
+            self.failed.emit(slot, message)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import re
 import threading
 import time
 import traceback
@@ -96,7 +97,9 @@ class Trainer:
             self.run_record = self.run_record or Run(path)
         torch.manual_seed(rt.seed)
 
-        self.data = _build_data(cfg.data, rt.seed)
+        from ..data import datasets_from_config
+
+        self.data = datasets_from_config(cfg.data, rt.seed)
         self.model = build_model(cfg, self.data.num_classes)
         init_notes = []
         if cfg.objective.init_from and not (self._resuming and self.run_record.last_checkpoint.exists()):
@@ -326,37 +329,37 @@ class Trainer:
         return event
 
 
-def build_model(cfg: Config, num_classes: int | None = None) -> nn.Module:
-    """The model `cfg.model` names, built for `cfg.data.img_size` and (for classification) `num_classes`:
-    a registered model, or a torchvision classifier (e.g. a ResNet to train as a distillation teacher)."""
-    if cfg.model.name not in list_models():
-        return create_teacher(cfg.model.name, num_classes, cfg.data.img_size).train().requires_grad_(True)
+def model_kwargs(cfg: Config, num_classes: int | None = None) -> dict:
+    """What `build_model` passes to the registered model `cfg.model.name`: the config's overrides, the data's
+    image size (if the model takes one) and, for a classification objective, `num_classes` (when known)."""
     kwargs = cfg.model.overrides()
     if "img_size" in model_args(cfg.model.name):
         kwargs["img_size"] = cfg.data.img_size
     if num_classes is not None and cfg.objective.name in CLASSIFICATION_OBJECTIVES:
         kwargs["num_classes"] = num_classes
+    return kwargs
+
+
+def build_model(cfg: Config, num_classes: int | None = None) -> nn.Module:
+    """The model `cfg.model` names, built for `cfg.data.img_size` and (for classification) `num_classes`:
+    a registered model, or a torchvision classifier (e.g. a ResNet to train as a distillation teacher)."""
+    if cfg.model.name not in list_models():
+        return create_teacher(cfg.model.name, num_classes, cfg.data.img_size).train().requires_grad_(True)
+    kwargs = model_kwargs(cfg, num_classes)
     try:
         return create_model(cfg.model.name, **kwargs)
     except TypeError as e:
         if "num_classes" in str(e):
             raise ConfigError("objective.name", f"{cfg.model.name} has no classifier; pretrain it with objective "
                                                 "'mae' or 'mpp', or pick a classification model") from None
+        unknown = re.search(r"unexpected keyword argument '(\w+)'", str(e))
+        if unknown and unknown[1] in kwargs:
+            key = unknown[1]
+            raise ConfigError(f"model.{key}", f"{cfg.model.name} does not take {key}; unset it "
+                                              f"(--set model.{key}=none)") from None
         raise ConfigError("model", f"{cfg.model.name} cannot be built with {kwargs}: {e}") from None
     except ValueError as e:
         raise ConfigError("model", f"{cfg.model.name} cannot be built with {kwargs}: {e}") from None
-
-
-def _build_data(d, seed: int):
-    """The datasets `d` (the config's data section) describes."""
-    from ..data import build_datasets
-
-    if d.name == "builtin":
-        extra = {"num_train": d.num_train}
-    else:
-        extra = {} if d.name == "folder" else {"download": d.download}
-    return build_datasets(name=d.name, root=d.root, img_size=d.img_size, augment=d.augment,
-                          val_fraction=d.val_fraction, seed=seed, **extra)
 
 
 def _device(choice: str, ctx: distributed.DistContext) -> torch.device:

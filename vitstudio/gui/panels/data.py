@@ -10,8 +10,7 @@ from PySide6.QtWidgets import (
 )
 
 from ...config import AUGMENTS
-from ...data import DATASETS, build_datasets, sample_images
-from ...data.public import SOURCES
+from ...data import DATASETS, datasets_from_config, sample_images
 from .common import ProblemsLabel, combo, dspin, form_column, line, spin
 
 DATASET_LABELS = {"builtin": "built-in shapes (no download)", "cifar10": "CIFAR-10", "cifar100": "CIFAR-100",
@@ -32,11 +31,8 @@ class SampleLoader(QThread):
         self.request, self.data_cfg, self.seed = request, data_cfg, seed
 
     def run(self) -> None:
-        d = self.data_cfg
-        no_download = {"download": False} if d.name in SOURCES else {}  # a preview never fetches a dataset
         try:
-            bundle = build_datasets(name=d.name, root=d.root, img_size=d.img_size, augment=d.augment,
-                                    val_fraction=d.val_fraction, **no_download)
+            bundle = datasets_from_config(self.data_cfg, download=False)  # a preview never fetches a dataset
             samples = sample_images(bundle, GRID_ROWS * GRID_COLS, split="train", seed=self.seed)
         except Exception as e:  # shown in the grid's place
             self.failed.emit(self.request, f"{type(e).__name__}: {e}")

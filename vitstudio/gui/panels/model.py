@@ -13,11 +13,12 @@ from PySide6.QtWidgets import (
     QCheckBox, QComboBox, QFormLayout, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget,
 )
 
-from ...config import CLASSIFICATION_OBJECTIVES, GLOBAL_POOLS, POS_EMBEDS
+from ...config import GLOBAL_POOLS, POS_EMBEDS
 from ...models import DistilledVisionTransformer, MaskedAutoencoderViT, VisionTransformer, list_models, model_args
 from ...models.registry import model_builder
 from ...models.stats import model_stats
 from ...models.variants import SIZES
+from ...train.trainer import model_kwargs
 from ..architecture import ArchitectureView, Shape
 from ..form import write_widget
 from .common import ProblemsLabel, combo, dspin, form_column, spin
@@ -72,8 +73,10 @@ def backbone_of(args: dict) -> str:
     if "layers" not in args:
         return ""
     layers = tuple(args["layers"])
-    return {(): "ResNetV2 stem only", (2, 2, 2, 2): "ResNetV2 R26", (3, 4, 9): "ResNetV2 R50"}.get(
-        layers, f"ResNetV2 {layers}")
+    named = {(): "ResNetV2 stem only", (2, 2, 2, 2): "ResNetV2 R26", (3, 4, 9): "ResNetV2 R50"}
+    n, blocks = len(layers), sum(layers)
+    return named.get(layers, f"ResNetV2, {n} stage{'s' * (n > 1)} "
+                             f"({'+'.join(map(str, layers))} block{'s' * (blocks > 1)})")
 
 
 def pick_model(family: str, size: str, backbone: str | None, patch: int | None, img: int) -> str:
@@ -87,6 +90,12 @@ def pick_model(family: str, size: str, backbone: str | None, patch: int | None, 
         return (size_of(a) == size, a.get("patch_size") == patch, a.get("img_size") == img, -len(name))
 
     return max(names, key=score)
+
+
+def builder_defaults(name: str) -> dict:
+    """The defaults a model's builder gives its own arguments (a hybrid's patch size of 1 on the feature map)."""
+    params = inspect.signature(model_builder(name)).parameters.values()
+    return {p.name: p.default for p in params if p.default is not p.empty}
 
 
 def accepted_args(name: str) -> set[str] | None:
@@ -127,6 +136,7 @@ class ModelPanel(QWidget):
         self.heads_box = bind_model("num_heads", spin(1, 256))
         self.mlp_box = bind_model("mlp_ratio", dspin(0.25, 16, 0.25))
         self.patch_box = bind_model("patch_size", spin(1, 512))
+        self.patch_label = QLabel("Patch size")
         self.img_box = form.bind("data.img_size", spin(1, 4096))
         self.pos_box = bind_model("pos_embed", combo({k: k.replace("_", " ") for k in POS_EMBEDS}))
         self.pool_box = bind_model("global_pool", combo({k: POOL_LABELS[k] for k in GLOBAL_POOLS}))
@@ -145,7 +155,7 @@ class ModelPanel(QWidget):
         for label, widget in [
             ("Family", self.family), ("Variant", self.variant), ("Hybrid backbone", self.backbone),
             ("Width", self.width_box), ("Depth (blocks)", self.depth_box), ("Heads", self.heads_box),
-            ("MLP ratio", self.mlp_box), ("Patch size", self.patch_box), ("Image size", self.img_box),
+            ("MLP ratio", self.mlp_box), (self.patch_label, self.patch_box), ("Image size", self.img_box),
             ("Position embedding", self.pos_box), ("Pooling", self.pool_box), ("", self.cls_box),
             ("Drop path", self.drop_path_box), ("Dropout", self.drop_box),
         ]:
@@ -190,10 +200,10 @@ class ModelPanel(QWidget):
         """The model's arguments as it will be built: registered defaults, overrides, the data's image size."""
         cfg = self.form.config
         try:
-            args = model_args(cfg.model.name)
+            args = {**builder_defaults(cfg.model.name), **model_args(cfg.model.name)}
         except KeyError:
             return {}
-        return {**args, **cfg.model.overrides(), "img_size": cfg.data.img_size}
+        return {**args, **model_kwargs(cfg, self.num_classes)}
 
     def _show_effective(self, widget, key: str, value) -> None:
         """Show an unset (None) model field as the value the model will use; blank if the model fixes it."""
@@ -265,8 +275,10 @@ class ModelPanel(QWidget):
             box.blockSignals(False)
         self.name_label.setText(_describe(cfg.model))
         self.family_note.setText(FAMILY_NOTES.get(family, ""))
-        if self.num_classes is not None and cfg.objective.name in CLASSIFICATION_OBJECTIVES:
-            shape["num_classes"] = self.num_classes
+        hybrid = family == "hybrid"
+        self.patch_label.setText("Patch (CNN map)" if hybrid else "Patch size")
+        self.patch_box.setToolTip("patch size on the CNN's feature map, in feature-map cells (1: each cell is a "
+                                  "token)" if hybrid else "patch size in pixels")
         try:
             stats = None if errors else model_stats(cfg.model.name, mask_ratio=cfg.objective.mask_ratio, **shape)
         except (TypeError, ValueError, ZeroDivisionError):  # a combination only building the model would reject

@@ -2,8 +2,8 @@
 of the selected ones below.
 
 The table is a `RunsModel` behind a `RunsFilter` (sort and text filter); rename, tags, note, delete (to the
-trash, with undo), open folder and TensorBoard export act here; resume and "new run from this config" are
-signals for the main window, which owns training.
+trash, with undo), open folder and TensorBoard export act here; resume, "new run from this config" and
+"inspect side by side" are signals for the main window, which owns training and the inspector.
 """
 from __future__ import annotations
 
@@ -162,6 +162,7 @@ class RunsPanel(QWidget):
 
     resume_requested = Signal(str)  # a run folder to continue training
     new_run_requested = Signal(object)  # a Config to start a new run from
+    inspect_requested = Signal(list)  # two run folders to inspect side by side
     message = Signal(str)  # a short status line (deleted, restored, exported)
 
     def __init__(self, runs_dir=None, parent=None):
@@ -186,10 +187,14 @@ class RunsPanel(QWidget):
         self.addAction(self.undo_action)
         undo_button = QToolButton()
         undo_button.setDefaultAction(self.undo_action)
+        self.inspect_button = QToolButton(text="Inspect side by side", enabled=False,
+                                          toolTip="Select two runs to see their models on the same image")
+        self.inspect_button.clicked.connect(self.inspect_selected)
         self.count_label = QLabel()
 
         bar = QHBoxLayout()
-        for w in (self.filter_edit, self.columns_button, open_button, export_button, undo_button, self.count_label):
+        for w in (self.filter_edit, self.columns_button, open_button, export_button, undo_button, self.inspect_button,
+                  self.count_label):
             bar.addWidget(w)
         bar.setStretch(0, 1)
 
@@ -279,7 +284,15 @@ class RunsPanel(QWidget):
                 selection.select(index, QItemSelectionModel.Select | QItemSelectionModel.Rows)
 
     def _on_selection(self, *_) -> None:
-        self.compare.set_runs(self.selected_runs())
+        runs = self.selected_runs()
+        self.compare.set_runs(runs)
+        self.inspect_button.setEnabled(len(runs) == 2)
+
+    def inspect_selected(self) -> None:
+        """Ask for the two selected runs' models side by side in the inspector."""
+        runs = self.selected_runs()
+        if len(runs) == 2:
+            self.inspect_requested.emit([str(r.path) for r in runs])
 
     def export_table(self, path: str | None = None) -> Path | None:
         """The table as shown (filtered, sorted, visible columns) to CSV, with raw numbers."""
@@ -311,6 +324,7 @@ class RunsPanel(QWidget):
             one and state in RESUMABLE)
         menu.addAction("New run from this config", lambda: self.new_run_requested.emit(runs[0].config())).setEnabled(one)
         menu.addAction("Export to TensorBoard…", self._ask_tensorboard).setEnabled(one)
+        menu.addAction("Inspect side by side", self.inspect_selected).setEnabled(len(runs) == 2)
         menu.addSeparator()
         menu.addAction(f"Delete {len(runs)} run{'s' * (not one)}", self.delete_selected)
         return menu
