@@ -1,9 +1,11 @@
 """Screenshots of the studio for the README: a real window before, during and after a training run.
 
-    xvfb-run -a -s "-screen 0 1440x900x24" python docs/screenshots.py [--epochs 3] [--out docs]
+    xvfb-run -a -s "-screen 0 1440x900x24" python docs/screenshots.py [--epochs 3] [--runs-dir DIR] [--out docs]
 
 Writes window-model.png and window-data.png (before), window-training.png (during: the first
-evaluations are in) and window-finished.png (after). Runs go to a temporary folder.
+evaluations are in) and window-finished.png (after) for a run of the `quick` preset, then the Runs tab
+comparing every classification run in the runs folder (runs-panel.png, runs-config-diff.png). Runs go to
+`--runs-dir` (add other runs there first to compare them) or to a temporary folder.
 """
 from __future__ import annotations
 
@@ -14,8 +16,10 @@ from pathlib import Path
 
 from PySide6.QtCore import QEventLoop, QSettings, QTimer
 
+from vitstudio.config import CLASSIFICATION_OBJECTIVES
 from vitstudio.gui.app import create_app
 from vitstudio.gui.main_window import MainWindow
+from vitstudio.train.runs import list_runs
 
 
 def wait_until(done, timeout: float = 1800) -> None:
@@ -40,12 +44,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default=str(Path(__file__).parent))
     parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--runs-dir", help="where the run goes, next to any runs to compare it with")
     args = parser.parse_args()
     out = Path(args.out)
 
     create_app()
     with tempfile.TemporaryDirectory() as tmp:
-        w = MainWindow(runs_dir=Path(tmp) / "runs", settings=QSettings(f"{tmp}/settings.ini", QSettings.IniFormat))
+        runs_dir = Path(args.runs_dir or Path(tmp) / "runs")
+        w = MainWindow(runs_dir=runs_dir, settings=QSettings(f"{tmp}/settings.ini", QSettings.IniFormat))
         w.resize(1360, 860)
         w.show()
         wait_until(lambda: w.is_warm)
@@ -73,6 +79,17 @@ def main() -> None:
         wait_until(lambda: ended)
         panel.plots.redraw()
         shoot("finished")
+
+        runs = w.runs_panel
+        w.show_panel(runs)
+        runs.refresh()
+        runs.select_runs([r for r in list_runs(runs_dir) if r.config().objective.name in CLASSIFICATION_OBJECTIVES])
+        settle(1.0)
+        w.grab().save(str(out / "runs-panel.png"))
+        runs.compare.tabs.setCurrentIndex(1)
+        settle()
+        w.grab().save(str(out / "runs-config-diff.png"))
+        print("wrote", out / "runs-panel.png", out / "runs-config-diff.png")
         w.close()
 
 
