@@ -104,6 +104,26 @@ def to_qimage(figure: np.ndarray) -> QImage:
     return QImage(figure.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
 
 
+def _frame(view: QWidget, body: QWidget, export: Callable[[], None], *tools: QWidget) -> tuple[QLabel, QPushButton]:
+    """Lay out a view: `body` above a bar of `tools`, a note line and an 'Export PNG…' button calling `export`
+    (enabled once there is a figure). Returns the note and the button."""
+    note = QLabel()
+    note.setWordWrap(True)
+    button = QPushButton("Export PNG…")
+    button.setEnabled(False)
+    button.clicked.connect(export)
+    bar = QHBoxLayout()
+    for tool in tools:
+        bar.addWidget(tool)
+    bar.addWidget(note, 1)
+    bar.addWidget(button)
+    layout = QVBoxLayout(view)
+    layout.setContentsMargins(0, 0, 0, 0)
+    layout.addWidget(body, 1)
+    layout.addLayout(bar)
+    return note, button
+
+
 class FigureView(QWidget):
     """A rendered figure ((H, W, 3) uint8) shown pixel for pixel (scrollable), a note line and PNG export.
 
@@ -124,18 +144,7 @@ class FigureView(QWidget):
             self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
             self.scroll.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
             self.scroll.viewport().installEventFilter(self)
-        self.note = QLabel()
-        self.note.setWordWrap(True)
-        self.export_button = QPushButton("Export PNG…")
-        self.export_button.setEnabled(False)
-        self.export_button.clicked.connect(export)
-        bar = QHBoxLayout()
-        bar.addWidget(self.note, 1)
-        bar.addWidget(self.export_button)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.scroll, 1)
-        layout.addLayout(bar)
+        self.note, self.export_button = _frame(self, self.scroll, export)
 
     def show_figure(self, figure: np.ndarray | None, note: str = "") -> None:
         self.figure = figure
@@ -174,25 +183,13 @@ class DistanceView(QWidget):
         self.over_box.addItem("over many images (as the paper)", True)
         self.over_box.setToolTip("many images: validation images of a run's dataset, else the bundled samples")
         self.over_box.currentIndexChanged.connect(self.overChanged)
-        self.note = QLabel()
-        self.note.setWordWrap(True)
         self.plot = pg.PlotWidget(background="w")
         self.plot.setLabel("bottom", "network depth (layer)")
         self.plot.setLabel("left", "mean attention distance (pixels)")
         self.plot.showGrid(y=True, alpha=0.2)
         # bottom right, where points are rare: late layers attend far
         self.legend = self.plot.addLegend(offset=(-10, -10), brush=pg.mkBrush(255, 255, 255, 220), pen="k")
-        self.export_button = QPushButton("Export PNG…")
-        self.export_button.setEnabled(False)
-        self.export_button.clicked.connect(export)
-        bar = QHBoxLayout()
-        bar.addWidget(self.over_box)
-        bar.addWidget(self.note, 1)
-        bar.addWidget(self.export_button)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.plot, 1)
-        layout.addLayout(bar)
+        self.note, self.export_button = _frame(self, self.plot, export, self.over_box)
 
     @property
     def over_many(self) -> bool:
