@@ -182,3 +182,25 @@ def test_the_runs_tab_opens_two_runs_side_by_side(qtbot, tmp_path, runs):
     sbs.runner.wait()
     tab.single.runner.wait()
     window.shutdown()
+
+
+def test_a_run_from_the_model_menu_offers_its_final_best_and_last_weights(qtbot, monkeypatch, runs):
+    from vitstudio.gui.panels import inspector_views
+    from vitstudio.gui.panels.inspector_views import ModelChooser
+
+    _, (run, _) = runs
+    offered = []
+
+    def pick_last(parent, title, label, items, *args):
+        offered.extend(items)
+        return next(i for i in items if i.startswith("last")), True
+
+    monkeypatch.setattr(inspector_views.QFileDialog, "getExistingDirectory", lambda *a: str(run.path))
+    monkeypatch.setattr(inspector_views.QInputDialog, "getItem", pick_last)
+    chooser = ModelChooser()
+    qtbot.addWidget(chooser)
+    source = chooser._ask_run()()
+    assert offered == ["final weights (model.safetensors)", "best checkpoint (best.pt)", "last checkpoint (last.pt)"]
+    assert source.label == f"run {run.id} (last.pt)"
+    monkeypatch.setattr(inspector_views.QInputDialog, "getItem", lambda *a: ("", False))
+    assert chooser._ask_run() is None  # cancelled

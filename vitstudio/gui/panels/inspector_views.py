@@ -257,10 +257,23 @@ class ModelChooser(QGroupBox):
         return partial(from_name, name) if name else None
 
     def _ask_run(self):
-        from ...train.runs import runs_root
+        """A run folder, then which of its weights when it has more than one (final, best, last)."""
+        from ...train.runs import Run, runs_root
 
         folder = QFileDialog.getExistingDirectory(self, "Open a training run", str(runs_root()))
-        return partial(from_run, folder) if folder else None
+        if not folder:
+            return None
+        run = Run(folder)
+        choices = {f"{label} ({path.name})": which for which, label, path in (
+            ("final", "final weights", run.weights), ("best", "best checkpoint", run.best_checkpoint),
+            ("last", "last checkpoint", run.last_checkpoint)) if path.exists()}
+        which = "final"
+        if len(choices) > 1:
+            label, ok = QInputDialog.getItem(self, "Training run", f"weights of {run.id}:", list(choices), 0, False)
+            if not ok:
+                return None
+            which = choices[label]
+        return partial(from_run, folder, which)
 
     def _ask_weights(self):
         path, _ = QFileDialog.getOpenFileName(self, "Open weights", "",
