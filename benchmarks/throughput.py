@@ -28,6 +28,7 @@ import sys
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass, field
+from functools import partial
 
 import torch
 import torch.nn.functional as F
@@ -182,16 +183,37 @@ def matmul_peak_flops(device: torch.device, n: int = 8192, iters: int = 50) -> f
 
 # -- models -----------------------------------------------------------------------------------------
 
+def timm_resnetv2_hybrid(layers, padding: str = "same", patch_size=1, in_chans: int = 3, **vit_kwargs):
+    """timm's ViT on timm's ResNetV2 with stages `layers` (empty: the stem only), as timm's `_resnetv2` and
+    `_create_vision_transformer_hybrid` build its `vit_*_r*` models; `padding` 'same' only, as timm's."""
+    from timm.layers import StdConv2dSame
+    from timm.models.resnetv2 import ResNetV2, create_resnetv2_stem
+    from timm.models.vision_transformer import VisionTransformer as TimmViT
+    from timm.models.vision_transformer_hybrid import HybridEmbed as TimmHybridEmbed
+
+    if padding != "same":
+        raise ValueError(f"timm's hybrids pad 'same', not {padding!r}: nothing to race it against")
+    conv = partial(StdConv2dSame, eps=1e-8)
+    if layers:
+        backbone = ResNetV2(layers=layers, num_classes=0, global_pool="", in_chans=in_chans, preact=False,
+                            stem_type="same", conv_layer=conv)
+    else:
+        backbone = create_resnetv2_stem(in_chans, stem_type="same", preact=False, conv_layer=conv)
+    return TimmViT(embed_layer=partial(TimmHybridEmbed, backbone=backbone), patch_size=patch_size,
+                   in_chans=in_chans, **vit_kwargs)
+
+
 def build_pair(name: str, device: torch.device, img_size: int | None, channels_last: bool):
     """Our model `name` and timm's equivalent, with the same weights (timm's, loaded into ours).
 
     timm's model of the same name where timm has one (ViTs, hybrids, DeiT), else timm's
-    `VisionTransformer` with our arguments (our small ViTs). A model without a head gets 1000 classes.
+    `VisionTransformer` with our arguments (our small ViTs and ResNetV2 hybrids, the latter on timm's
+    ResNetV2 built as timm builds its own hybrids). A model without a head gets 1000 classes.
     """
     import timm
     from timm.models.vision_transformer import VisionTransformer as TimmViT
 
-    from vitstudio.models import PatchEmbed, VisionTransformer
+    from vitstudio.models import HybridEmbed, PatchEmbed, VisionTransformer
 
     overrides = {"img_size": img_size} if img_size else {}
     if not model_args(name).get("num_classes", 1000):
@@ -203,6 +225,8 @@ def build_pair(name: str, device: torch.device, img_size: int | None, channels_l
         ref = timm.create_model(name, pretrained=False, **overrides)
     elif type(ours) is VisionTransformer and type(ours.patch_embed) is PatchEmbed:
         ref = TimmViT(**kwargs)
+    elif type(ours) is VisionTransformer and type(ours.patch_embed) is HybridEmbed and "layers" in kwargs:
+        ref = timm_resnetv2_hybrid(**kwargs)
     else:
         raise ValueError(f"timm has no model named {name!r} and it is not a plain ViT: nothing to race it against")
     if hasattr(ref, "set_distilled_training"):

@@ -10,6 +10,7 @@ import torch
 from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.utils.flop_counter import FlopCounterMode
 
+from conftest import rel_err
 from vitstudio.models import create_model
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -71,3 +72,13 @@ def test_script_runs_without_qt_and_prints_ratios():
     mae = [line for line in out.stdout.splitlines() if line.startswith("mae_vit_nano_patch4_32")]
     assert len(mae) == 1 and "FLOP ratio sup/mae" in mae[0]
     assert out.stdout.strip().endswith("qt modules:")
+
+
+@pytest.mark.parametrize("name", ["vit_pico_r1_s4_p1_32", "vit_micro_r_s4_p1_32"])
+def test_our_small_hybrids_race_a_timm_twin_with_the_same_outputs(name):
+    ours, ref, kwargs = load_script().build_pair(name, torch.device("cpu"), None, channels_last=False)
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        err = rel_err(ours.eval()(x), ref.eval()(x))
+    print(f"{name}: max|ours-timm|/max|timm| = {err:.1e}")
+    assert err < 1e-5

@@ -52,8 +52,10 @@ for name, layers, size, patch, img, classes in _HYBRIDS:
 # Small hybrids for 32x32 images, 64 tokens: the ResNetV2 stem (stride 4), or torchvision's ResNet-18 to
 # layer3 with a 3x3/1 stem and no max-pool (stride 4).
 register_model("vit_micro_r_s4_p1_32", hybrid_vit, layers=(), img_size=32, num_classes=10, **SIZES["micro"])
-# The `quick` preset's model: the stem and one bottleneck block (256 channels) under a pico ViT.
-register_model("vit_pico_r1_s4_p1_32", hybrid_vit, layers=(1,), img_size=32, num_classes=10, **SIZES["pico"])
+# The `quick` preset's model: the stem and one bottleneck block (256 channels) under a pico ViT with a 2x MLP
+# that averages its patch tokens.
+register_model("vit_pico_r1_s4_p1_32", hybrid_vit, layers=(1,), img_size=32, num_classes=10, mlp_ratio=2.0,
+               global_pool="avg", **SIZES["pico"])
 register_model("vit_micro_resnet18_s4_32", hybrid_vit, backbone="resnet18", cifar_stem=True, img_size=32,
                num_classes=10, **SIZES["micro"])
 
