@@ -60,3 +60,17 @@ def test_missing_dataset_fails_naming_the_folder(tmp_path):
                       runs_dir=tmp_path / "runs")
     final = trainer.run()
     assert final.kind == "failed" and str(tmp_path / "none") in final.data["reason"]
+
+
+def test_the_cifar10_presets_recipe_runs_on_the_cpu(tmp_path):
+    """The GPU preset's whole recipe (RandAugment, Mixup/CutMix, label smoothing, drop path), shrunk to a CPU step."""
+    from vitstudio.config import apply_overrides, load_config
+
+    _cifar10(tmp_path / "cifar")
+    cfg = apply_overrides(load_config("cifar10"), [
+        f"data.root={tmp_path / 'cifar'}", "data.download=false", "data.num_workers=0", "model.embed_dim=32",
+        "model.depth=1", "model.num_heads=2", "optim.batch_size=8", "optim.epochs=1", "optim.warmup_epochs=0",
+        "runtime.compile=false", "runtime.device=cpu", "runtime.log_every=1"])
+    run = _train(cfg, tmp_path)
+    losses = [e.data["loss"] for e in run.events() if e.kind == "step"]
+    assert len(losses) == 5 and all(np.isfinite(losses))
