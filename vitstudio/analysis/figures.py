@@ -130,8 +130,8 @@ def distance_figure(distance: np.ndarray, over: str = "one image") -> np.ndarray
     layers = np.repeat(np.arange(1, L + 1), H)
     heads = np.tile(np.arange(H), L)
     return render.scatter_plot(layers, distance.ravel(), groups=heads, xlabel="network depth (layer)",
-                               ylabel="mean attention distance (pixels)", title=f"mean attention distance by head, over {over}",
-                               legend_title="head")
+                               ylabel="mean attention distance (pixels)",
+                               title=f"mean attention distance by head, over {over}", legend_title="head")
 
 
 def mae_figure(panels: MAEPanels) -> np.ndarray:
