@@ -27,3 +27,28 @@ def timm_pair(name: str, **kwargs):
     ours = create_model(name, **kwargs).eval()
     ours.load_state_dict(ref.state_dict(), strict=True)
     return ours, ref
+
+
+#: how long a GUI test waits for a worker's result (ms).
+QT_TIMEOUT = 20_000
+
+
+def wait_view(qtbot, panel, name: str, action):
+    """Run `action` and wait until the panel's view `name` shows a new figure; return that figure."""
+    with qtbot.waitSignal(panel.viewUpdated, check_params_cb=lambda n: n == name, timeout=QT_TIMEOUT):
+        action()
+    return panel.view_figure(name)
+
+
+def pretraining_losses(model, x, noise, lr: float, steps: int = 5):
+    """Losses of `steps` AdamW steps of a pretraining model (MAE, masked patch prediction) on one batch with
+    a fixed mask, and the model's last output `(loss, pred, mask)`."""
+    opt = torch.optim.AdamW(model.parameters(), lr=lr)
+    losses = []
+    for _ in range(steps):
+        out = model(x, noise=noise)
+        opt.zero_grad()
+        out[0].backward()
+        opt.step()
+        losses.append(out[0].item())
+    return losses, out

@@ -2,16 +2,9 @@
 import numpy as np
 import pytest
 
+from conftest import wait_view
 from vitstudio.gui.panels.inspector import InspectorPanel
 from vitstudio.models import create_model
-
-TIMEOUT = 20_000
-
-
-def wait_view(qtbot, panel, name, action):
-    with qtbot.waitSignal(panel.viewUpdated, check_params_cb=lambda n: n == name, timeout=TIMEOUT):
-        action()
-    return panel.view_figure(name)
 
 
 @pytest.fixture

@@ -6,25 +6,17 @@ import pytest
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent, QImage
 
+from conftest import QT_TIMEOUT, wait_view
 from vitstudio.analysis import figures, bundled_images
 from vitstudio.analysis.sources import from_weights
 from vitstudio.gui.panels.inspector import InspectorPanel
 from vitstudio.gui.worker import LatestRequestRunner
 from vitstudio.models import VisionTransformer, create_model, export_safetensors
 
-TIMEOUT = 20_000
-
 
 def tiny_vit(**kw):
     args = dict(img_size=32, patch_size=8, embed_dim=32, depth=3, num_heads=2, num_classes=4)
     return VisionTransformer(**{**args, **kw}).eval()
-
-
-def wait_view(qtbot, panel, name, action):
-    """Run `action` and wait until view `name` shows a new figure."""
-    with qtbot.waitSignal(panel.viewUpdated, check_params_cb=lambda n: n == name, timeout=TIMEOUT):
-        action()
-    return panel.view_figure(name)
 
 
 @pytest.fixture
@@ -82,7 +74,7 @@ def test_a_new_model_resizes_the_sliders_and_refreshes_the_views(qtbot, loaded):
 
 
 def test_latest_request_wins_when_the_layer_moves_fast(qtbot, loaded):
-    with qtbot.waitSignal(loaded.viewUpdated, check_params_cb=lambda n: n == "attention", timeout=TIMEOUT):
+    with qtbot.waitSignal(loaded.viewUpdated, check_params_cb=lambda n: n == "attention", timeout=QT_TIMEOUT):
         for layer in (1, 2, 0, 1, 2):
             loaded.controls.layer_slider.setValue(layer)
     loaded.runner.wait()
@@ -109,7 +101,7 @@ def test_runner_delivers_only_the_latest_request_and_skips_superseded_ones(qtbot
     assert started.wait(10)  # "first" is running while the others are queued
     runner.submit("a", job("second"))
     runner.submit("b", job("other slot"))
-    with qtbot.waitSignal(runner.finished, timeout=TIMEOUT):
+    with qtbot.waitSignal(runner.finished, timeout=QT_TIMEOUT):
         runner.submit("a", job("third"))
         release.set()
     runner.wait()
@@ -143,7 +135,7 @@ def test_drop_and_bad_files(qtbot, tmp_path, loaded):
 def test_a_failing_analysis_is_reported_not_raised(qtbot, panel):
     broken = tiny_vit(num_extra_tokens=1)  # a position embedding for a prefix token it never adds
     panel.set_image(np.zeros((32, 32, 3), np.uint8))
-    with qtbot.waitSignal(panel.statusChanged, check_params_cb=lambda t: "failed" in t, timeout=TIMEOUT):
+    with qtbot.waitSignal(panel.statusChanged, check_params_cb=lambda t: "failed" in t, timeout=QT_TIMEOUT):
         panel.set_model(broken)
     assert "the inspection failed" in panel.status.text()
 
@@ -157,7 +149,7 @@ def test_a_model_source_loads_on_the_worker(qtbot, panel, tmp_path):
     assert panel.column.chooser.label.text() == "tiny.safetensors" and panel.controls.layer_slider.maximum() == 1
     panel.add_source("missing file", lambda: lambda: from_weights(tmp_path / "nothing.safetensors"))
     missing = [a for a in panel.column.chooser.menu.actions() if a.text() == "missing file"][0]
-    with qtbot.waitSignal(panel.statusChanged, check_params_cb=lambda t: "failed" in t, timeout=TIMEOUT):
+    with qtbot.waitSignal(panel.statusChanged, check_params_cb=lambda t: "failed" in t, timeout=QT_TIMEOUT):
         missing.trigger()
     assert "loading the model failed" in panel.status.text() and "no such weights file" in panel.status.text()
 

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from conftest import rel_err
+from conftest import pretraining_losses, rel_err
 from vitstudio.models import MaskedAutoencoderViT, VisionTransformer, create_model, load_pretrained, pretrained_to_vit
 from vitstudio.models.mae import random_masking
 
@@ -108,15 +108,7 @@ def test_patchify_roundtrip_and_reconstruction_views():
 def test_training_step_lowers_the_loss():
     torch.manual_seed(0)
     m = create_model("mae_vit_nano_patch4_32")
-    opt = torch.optim.AdamW(m.parameters(), lr=1e-3)
-    x, noise = torch.randn(2, 3, 32, 32), torch.rand(2, 64)
-    losses = []
-    for _ in range(5):
-        loss, _, _ = m(x, noise=noise)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
+    losses, _ = pretraining_losses(m, torch.randn(2, 3, 32, 32), torch.rand(2, 64), lr=1e-3)
     assert losses[-1] < losses[0]
     assert "pos_embed" not in dict(m.named_parameters()) and "decoder_pos_embed" in m.state_dict()
 

@@ -2,6 +2,7 @@
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import pretraining_losses
 
 from vitstudio.models import MaskedPatchPredictionViT, create_model
 
@@ -57,15 +58,7 @@ def test_colour_loss_is_cross_entropy_on_corrupted_patches():
 def test_pixel_target_and_a_training_step():
     torch.manual_seed(0)
     m = tiny(target="pixels")
-    x, noise = torch.randn(4, 3, 32, 32), torch.rand(4, 16)
-    opt = torch.optim.AdamW(m.parameters(), lr=3e-3)
-    losses = []
-    for _ in range(5):
-        loss, pred, _ = m(x, noise=noise)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
+    losses, (_, pred, _) = pretraining_losses(m, torch.randn(4, 3, 32, 32), torch.rand(4, 16), lr=3e-3)
     assert pred.shape == (4, 16, 8 * 8 * 3) and losses[-1] < losses[0]
     assert m.mask_token.grad is not None and m.mask_token.grad.abs().sum() > 0
 

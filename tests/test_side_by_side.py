@@ -5,6 +5,7 @@ from PIL import Image
 from PySide6.QtCore import QSettings
 from train_helpers import tiny_config
 
+from conftest import QT_TIMEOUT
 from vitstudio.analysis import bundled_images, figures
 from vitstudio.analysis.image import fit_image, load_image
 from vitstudio.analysis.sources import ModelSource
@@ -12,7 +13,7 @@ from vitstudio.gui.panels.side_by_side import SideBySidePanel
 from vitstudio.models import VisionTransformer, create_model
 from vitstudio.train import Trainer
 
-TIMEOUT = 20_000
+
 STAR = next(p for p in bundled_images() if p.stem == "shape_star")
 
 
@@ -24,7 +25,7 @@ def tiny_vit(depth, num_heads):
 def wait_views(qtbot, columns, name, action):
     """Run `action` and wait until view `name` of every column in `columns` shows a new figure."""
     with qtbot.waitSignals([c.viewUpdated for c in columns], check_params_cbs=[lambda n: n == name] * len(columns),
-                           timeout=TIMEOUT):
+                           timeout=QT_TIMEOUT):
         action()
     return [c.view_figure(name) for c in columns]
 
