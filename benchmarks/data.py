@@ -3,6 +3,7 @@ and loader throughput (resident vs DataLoader).
 
     PYTHONPATH=. python benchmarks/data.py [--skip-lr] [--threads N]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -19,8 +20,10 @@ from vitstudio.data.shapes import render_shapes
 def generation(n: int, size: int) -> None:
     wall, cpu = time.perf_counter(), time.process_time()
     render_shapes(n, size, seed=0)
-    print(f"generate {n} images at {size}x{size}: {time.perf_counter() - wall:.2f} s wall, "
-          f"{time.process_time() - cpu:.2f} s CPU (machine load {os.getloadavg()[0]:.1f})")
+    print(
+        f"generate {n} images at {size}x{size}: {time.perf_counter() - wall:.2f} s wall, "
+        f"{time.process_time() - cpu:.2f} s CPU (machine load {os.getloadavg()[0]:.1f})"
+    )
 
 
 def logistic_regression(cache_dir: str, steps: int = 300) -> None:

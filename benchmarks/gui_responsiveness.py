@@ -9,6 +9,7 @@
    largest gap between ticks (target <= 50 ms) and the 99th percentile. With --baseline the same training
    also runs in a bare QThread with no window, the floor the app's own work adds to.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,8 +41,9 @@ def measure_launch(repeats: int) -> tuple[list[float], list[float]]:
     for _ in range(repeats):
         with tempfile.TemporaryDirectory() as tmp:
             start = time.time()
-            out = subprocess.run([sys.executable, "-c", LAUNCH_CHILD, tmp], capture_output=True, text=True,
-                                 check=True, timeout=120).stdout
+            out = subprocess.run(
+                [sys.executable, "-c", LAUNCH_CHILD, tmp], capture_output=True, text=True, check=True, timeout=120
+            ).stdout
         times = dict(line.split() for line in out.splitlines() if line.split()[0] in ("painted", "ready"))
         paint.append(float(times["painted"]) - start)
         ready.append(float(times["ready"]) - start)
@@ -64,10 +66,16 @@ class TickRecorder:
 
 
 def config_overrides(args) -> dict:
-    return {"model.name": args.model, "data.img_size": args.img_size, "data.num_workers": 0,
-            "optim.epochs": args.epochs, "optim.batch_size": args.batch_size, "optim.warmup_epochs": 0.0,
-            "runtime.device": "cpu",
-            "runtime.log_every": 1}
+    return {
+        "model.name": args.model,
+        "data.img_size": args.img_size,
+        "data.num_workers": 0,
+        "optim.epochs": args.epochs,
+        "optim.batch_size": args.batch_size,
+        "optim.warmup_epochs": 0.0,
+        "runtime.device": "cpu",
+        "runtime.log_every": 1,
+    }
 
 
 def measure_window(app, args, runs_dir: Path) -> tuple[list[float], int]:
@@ -145,8 +153,10 @@ def main() -> None:
     print(f"platform {platform}, {os.cpu_count()} cpus, load average {os.getloadavg()[0]:.1f}")
 
     paint, ready = measure_launch(args.launches)
-    print(f"launch -> first painted window: median {statistics.median(paint):.2f} s, max {max(paint):.2f} s "
-          f"(target <= 2 s); -> panels live (torch imported): median {statistics.median(ready):.2f} s")
+    print(
+        f"launch -> first painted window: median {statistics.median(paint):.2f} s, max {max(paint):.2f} s "
+        f"(target <= 2 s); -> panels live (torch imported): median {statistics.median(ready):.2f} s"
+    )
 
     from vitstudio.gui.app import create_app
 

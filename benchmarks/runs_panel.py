@@ -14,6 +14,7 @@ repainting, so it counts every paint the change causes (the script checks there 
 many). An earlier version forced one synchronous repaint instead, which left the updates the scene had
 queued meanwhile, and any second paint they asked for, outside the timing.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,9 +29,9 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from vitstudio.config import Config, apply_overrides  # noqa: E402
-from vitstudio.train import runs as store  # noqa: E402
-from vitstudio.train.events import Event  # noqa: E402
+from vitstudio.config import Config, apply_overrides
+from vitstudio.train import runs as store
+from vitstudio.train.events import Event
 
 
 def write_runs(root: Path, n_runs: int, steps: int, per_epoch: int = 100) -> None:
@@ -40,19 +41,37 @@ def write_runs(root: Path, n_runs: int, steps: int, per_epoch: int = 100) -> Non
     rng = np.random.default_rng(0)
     for i in range(n_runs):
         lr = 10 ** rng.uniform(-4, -2)
-        cfg = apply_overrides(Config(), [f"optim.lr={lr:.3g}", f"optim.epochs={steps // per_epoch}",
-                                         f"model.depth={1 + i % 4}", f"runtime.name=bench{i:02d}"])
+        cfg = apply_overrides(
+            Config(),
+            [
+                f"optim.lr={lr:.3g}",
+                f"optim.epochs={steps // per_epoch}",
+                f"model.depth={1 + i % 4}",
+                f"runtime.name=bench{i:02d}",
+            ],
+        )
         run = store.create_run(cfg, root)
         t0 = 1.7e9 + i * 1e5
-        events = [Event("started", 0, 0.0, t0, {"total_steps": steps, "steps_per_epoch": per_epoch, "params": 5000 + i})]
+        events = [
+            Event("started", 0, 0.0, t0, {"total_steps": steps, "steps_per_epoch": per_epoch, "params": 5000 + i})
+        ]
         decay = 2.3 * np.exp(-np.arange(1, steps + 1) / (steps * (0.2 + lr * 30))) + rng.normal(0, 0.08, steps)
         for s in range(1, steps + 1):
             t = t0 + 0.05 * s
-            events.append(Event("step", s, s / per_epoch, t, {"loss": float(decay[s - 1]), "lr": lr, "images_per_sec": 900.0}))
+            events.append(
+                Event("step", s, s / per_epoch, t, {"loss": float(decay[s - 1]), "lr": lr, "images_per_sec": 900.0})
+            )
             if s % per_epoch == 0:
                 top1 = 100 * (1 - math.exp(-s / steps * 3 * (1 + i / n_runs)))
-                events.append(Event("eval", s, s / per_epoch, t, {"val_loss": float(decay[s - 1]) + 0.1, "top1": top1,
-                                                                  "top5": min(100.0, top1 + 20)}))
+                events.append(
+                    Event(
+                        "eval",
+                        s,
+                        s / per_epoch,
+                        t,
+                        {"val_loss": float(decay[s - 1]) + 0.1, "top1": top1, "top5": min(100.0, top1 + 20)},
+                    )
+                )
         events.append(Event("finished", steps, steps / per_epoch, t0 + 0.05 * steps + 1))
         run.record(*events)
 

@@ -17,6 +17,7 @@ supervised step of a ViT with the same encoder, and prints the speed-up the FLOP
 
 Imports no Qt: it runs on any machine with torch and timm.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,9 +36,9 @@ import torch.nn.functional as F
 
 from vitstudio.models import create_model, model_args
 
-
 # -- analytic FLOPs ---------------------------------------------------------------------------------
 # Kept here because the core has no model-statistics module yet; move it there when one exists.
+
 
 def encoder_macs(tokens: int, dim: int, depth: int, mlp_hidden: int) -> int:
     """Multiply-accumulates of `depth` pre-norm blocks over `tokens` tokens.
@@ -87,9 +88,11 @@ def cnn_flops(model) -> int:
 
 # -- measurement ------------------------------------------------------------------------------------
 
+
 @dataclass
 class Timing:
     """Images/s of each repetition and the peak memory (bytes, CUDA only) over all of them."""
+
     ips: list[float] = field(default_factory=list)
     peak_mem: int = 0
 
@@ -119,6 +122,7 @@ def make_train_step(model, device: torch.device, lr: float = 1e-4):
             loss = sum(F.cross_entropy(o, y) for o in out) if isinstance(out, tuple) else F.cross_entropy(out, y)
         loss.backward()
         opt.step()
+
     return step
 
 
@@ -127,6 +131,7 @@ def make_infer_step(model, device: torch.device):
     def step(x, y):
         with autocast(device):
             model(x)
+
     return step
 
 
@@ -143,8 +148,9 @@ def time_steps(step, x, y, steps: int, device: torch.device, clock=time.perf_cou
     return clock() - t0
 
 
-def compare(steps_by_name: dict, x, y, reps: int, steps: int, warmup: int, device: torch.device,
-            clock=time.perf_counter) -> dict[str, Timing]:
+def compare(
+    steps_by_name: dict, x, y, reps: int, steps: int, warmup: int, device: torch.device, clock=time.perf_counter
+) -> dict[str, Timing]:
     """Warm each step function up, then time them in alternating repetitions."""
     for step in steps_by_name.values():
         for _ in range(warmup):
@@ -183,6 +189,7 @@ def matmul_peak_flops(device: torch.device, n: int = 8192, iters: int = 50) -> f
 
 # -- models -----------------------------------------------------------------------------------------
 
+
 def timm_resnetv2_hybrid(layers, padding: str = "same", patch_size=1, in_chans: int = 3, **vit_kwargs):
     """timm's ViT on timm's ResNetV2 with stages `layers` (empty: the stem only), as timm's `_resnetv2` and
     `_create_vision_transformer_hybrid` build its `vit_*_r*` models; `padding` 'same' only, as timm's."""
@@ -195,12 +202,20 @@ def timm_resnetv2_hybrid(layers, padding: str = "same", patch_size=1, in_chans: 
         raise ValueError(f"timm's hybrids pad 'same', not {padding!r}: nothing to race it against")
     conv = partial(StdConv2dSame, eps=1e-8)
     if layers:
-        backbone = ResNetV2(layers=layers, num_classes=0, global_pool="", in_chans=in_chans, preact=False,
-                            stem_type="same", conv_layer=conv)
+        backbone = ResNetV2(
+            layers=layers,
+            num_classes=0,
+            global_pool="",
+            in_chans=in_chans,
+            preact=False,
+            stem_type="same",
+            conv_layer=conv,
+        )
     else:
         backbone = create_resnetv2_stem(in_chans, stem_type="same", preact=False, conv_layer=conv)
-    return TimmViT(embed_layer=partial(TimmHybridEmbed, backbone=backbone), patch_size=patch_size,
-                   in_chans=in_chans, **vit_kwargs)
+    return TimmViT(
+        embed_layer=partial(TimmHybridEmbed, backbone=backbone), patch_size=patch_size, in_chans=in_chans, **vit_kwargs
+    )
 
 
 def build_pair(name: str, device: torch.device, img_size: int | None, channels_last: bool):
@@ -260,14 +275,27 @@ def run_model(name: str, args, device: torch.device, peak: float | None) -> None
         for m in (ours, ref):
             m.train(mode == "train")
         make = make_train_step if mode == "train" else make_infer_step
-        timings = compare({"ours": make(ours, device), "timm": make(ref, device)}, x, y,
-                          args.reps, args.steps, args.warmup, device, CLOCKS[args.clock])
+        timings = compare(
+            {"ours": make(ours, device), "timm": make(ref, device)},
+            x,
+            y,
+            args.reps,
+            args.steps,
+            args.warmup,
+            device,
+            CLOCKS[args.clock],
+        )
         n = 3 if mode == "train" else 1
-        print(format_row(name, kwargs["img_size"], mode, args.batch, timings, {"ours": n * flops, "timm": n * flops},
-                         peak), flush=True)
+        print(
+            format_row(
+                name, kwargs["img_size"], mode, args.batch, timings, {"ours": n * flops, "timm": n * flops}, peak
+            ),
+            flush=True,
+        )
 
 
 # -- MAE against supervised training of the same encoder -------------------------------------------
+
 
 def mae_forward_flops(model, mask_ratio: float) -> int:
     """FLOPs of one image through an MAE forward pass (authors' layout): patch embedding of every patch,
@@ -279,8 +307,9 @@ def mae_forward_flops(model, mask_ratio: float) -> int:
     macs = num_patches * conv.in_channels * conv.kernel_size[0] * conv.kernel_size[1] * conv.out_channels
     macs += encoder_macs(visible, model.embed_dim, len(model.blocks), model.blocks[0].mlp.fc1.out_features)
     macs += visible * model.embed_dim * dec_dim
-    macs += encoder_macs(num_patches + n_prefix, dec_dim, len(model.decoder_blocks),
-                         model.decoder_blocks[0].mlp.fc1.out_features)
+    macs += encoder_macs(
+        num_patches + n_prefix, dec_dim, len(model.decoder_blocks), model.decoder_blocks[0].mlp.fc1.out_features
+    )
     macs += (num_patches + n_prefix) * dec_dim * model.decoder_pred.out_features
     return 2 * macs
 
@@ -299,8 +328,9 @@ def build_mae_and_encoder(name: str, device: torch.device):
 
 def make_mae_step(model, device: torch.device, mask_ratio: float, lr: float = 1e-4):
     """One MAE pretraining step (masked forward, reconstruction loss, backward, AdamW update)."""
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.95), weight_decay=0.05,
-                            fused=device.type == "cuda")
+    opt = torch.optim.AdamW(
+        model.parameters(), lr=lr, betas=(0.9, 0.95), weight_decay=0.05, fused=device.type == "cuda"
+    )
 
     def step(x, y):
         opt.zero_grad(set_to_none=True)
@@ -308,6 +338,7 @@ def make_mae_step(model, device: torch.device, mask_ratio: float, lr: float = 1e
             loss = model(x, mask_ratio=mask_ratio)[0]
         loss.backward()
         opt.step()
+
     return step
 
 
@@ -319,14 +350,25 @@ def run_mae(name: str, args, device: torch.device, peak: float | None) -> None:
     flops = {"mae": 3 * mae_forward_flops(mae, args.mask_ratio), "sup": 3 * vit_forward_flops(vit)}
     if args.compile:
         mae, vit = torch.compile(mae), torch.compile(vit)
-    timings = compare({"mae": make_mae_step(mae.train(), device, args.mask_ratio),
-                       "sup": make_train_step(vit.train(), device)}, x, y,
-                      args.reps, args.steps, args.warmup, device, CLOCKS[args.clock])
-    print(format_row(name, kwargs["img_size"], f"m{args.mask_ratio:g}", args.batch, timings, flops, peak)
-          + f"   (FLOP ratio sup/mae {flops['sup'] / flops['mae']:.2f})", flush=True)
+    timings = compare(
+        {"mae": make_mae_step(mae.train(), device, args.mask_ratio), "sup": make_train_step(vit.train(), device)},
+        x,
+        y,
+        args.reps,
+        args.steps,
+        args.warmup,
+        device,
+        CLOCKS[args.clock],
+    )
+    print(
+        format_row(name, kwargs["img_size"], f"m{args.mask_ratio:g}", args.batch, timings, flops, peak)
+        + f"   (FLOP ratio sup/mae {flops['sup'] / flops['mae']:.2f})",
+        flush=True,
+    )
 
 
 # -- report -----------------------------------------------------------------------------------------
+
 
 def header(a: str, b: str, cuda: bool) -> str:
     cols = f"{'model':32s} {'img':>4s} {'mode':5s} {'batch':>5s}"
@@ -337,8 +379,9 @@ def header(a: str, b: str, cuda: bool) -> str:
     return cols + f" {a + '/' + b:>9s}"
 
 
-def format_row(model: str, img: int, mode: str, batch: int, timings: dict[str, Timing], flops: dict[str, int],
-               peak: float | None) -> str:
+def format_row(
+    model: str, img: int, mode: str, batch: int, timings: dict[str, Timing], flops: dict[str, int], peak: float | None
+) -> str:
     """One table line: per side GFLOP/img, median images/s, range (and MFU, peak memory); the paired ratio."""
     line = f"{model:32s} {img:>4d} {mode:5s} {batch:>5d}"
     for side, t in timings.items():
@@ -352,12 +395,15 @@ def format_row(model: str, img: int, mode: str, batch: int, timings: dict[str, T
 def machine_description(device: torch.device) -> str:
     try:
         import timm
+
         timm_version = timm.__version__
     except ImportError:
         timm_version = "absent"
     what = torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_model()
-    return (f"device {device} ({what}), torch {torch.__version__}, timm {timm_version}, "
-            f"python {platform.python_version()}, threads {torch.get_num_threads()}")
+    return (
+        f"device {device} ({what}), torch {torch.__version__}, timm {timm_version}, "
+        f"python {platform.python_version()}, threads {torch.get_num_threads()}"
+    )
 
 
 def cpu_model() -> str:
@@ -373,32 +419,49 @@ def cpu_model() -> str:
 
 def load_average() -> str:
     try:
-        return "load average %.2f %.2f %.2f" % os.getloadavg()
+        return "load average {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
     except OSError:
         return "load average unavailable"
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--models", default="vit_tiny_patch16_224",
-                   help="comma-separated names from vitstudio.models.list_models() to race against timm ('' for none)")
-    p.add_argument("--mae", default="", help="comma-separated MAE models (e.g. mae_vit_base_patch16): their "
-                                             "pretraining step against a supervised step of the same encoder")
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
+    p.add_argument(
+        "--models",
+        default="vit_tiny_patch16_224",
+        help="comma-separated names from vitstudio.models.list_models() to race against timm ('' for none)",
+    )
+    p.add_argument(
+        "--mae",
+        default="",
+        help="comma-separated MAE models (e.g. mae_vit_base_patch16): their "
+        "pretraining step against a supervised step of the same encoder",
+    )
     p.add_argument("--mask-ratio", type=float, default=0.75, help="MAE mask ratio")
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--img-size", type=int, default=None, help="override each model's image size")
     p.add_argument("--reps", type=int, default=7, help="timed repetitions per implementation (alternating)")
     p.add_argument("--steps", type=int, default=3, help="steps per timed repetition")
-    p.add_argument("--warmup", type=int, default=3, help="untimed steps per implementation before timing (compiles, with --compile)")
+    p.add_argument(
+        "--warmup",
+        type=int,
+        default=3,
+        help="untimed steps per implementation before timing (compiles, with --compile)",
+    )
     p.add_argument("--modes", default="train,infer", help="comma-separated: train, infer")
     p.add_argument("--compile", action="store_true", help="torch.compile both models")
     p.add_argument("--channels-last", action="store_true", help="channels-last images and weights (hybrids)")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
-    p.add_argument("--clock", choices=tuple(CLOCKS), default="wall",
-                   help="wall: elapsed time; cpu: this process's CPU time, which other processes on a busy "
-                        "machine disturb far less (CPU only; meaningful with --threads 1, where no thread spins)")
+    p.add_argument(
+        "--clock",
+        choices=tuple(CLOCKS),
+        default="wall",
+        help="wall: elapsed time; cpu: this process's CPU time, which other processes on a busy "
+        "machine disturb far less (CPU only; meaningful with --threads 1, where no thread spins)",
+    )
     args = p.parse_args(argv)
     args.models = [m.strip() for m in args.models.split(",") if m.strip()]
     args.mae = [m.strip() for m in args.mae.split(",") if m.strip()]
@@ -438,9 +501,11 @@ def main(argv=None) -> int:
     if device.type == "cuda":
         peak = matmul_peak_flops(device)
         print(f"measured bf16 matmul peak: {peak / 1e12:.0f} TFLOP/s")
-    print(f"{args.reps} alternating reps x {args.steps} steps, {args.warmup} warm-up steps, {args.clock} clock; "
-          f"{'bf16 autocast' if device.type == 'cuda' else 'fp32'}, SDPA attention"
-          f"{', torch.compile' if args.compile else ''}{', channels-last' if args.channels_last else ''}")
+    print(
+        f"{args.reps} alternating reps x {args.steps} steps, {args.warmup} warm-up steps, {args.clock} clock; "
+        f"{'bf16 autocast' if device.type == 'cuda' else 'fp32'}, SDPA attention"
+        f"{', torch.compile' if args.compile else ''}{', channels-last' if args.channels_last else ''}"
+    )
     if args.models:
         print(header("ours", "timm", peak is not None))
         for name in args.models:

@@ -6,6 +6,7 @@ side in the Inspector tab (1440x860, the last layer's attention of every head).
 Run it under Xvfb (`xvfb-run -a python docs/inspector_screenshots.py ...`) or with QT_QPA_PLATFORM=offscreen.
 The image is a bundled shape image unless `--image` names another.
 """
+
 from __future__ import annotations
 
 import argparse

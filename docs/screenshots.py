@@ -7,6 +7,7 @@ evaluations are in) and window-finished.png (after) for a run of the `quick` pre
 comparing every classification run in the runs folder (runs-panel.png, runs-config-diff.png). Runs go to
 `--runs-dir` (add other runs there first to compare them) or to a temporary folder.
 """
+
 from __future__ import annotations
 
 import argparse

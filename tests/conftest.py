@@ -3,8 +3,8 @@ import os
 # pytest-qt aborts without a display: render Qt offscreen in every test run.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-import pytest  # noqa: E402
-import torch  # noqa: E402
+import pytest
+import torch
 
 
 @pytest.fixture(autouse=True)

@@ -1,4 +1,6 @@
 """Known-answer tests of the Qt-free analyses in vitstudio.analysis."""
+
+import itertools
 import math
 
 import numpy as np
@@ -10,8 +12,8 @@ from vitstudio import analysis as A
 from vitstudio.models import VisionTransformer
 from vitstudio.models.pos_embed import sincos_2d
 
-
 # -- patches ------------------------------------------------------------------------------------
+
 
 def test_patches_cut_in_token_order_and_reassemble_exactly():
     image = np.random.default_rng(0).integers(0, 256, (12, 20, 3), dtype=np.uint8)
@@ -31,6 +33,7 @@ def test_patches_reject_a_size_the_patch_does_not_divide():
 
 # -- class-token attention -----------------------------------------------------------------------
 
+
 def test_token_attention_reads_the_rows_of_prefix_tokens_on_a_rectangular_grid():
     n_prefix, grid = 2, (2, 3)  # DeiT: class and distillation token
     n = n_prefix + 6
@@ -38,15 +41,18 @@ def test_token_attention_reads_the_rows_of_prefix_tokens_on_a_rectangular_grid()
     maps = A.token_attention(attn, grid, n_prefix)
     assert maps.shape == (2, 4, 2, 3)
     np.testing.assert_array_equal(maps[1, 3], attn[1, 3, 0, 2:].reshape(2, 3))
-    np.testing.assert_array_equal(A.token_attention(attn, grid, n_prefix, token=1)[0, 0],
-                                  attn[0, 0, 1, 2:].reshape(2, 3))
-    np.testing.assert_array_equal(A.token_attention(attn, grid, n_prefix, token=None)[0, 1],
-                                  attn[0, 1, 2:, 2:].mean(0).reshape(2, 3))  # mean over the patch queries
+    np.testing.assert_array_equal(
+        A.token_attention(attn, grid, n_prefix, token=1)[0, 0], attn[0, 0, 1, 2:].reshape(2, 3)
+    )
+    np.testing.assert_array_equal(
+        A.token_attention(attn, grid, n_prefix, token=None)[0, 1], attn[0, 1, 2:, 2:].mean(0).reshape(2, 3)
+    )  # mean over the patch queries
     with pytest.raises(ValueError, match="2x3 patch grid"):
         A.token_attention(attn, grid, num_prefix_tokens=1)
 
 
 # -- attention rollout ---------------------------------------------------------------------------
+
 
 def layer(*rows):
     """One layer of one head: (1, N, N)."""
@@ -72,8 +78,9 @@ def test_rollout_multiplies_later_layers_on_the_left():
     np.testing.assert_allclose(A.attention_rollout(np.stack([to_first, swap]), (1, 2)), [[0.5, 0.0]])
 
 
-@pytest.mark.parametrize("fusion, expected",
-                         [("mean", [[0.25, 0.25]]), ("max", [[1 / 3, 1 / 3]]), ("min", [[0.0, 0.0]])])
+@pytest.mark.parametrize(
+    "fusion, expected", [("mean", [[0.25, 0.25]]), ("max", [[1 / 3, 1 / 3]]), ("min", [[0.0, 0.0]])]
+)
 def test_rollout_head_fusion(fusion, expected):
     h0 = [[0, 1, 0], [0, 1, 0], [0, 0, 1]]
     h1 = [[0, 0, 1], [0, 1, 0], [0, 0, 1]]
@@ -108,6 +115,7 @@ def test_rollout_keeps_batch_axes_apart():
 
 # -- mean attention distance ---------------------------------------------------------------------
 
+
 def test_patch_distances_between_centres():
     np.testing.assert_allclose(A.patch_distances((1, 3), 10), [[0, 10, 20], [10, 0, 10], [20, 10, 0]])
     np.testing.assert_allclose(A.patch_distances((2, 2), (8, 6))[0, 3], 10.0)
@@ -136,6 +144,7 @@ def test_mean_attention_distance_per_head_averaged_over_images():
 
 # -- position-embedding similarity ---------------------------------------------------------------
 
+
 def test_position_similarity_of_sincos_is_symmetric_one_on_the_diagonal_and_falls_with_distance():
     gh, gw = 6, 10
     sim = A.position_similarity(sincos_2d(64, (gh, gw))[0], (gh, gw))
@@ -146,17 +155,19 @@ def test_position_similarity_of_sincos_is_symmetric_one_on_the_diagonal_and_fall
     for i in range(gh):
         for j in range(gw):
             for di, dj in ((0, 1), (1, 0), (0, -1), (-1, 0)):
-                steps = [sim[i, j, i + k * di, j + k * dj] for k in range(4)
-                         if 0 <= i + k * di < gh and 0 <= j + k * dj < gw]
-                assert all(b < a for a, b in zip(steps, steps[1:])), (i, j, di, dj, steps)
+                steps = [
+                    sim[i, j, i + k * di, j + k * dj] for k in range(4) if 0 <= i + k * di < gh and 0 <= j + k * dj < gw
+                ]
+                assert all(b < a for a, b in itertools.pairwise(steps)), (i, j, di, dj, steps)
     dist = A.patch_distances((gh, gw), 1)
     assert flat[dist == 1].min() > flat[dist >= 4].max()
 
 
 @pytest.mark.parametrize("kind", ["learned", "learned_2d", "sincos_2d"])
 def test_patch_position_embedding_leaves_out_prefix_tokens(kind):
-    model = VisionTransformer(img_size=(16, 24), patch_size=4, embed_dim=32, depth=1, num_heads=2,
-                              pos_embed=kind, num_extra_tokens=1)
+    model = VisionTransformer(
+        img_size=(16, 24), patch_size=4, embed_dim=32, depth=1, num_heads=2, pos_embed=kind, num_extra_tokens=1
+    )
     pos = A.patch_position_embedding(model)
     assert pos.shape == (4 * 6, 32)
     if kind == "sincos_2d":
@@ -172,6 +183,7 @@ def test_patch_position_embedding_of_a_model_without_one_says_so():
 
 
 # -- patch-embedding filters ---------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("copies", [1, 2])  # 8 filters of 12 values (Gram matrix path), 16 (covariance path)
 def test_filter_pca_recovers_the_directions_of_a_known_weight(copies):
@@ -201,6 +213,7 @@ def test_patch_filters_of_a_vit_are_its_patch_projection():
 
 # -- predictions ---------------------------------------------------------------------------------
 
+
 def test_top_k_orders_classes_by_probability():
     probs = [0.05, 0.5, 0.12, 0.2, 0.08, 0.05]
     names = list("abcdef")
@@ -223,6 +236,7 @@ def test_predict_a_classifier():
 
 
 # -- images --------------------------------------------------------------------------------------
+
 
 def test_load_image_converts_16_bit_and_transparent_images(tmp_path):
     Image.fromarray(np.array([[0, 1000], [2000, 4000]], dtype=np.uint16)).save(tmp_path / "deep.png")

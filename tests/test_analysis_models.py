@@ -1,4 +1,5 @@
 """The analyses on the whole model family: DeiT's two prefix tokens, a hybrid's stem, MAE's reconstructions."""
+
 import numpy as np
 import pytest
 import torch
@@ -80,8 +81,9 @@ def test_attention_distance_over_images_is_the_mean_of_each_images_distance():
     images = [A.load_image(p) for p in A.bundled_images()[:3]]
     each = [A.inspect_image(model, im).distance for im in images]
     for batch_size in (1, 2, 16):
-        np.testing.assert_allclose(A.attention_distance(model, images, batch_size=batch_size), np.mean(each, 0),
-                                   rtol=1e-9)
+        np.testing.assert_allclose(
+            A.attention_distance(model, images, batch_size=batch_size), np.mean(each, 0), rtol=1e-9
+        )
 
 
 def test_example_images_fall_back_to_the_bundled_samples_and_say_why(tmp_path):

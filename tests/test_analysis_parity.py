@@ -1,8 +1,9 @@
 """Attention maps from our explicit path equal attention computed by hand from timm's qkv weights."""
+
 import timm
 import torch
-
 from conftest import rel_err
+
 from vitstudio import analysis as A
 from vitstudio.models import VisionTransformer
 
@@ -26,8 +27,9 @@ def attention_by_hand(timm_model, x):
 
 
 def test_our_attention_maps_match_timm_qkv_by_hand():
-    ref = timm.create_model("vit_tiny_patch16_224", pretrained=False, img_size=(32, 48), patch_size=8,
-                            depth=3, num_classes=5).eval()
+    ref = timm.create_model(
+        "vit_tiny_patch16_224", pretrained=False, img_size=(32, 48), patch_size=8, depth=3, num_classes=5
+    ).eval()
     ours = VisionTransformer(img_size=(32, 48), patch_size=8, embed_dim=192, depth=3, num_heads=3, num_classes=5).eval()
     ours.load_state_dict(ref.state_dict())
     x = torch.randn(2, 3, 32, 48)

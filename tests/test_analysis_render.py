@@ -1,4 +1,5 @@
 """The figure helpers produce the pixels they promise."""
+
 import numpy as np
 import pytest
 
@@ -6,8 +7,9 @@ from vitstudio.analysis import render
 
 
 def test_colormap_endpoints_and_interpolation():
-    np.testing.assert_array_equal(render.colormap(np.array([0.0, 0.5, 1.0]), "gray"),
-                                  [[0, 0, 0], [128, 128, 128], [255, 255, 255]])
+    np.testing.assert_array_equal(
+        render.colormap(np.array([0.0, 0.5, 1.0]), "gray"), [[0, 0, 0], [128, 128, 128], [255, 255, 255]]
+    )
     ends = render.colormap(np.array([3.0, 7.0]), "inferno")  # scaled to its own min and max
     np.testing.assert_array_equal(ends, [render.hex_rgb("#000004"), render.hex_rgb("#fcffa4")])
     np.testing.assert_array_equal(render.colormap(np.array([5.0]), "gray", vmin=0, vmax=10), [[128, 128, 128]])
@@ -52,8 +54,9 @@ def test_titled_adds_a_wrapped_title_above():
 
 
 def test_scatter_plot_draws_each_group_in_its_colour():
-    plot = render.scatter_plot([1, 2, 3], [5.0, 10.0, 20.0], groups=[0, 1, 1], xlabel="layer", ylabel="px",
-                               size=(200, 300))
+    plot = render.scatter_plot(
+        [1, 2, 3], [5.0, 10.0, 20.0], groups=[0, 1, 1], xlabel="layer", ylabel="px", size=(200, 300)
+    )
     assert plot.shape == (200, 300, 3)
     colours = {tuple(c) for c in plot.reshape(-1, 3)}
     assert render.hex_rgb(render.CATEGORY_COLORS[0]) in colours

@@ -1,4 +1,5 @@
 """benchmarks/throughput.py: its analytic FLOPs against torch's counter, and a tiny run without Qt."""
+
 import importlib.util
 import os
 import subprocess
@@ -7,10 +8,10 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import rel_err
 from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.utils.flop_counter import FlopCounterMode
 
-from conftest import rel_err
 from vitstudio.models import create_model
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,10 +33,15 @@ def counted_flops(model, *args, **kwargs) -> int:
     return counter.get_total_flops()
 
 
-@pytest.mark.parametrize("name,size", [
-    ("vit_nano_patch4_32", 32), ("vit_tiny_patch16_224", 224), ("vit_micro_r_s4_p1_32", 32),
-    ("deit_nano_distilled_patch4_32", 32),
-])
+@pytest.mark.parametrize(
+    "name,size",
+    [
+        ("vit_nano_patch4_32", 32),
+        ("vit_tiny_patch16_224", 224),
+        ("vit_micro_r_s4_p1_32", 32),
+        ("deit_nano_distilled_patch4_32", 32),
+    ],
+)
 def test_vit_flops_formula_matches_torch_counter(name, size):
     model = create_model(name).eval()
     assert load_script().vit_forward_flops(model) == counted_flops(model, torch.randn(1, 3, size, size))
@@ -55,16 +61,38 @@ def test_vit_base_flops_are_the_papers():
 
 
 def test_script_runs_without_qt_and_prints_ratios():
-    args = ["--models", "vit_nano_patch4_32", "--mae", "mae_vit_nano_patch4_32", "--batch", "2", "--reps", "2", "--steps", "1", "--warmup", "1",
-            "--threads", "1", "--device", "cpu"]
+    args = [
+        "--models",
+        "vit_nano_patch4_32",
+        "--mae",
+        "mae_vit_nano_patch4_32",
+        "--batch",
+        "2",
+        "--reps",
+        "2",
+        "--steps",
+        "1",
+        "--warmup",
+        "1",
+        "--threads",
+        "1",
+        "--device",
+        "cpu",
+    ]
     code = (
         "import runpy, sys\n"
         f"runpy.run_path({str(SCRIPT)!r})['main']({args!r})\n"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('PySide6', 'pyqtgraph', 'shiboken6'))\n"
         "print('qt modules:', ','.join(bad))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
-                         env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr
     rows = [line.split() for line in out.stdout.splitlines() if line.startswith("vit_nano_patch4_32")]
     assert [r[2] for r in rows] == ["train", "infer"]
@@ -76,7 +104,7 @@ def test_script_runs_without_qt_and_prints_ratios():
 
 @pytest.mark.parametrize("name", ["vit_pico_r1_s4_p1_32", "vit_micro_r_s4_p1_32"])
 def test_our_small_hybrids_race_a_timm_twin_with_the_same_outputs(name):
-    ours, ref, kwargs = load_script().build_pair(name, torch.device("cpu"), None, channels_last=False)
+    ours, ref, _kwargs = load_script().build_pair(name, torch.device("cpu"), None, channels_last=False)
     x = torch.randn(2, 3, 32, 32)
     with torch.no_grad():
         err = rel_err(ours.eval()(x), ref.eval()(x))

@@ -22,8 +22,17 @@ def test_json_round_trip():
 
 
 def test_overrides_coerce_types():
-    cfg = apply_overrides(Config(), ["optim.lr=3e-4", "optim.epochs=7", "model.class_token=false",
-                                     "model.global_pool=avg", "model.mlp_ratio=2", "objective.mask_ratio=none"])
+    cfg = apply_overrides(
+        Config(),
+        [
+            "optim.lr=3e-4",
+            "optim.epochs=7",
+            "model.class_token=false",
+            "model.global_pool=avg",
+            "model.mlp_ratio=2",
+            "objective.mask_ratio=none",
+        ],
+    )
     assert cfg.optim.lr == 3e-4 and cfg.optim.epochs == 7 and cfg.model.class_token is False
     assert isinstance(cfg.model.mlp_ratio, float) and cfg.objective.mask_ratio is None
     assert Config().optim.lr != 3e-4, "overrides must not change the defaults"
@@ -31,35 +40,45 @@ def test_overrides_coerce_types():
 
 def test_toml_file_over_a_base(tmp_path):
     path = tmp_path / "exp.toml"
-    path.write_text('[optim]\nlr = 0.01\n[model]\ndepth = 2\n')
+    path.write_text("[optim]\nlr = 0.01\n[model]\ndepth = 2\n")
     cfg = load_config(path, base=load_config("quick"))
     assert cfg.optim.lr == 0.01 and cfg.model.depth == 2
     assert cfg.optim.epochs == load_config("quick").optim.epochs
 
 
-@pytest.mark.parametrize("overrides, field, words", [
-    (["model.patch_size=6"], "model.patch_size", "does not divide data.img_size 32"),
-    (["model.num_heads=3"], "model.num_heads", "does not divide model.embed_dim"),
-    (["optim.lr=0"], "optim.lr", "> 0"),
-    (["model.name=vit_nonexistent"], "model.name", "unknown model"),
-    (["objective.name=magic"], "objective.name", "not one of"),
-    (["model.class_token=false"], "model.class_token", "needs a class token"),
-    (["objective.name=distill"], "objective.teacher", "needs a teacher"),
-    (["objective.name=finetune"], "objective.init_from", "needs weights"),
-    (["optim.warmup_epochs=100"], "optim.warmup_epochs", "must be in"),
-    (["runtime.device=tpu"], "runtime.device", "not one of"),
-    (["model.name=resnet18", "model.depth=3"], "model", "takes no model overrides"),
-])
+@pytest.mark.parametrize(
+    "overrides, field, words",
+    [
+        (["model.patch_size=6"], "model.patch_size", "does not divide data.img_size 32"),
+        (["model.num_heads=3"], "model.num_heads", "does not divide model.embed_dim"),
+        (["optim.lr=0"], "optim.lr", "> 0"),
+        (["model.name=vit_nonexistent"], "model.name", "unknown model"),
+        (["objective.name=magic"], "objective.name", "not one of"),
+        (["model.class_token=false"], "model.class_token", "needs a class token"),
+        (["objective.name=distill"], "objective.teacher", "needs a teacher"),
+        (["objective.name=finetune"], "objective.init_from", "needs weights"),
+        (["optim.warmup_epochs=100"], "optim.warmup_epochs", "must be in"),
+        (["runtime.device=tpu"], "runtime.device", "not one of"),
+        (["model.name=resnet18", "model.depth=3"], "model", "takes no model overrides"),
+    ],
+)
 def test_validation_names_field_and_reason(overrides, field, words):
     with pytest.raises(ConfigError) as err:
         validate(apply_overrides(Config(), overrides))
     assert err.value.field == field and words in str(err.value) and str(err.value).startswith(field + ":")
 
 
-@pytest.mark.parametrize("overrides, field", [
-    (["optim.lrr=1"], "optim.lrr"), (["optim.lr=fast"], "optim.lr"), (["optim.epochs=2.5"], "optim.epochs"),
-    (["nosection.x=1"], "nosection.x"), (["optim.lr"], "optim.lr"), (["optim.betas=0.9"], "optim.betas"),
-])
+@pytest.mark.parametrize(
+    "overrides, field",
+    [
+        (["optim.lrr=1"], "optim.lrr"),
+        (["optim.lr=fast"], "optim.lr"),
+        (["optim.epochs=2.5"], "optim.epochs"),
+        (["nosection.x=1"], "nosection.x"),
+        (["optim.lr"], "optim.lr"),
+        (["optim.betas=0.9"], "optim.betas"),
+    ],
+)
 def test_bad_overrides_name_the_field(overrides, field):
     with pytest.raises(ConfigError) as err:
         apply_overrides(Config(), overrides)

@@ -1,4 +1,5 @@
 """The resident (GPU) loader, checked on the CPU against the per-image torchvision path."""
+
 import numpy as np
 import pytest
 import torch

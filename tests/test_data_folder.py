@@ -1,4 +1,5 @@
 """Image folders: layouts, deterministic splits, corrupt files skipped and logged, every mode made RGB."""
+
 import logging
 
 import numpy as np

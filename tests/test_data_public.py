@@ -1,4 +1,5 @@
 """torchvision's datasets from a local root, on tiny fake copies in their native formats (never downloaded)."""
+
 import gzip
 import os
 import pickle
@@ -22,8 +23,16 @@ def _write_cifar10(root, n_per_batch=8, seed=0):
         data = rng.integers(0, 256, (n_per_batch, 3072), dtype=np.uint8)
         labels = rng.integers(0, 10, n_per_batch).tolist()
         with open(folder / name, "wb") as f:
-            pickle.dump({"batch_label": name, "labels": labels, "data": data,
-                         "filenames": [f"{i}.png" for i in range(n_per_batch)]}, f, protocol=2)
+            pickle.dump(
+                {
+                    "batch_label": name,
+                    "labels": labels,
+                    "data": data,
+                    "filenames": [f"{i}.png" for i in range(n_per_batch)],
+                },
+                f,
+                protocol=2,
+            )
         batches[name] = (data, labels)
     with open(folder / "batches.meta", "wb") as f:
         pickle.dump({"label_names": CIFAR10_NAMES, "num_cases_per_batch": n_per_batch, "num_vis": 3072}, f)
@@ -100,8 +109,14 @@ def test_missing_files_name_the_folder_and_files(tmp_path, name):
         build_datasets(name, root=tmp_path, download=False)
     msg = str(e.value)
     assert str(tmp_path) in msg
-    expected = {"cifar10": "data_batch_1", "cifar100": "meta", "mnist": "train-images-idx3-ubyte",
-                "stl10": "train_X.bin", "flowers102": "imagelabels.mat", "pets": "annotations/trainval.txt"}[name]
+    expected = {
+        "cifar10": "data_batch_1",
+        "cifar100": "meta",
+        "mnist": "train-images-idx3-ubyte",
+        "stl10": "train_X.bin",
+        "flowers102": "imagelabels.mat",
+        "pets": "annotations/trainval.txt",
+    }[name]
     assert expected in msg and "download" in msg
 
 

@@ -1,4 +1,5 @@
 """The built-in shapes dataset: deterministic, balanced, cached atomically, and a real task."""
+
 import numpy as np
 import pytest
 import torch
@@ -41,8 +42,10 @@ def test_colours_do_not_depend_on_the_class():
     x, y = shapes.render_shapes(2000, 32, seed=2)
     f = x.reshape(len(x), -1, 3).astype(np.float32)
     lum = f.mean(-1)
-    for mask in (lum >= np.percentile(lum, 95, axis=1, keepdims=True),
-                 lum <= np.percentile(lum, 30, axis=1, keepdims=True)):
+    for mask in (
+        lum >= np.percentile(lum, 95, axis=1, keepdims=True),
+        lum <= np.percentile(lum, 30, axis=1, keepdims=True),
+    ):
         colour = (f * mask[..., None]).sum(1) / mask.sum(1, keepdims=True)
         per_class = np.stack([colour[y == k].mean(0) for k in range(10)])
         assert np.abs(per_class - colour.mean(0)).max() < 12  # out of 255; colours spread with std ~40
@@ -92,8 +95,10 @@ def test_bundle_fields_and_samples(tmp_path):
 def test_logistic_regression_on_raw_pixels_stays_weak(tmp_path):
     """The dataset is a real task: a linear classifier on standardised raw pixels scores <= 50% top-1."""
     b = build_datasets(num_train=5000, val_fraction=0.2, cache_dir=tmp_path)
+
     def features(ds):
         return ds.images.reshape(len(ds), -1).float() / 255, ds.labels
+
     xt, yt = features(b.train)
     xv, yv = features(b.val)
     mu, sd = xt.mean(0), xt.std(0) + 1e-3

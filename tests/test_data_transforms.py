@@ -1,4 +1,5 @@
 """Per-image transforms, Mixup/CutMix with label smoothing, and the epoch sampler."""
+
 import pytest
 import torch
 

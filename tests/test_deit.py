@@ -1,11 +1,16 @@
 """DeiT: the distilled model's outputs, the distillation loss, and teachers."""
+
 import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from vitstudio.models import (
-    DistillationLoss, DistilledVisionTransformer, create_model, create_teacher, export_safetensors,
+    DistillationLoss,
+    DistilledVisionTransformer,
+    create_model,
+    create_teacher,
+    export_safetensors,
 )
 from vitstudio.models.teachers import adapt_to_small_images
 
@@ -31,7 +36,7 @@ def test_train_returns_both_heads_eval_their_mean():
 
 def test_distillation_token_and_head_are_trained_and_reset():
     m = tiny()
-    cls, dist = m.train()(torch.randn(2, 3, 32, 32))
+    _cls, dist = m.train()(torch.randn(2, 3, 32, 32))
     dist.sum().backward()
     assert m.dist_token.grad.abs().sum() > 0 and m.head_dist.weight.grad.abs().sum() > 0
     assert m.head.weight.grad is None

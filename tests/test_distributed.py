@@ -1,4 +1,5 @@
 """Two-process DistributedDataParallel with gloo on the CPU: identical weights on both ranks, one run folder."""
+
 import json
 import os
 import subprocess
@@ -26,11 +27,30 @@ torch.save(trainer.model.state_dict(), os.path.join(sys.argv[3], f"rank{os.envir
 def test_two_ranks_train_in_step(tmp_path):
     (tmp_path / "worker.py").write_text(WORKER)
     (tmp_path / "config.json").write_text(tiny_config("data.num_train=96", "optim.batch_size=8").to_json())
-    env = {**os.environ, "VITSTUDIO_CACHE": str(tmp_path / "cache"), "OMP_NUM_THREADS": "1",
-           "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
-    out = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-                          str(tmp_path / "worker.py"), str(tmp_path / "config.json"), str(tmp_path / "runs"),
-                          str(tmp_path)], env=env, capture_output=True, text=True, timeout=300)
+    env = {
+        **os.environ,
+        "VITSTUDIO_CACHE": str(tmp_path / "cache"),
+        "OMP_NUM_THREADS": "1",
+        "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
+    }
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc_per_node",
+            "2",
+            str(tmp_path / "worker.py"),
+            str(tmp_path / "config.json"),
+            str(tmp_path / "runs"),
+            str(tmp_path),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     a, b = (torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in (0, 1))
     assert all(torch.equal(a[k], b[k]) for k in a)

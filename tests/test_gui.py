@@ -1,4 +1,6 @@
 """The studio window driven as a user would (pytest-qt, offscreen), with a tiny model on the built-in data."""
+
+import itertools
 import subprocess
 import sys
 import time
@@ -15,10 +17,19 @@ from vitstudio.train.runs import Run
 
 # A model and run small enough to train in seconds on a shared CPU.
 TINY = {
-    "model.name": "vit_nano_patch4_32", "model.embed_dim": 32, "model.depth": 1, "model.num_heads": 2,
-    "data.img_size": 16, "data.num_train": 2000, "data.num_workers": 0, "data.augment": "none",
-    "optim.epochs": 1, "optim.batch_size": 100, "optim.warmup_epochs": 0.0,
-    "runtime.device": "cpu", "runtime.log_every": 1,
+    "model.name": "vit_nano_patch4_32",
+    "model.embed_dim": 32,
+    "model.depth": 1,
+    "model.num_heads": 2,
+    "data.img_size": 16,
+    "data.num_train": 2000,
+    "data.num_workers": 0,
+    "data.augment": "none",
+    "optim.epochs": 1,
+    "optim.batch_size": 100,
+    "optim.warmup_epochs": 0.0,
+    "runtime.device": "cpu",
+    "runtime.log_every": 1,
 }
 
 
@@ -52,8 +63,10 @@ def train(qtbot, w, timeout=120_000) -> str:
 
 
 def test_the_window_paints_before_torch_is_imported():
-    code = ("import sys; import vitstudio.gui.main_window, vitstudio.cli; "
-            "print(sorted(m for m in ('torch', 'pyqtgraph') if m in sys.modules))")
+    code = (
+        "import sys; import vitstudio.gui.main_window, vitstudio.cli; "
+        "print(sorted(m for m in ('torch', 'pyqtgraph') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "[]"
 
@@ -201,7 +214,7 @@ def test_the_event_loop_stays_responsive_during_training(qtbot, window):
     timer.start()
     assert train(qtbot, window) == "finished"
     timer.stop()
-    gaps = [b - a for a, b in zip(ticks, ticks[1:])]
+    gaps = [b - a for a, b in itertools.pairwise(ticks)]
     assert len(ticks) > 100
     assert max(gaps) < 0.5, f"the UI froze for {max(gaps) * 1000:.0f} ms"
 

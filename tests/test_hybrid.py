@@ -1,4 +1,5 @@
 """Hybrid behaviour beyond parity: weight standardisation, 'same' padding, backbones, sizes, errors."""
+
 import pytest
 import torch
 

@@ -1,7 +1,7 @@
 """Hybrid and DeiT against timm with the same state dict: fp32, CPU, max relative error <= 1e-5."""
+
 import pytest
 import torch
-
 from conftest import rel_err, timm_pair
 
 timm = pytest.importorskip("timm")
@@ -9,11 +9,14 @@ timm = pytest.importorskip("timm")
 TOL = 1e-5
 
 
-@pytest.mark.parametrize("name,params", [
-    ("vit_base_r50_s16_224", 97_890_112),   # REFERENCE.md: R50+B/16
-    ("vit_small_r26_s32_224", 36_431_912),  # R26+S/32
-    ("vit_tiny_r_s16_p8_224", 6_337_704),   # stem-only backbone, patch 8 on the stride-4 map
-])
+@pytest.mark.parametrize(
+    "name,params",
+    [
+        ("vit_base_r50_s16_224", 97_890_112),  # REFERENCE.md: R50+B/16
+        ("vit_small_r26_s32_224", 36_431_912),  # R26+S/32
+        ("vit_tiny_r_s16_p8_224", 6_337_704),  # stem-only backbone, patch 8 on the stride-4 map
+    ],
+)
 def test_hybrid_parity(name, params):
     ours, ref = timm_pair(name)
     assert sum(p.numel() for p in ours.parameters()) == params

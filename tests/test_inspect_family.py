@@ -1,4 +1,5 @@
 """`vitstudio inspect` writes its figures for a ViT, a Hybrid, a DeiT and an MAE model."""
+
 import json
 
 import pytest
@@ -18,8 +19,15 @@ FAMILY = {
 def test_inspect_writes_every_figure_for_each_family(tmp_path, name):
     assert main(["inspect", str(bundled_images()[2]), "--model", name, "--out", str(tmp_path)]) == 0
     names = {p.name for p in tmp_path.iterdir()}
-    assert {"patches.png", "patch_sequence.png", "attention_layer_01.png", "rollout.png", "attention_distance.png",
-            "position_similarity.png", "filters.png"} <= names
+    assert {
+        "patches.png",
+        "patch_sequence.png",
+        "attention_layer_01.png",
+        "rollout.png",
+        "attention_distance.png",
+        "position_similarity.png",
+        "filters.png",
+    } <= names
     head = FAMILY[name]
     if head is None:
         assert "mae_reconstruction.png" in names and "predictions.json" not in names

@@ -1,7 +1,9 @@
 """Inspecting a training run: its model, its input normalisation and its class names."""
+
 import json
 
 from train_helpers import tiny_config
+
 from vitstudio.analysis import bundled_images
 from vitstudio.analysis.sources import from_run
 from vitstudio.cli import main
@@ -26,8 +28,14 @@ def test_inspect_a_run(tmp_path, capsys):
     assert distance["images"] == "16 validation images of builtin"  # all 16 of the run's val split (of 32 asked)
     assert "run " in capsys.readouterr().out
 
-    assert main(["inspect", str(shape), "--run", "nothing-like-it", "--runs-dir", str(tmp_path / "runs"),
-                 "--out", str(out)]) == 2
+    assert (
+        main(
+            ["inspect", str(shape), "--run", "nothing-like-it", "--runs-dir", str(tmp_path / "runs"), "--out", str(out)]
+        )
+        == 2
+    )
     assert "no run 'nothing-like-it'" in capsys.readouterr().err
-    assert main(["inspect", str(shape), "--run", str(trainer.run_dir), "--model", "vit_nano_patch4_32",
-                 "--out", str(out)]) == 2
+    assert (
+        main(["inspect", str(shape), "--run", str(trainer.run_dir), "--model", "vit_nano_patch4_32", "--out", str(out)])
+        == 2
+    )

@@ -1,8 +1,9 @@
 """The inspector panel on a DeiT (two query tokens) and an MAE model (mask ratio and seed)."""
+
 import numpy as np
 import pytest
-
 from conftest import wait_view
+
 from vitstudio.gui.panels.inspector import InspectorPanel
 from vitstudio.models import create_model
 
@@ -33,7 +34,11 @@ def test_deit_offers_its_distillation_token(qtbot, panel):
     wait_view(qtbot, panel, "attention", lambda: panel.set_model(deit))
     tokens = panel.controls.token_box
     assert [tokens.itemText(i) for i in range(tokens.count())] == [
-        "what the head reads", "class token", "distillation token", "patch-token mean"]
+        "what the head reads",
+        "class token",
+        "distillation token",
+        "patch-token mean",
+    ]
     readout = panel.view_figure("attention")
     cls = wait_view(qtbot, panel, "attention", lambda: tokens.setCurrentIndex(1))
     np.testing.assert_array_equal(cls, readout)  # DeiT's class head reads its class token

@@ -1,13 +1,14 @@
 """The inspector panel (offscreen): images in, views update, latest request wins, views export."""
+
 import threading
 
 import numpy as np
 import pytest
+from conftest import QT_TIMEOUT, wait_view
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent, QImage
 
-from conftest import QT_TIMEOUT, wait_view
-from vitstudio.analysis import figures, bundled_images
+from vitstudio.analysis import bundled_images, figures
 from vitstudio.analysis.sources import from_weights
 from vitstudio.gui.panels.inspector import InspectorPanel
 from vitstudio.gui.worker import LatestRequestRunner
@@ -41,8 +42,9 @@ def test_loading_an_image_fills_every_view(loaded):
     assert loaded.view_figure("mae") is None  # not a masked autoencoder
     shown = loaded.column.views["attention"].label.pixmap().toImage().convertToFormat(QImage.Format.Format_RGB888)
     rows = np.frombuffer(shown.constBits(), np.uint8).reshape(shown.height(), shown.bytesPerLine())
-    np.testing.assert_array_equal(rows[:, :3 * shown.width()].reshape(shown.height(), -1, 3),
-                                  loaded.view_figure("attention"))  # the view shows the figure pixel for pixel
+    np.testing.assert_array_equal(
+        rows[:, : 3 * shown.width()].reshape(shown.height(), -1, 3), loaded.view_figure("attention")
+    )  # the view shows the figure pixel for pixel
     assert loaded.column.views["distance"].distance.shape == (3, 2)
     assert not loaded.controls.mae_box.isEnabled()
 
@@ -79,8 +81,9 @@ def test_latest_request_wins_when_the_layer_moves_fast(qtbot, loaded):
             loaded.controls.layer_slider.setValue(layer)
     loaded.runner.wait()
     qtbot.wait(50)  # deliver anything still queued: nothing stale may arrive
-    np.testing.assert_array_equal(loaded.view_figure("attention"),
-                                  figures.attention_figure(loaded.column.static.inspection, layer=2))
+    np.testing.assert_array_equal(
+        loaded.view_figure("attention"), figures.attention_figure(loaded.column.static.inspection, layer=2)
+    )
 
 
 def test_runner_delivers_only_the_latest_request_and_skips_superseded_ones(qtbot):
@@ -95,6 +98,7 @@ def test_runner_delivers_only_the_latest_request_and_skips_superseded_ones(qtbot
                 release.wait(10)
             ran.append(name)
             return name
+
         return fn
 
     runner.submit("a", job("first", block=True))
@@ -125,8 +129,9 @@ def test_drop_and_bad_files(qtbot, tmp_path, loaded):
     before = loaded.view_figure("patches")
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(bundled_images()[1]))])
-    event = QDropEvent(QPointF(5, 5), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                       Qt.KeyboardModifier.NoModifier)
+    event = QDropEvent(
+        QPointF(5, 5), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    )
     wait_view(qtbot, loaded, "patches", lambda: loaded.dropEvent(event))
     assert loaded.image_label == bundled_images()[1].name
     assert not np.array_equal(loaded.view_figure("patches"), before)
@@ -144,11 +149,11 @@ def test_a_model_source_loads_on_the_worker(qtbot, panel, tmp_path):
     path = export_safetensors(create_model("vit_nano_patch4_32", depth=2), tmp_path / "tiny.safetensors")
     panel.add_source("tiny file", lambda: lambda: from_weights(path))
     panel.set_image(np.zeros((32, 32, 3), np.uint8))
-    action = [a for a in panel.column.chooser.menu.actions() if a.text() == "tiny file"][0]
+    action = next(a for a in panel.column.chooser.menu.actions() if a.text() == "tiny file")
     wait_view(qtbot, panel, "attention", action.trigger)
     assert panel.column.chooser.label.text() == "tiny.safetensors" and panel.controls.layer_slider.maximum() == 1
     panel.add_source("missing file", lambda: lambda: from_weights(tmp_path / "nothing.safetensors"))
-    missing = [a for a in panel.column.chooser.menu.actions() if a.text() == "missing file"][0]
+    missing = next(a for a in panel.column.chooser.menu.actions() if a.text() == "missing file")
     with qtbot.waitSignal(panel.statusChanged, check_params_cb=lambda t: "failed" in t, timeout=QT_TIMEOUT):
         missing.trigger()
     assert "loading the model failed" in panel.status.text() and "no such weights file" in panel.status.text()

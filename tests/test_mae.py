@@ -1,8 +1,9 @@
 """MAE: parity with transformers' ViTMAEForPreTraining, masking, patchify, reconstruction, transfer to a ViT."""
+
 import pytest
 import torch
-
 from conftest import pretraining_losses, rel_err
+
 from vitstudio.models import MaskedAutoencoderViT, VisionTransformer, create_model, load_pretrained, pretrained_to_vit
 from vitstudio.models.mae import random_masking
 
@@ -14,19 +15,37 @@ TOL = 1e-5
 def _pair(norm_pix_loss, decoder=(32, 2, 4), img=32, patch=8, dim=64, depth=2, heads=4):
     dec_dim, dec_depth, dec_heads = decoder
     cfg = transformers.ViTMAEConfig(
-        hidden_size=dim, num_hidden_layers=depth, num_attention_heads=heads, intermediate_size=4 * dim,
-        image_size=img, patch_size=patch, decoder_hidden_size=dec_dim, decoder_num_hidden_layers=dec_depth,
-        decoder_num_attention_heads=dec_heads, decoder_intermediate_size=4 * dec_dim, layer_norm_eps=1e-6,
-        norm_pix_loss=norm_pix_loss, mask_ratio=0.75)
+        hidden_size=dim,
+        num_hidden_layers=depth,
+        num_attention_heads=heads,
+        intermediate_size=4 * dim,
+        image_size=img,
+        patch_size=patch,
+        decoder_hidden_size=dec_dim,
+        decoder_num_hidden_layers=dec_depth,
+        decoder_num_attention_heads=dec_heads,
+        decoder_intermediate_size=4 * dec_dim,
+        layer_norm_eps=1e-6,
+        norm_pix_loss=norm_pix_loss,
+        mask_ratio=0.75,
+    )
     ref = transformers.ViTMAEForPreTraining(cfg).eval()
     # transformers 5 leaves the fixed sin-cos tables at zero after post_init: fill them with its own
     # initialiser so that the comparison covers them
     ref.vit.embeddings.patch_embeddings.projection._is_hf_initialized = False
     ref.vit.embeddings.initialize_weights()
     ref.decoder.initialize_weights(ref.vit.embeddings.patch_embeddings.num_patches)
-    ours = MaskedAutoencoderViT(img_size=img, patch_size=patch, embed_dim=dim, depth=depth, num_heads=heads,
-                                decoder_embed_dim=dec_dim, decoder_depth=dec_depth, decoder_num_heads=dec_heads,
-                                norm_pix_loss=norm_pix_loss).eval()
+    ours = MaskedAutoencoderViT(
+        img_size=img,
+        patch_size=patch,
+        embed_dim=dim,
+        depth=depth,
+        num_heads=heads,
+        decoder_embed_dim=dec_dim,
+        decoder_depth=dec_depth,
+        decoder_num_heads=dec_heads,
+        norm_pix_loss=norm_pix_loss,
+    ).eval()
     return ours, ref
 
 

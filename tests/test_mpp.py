@@ -1,4 +1,5 @@
 """Masked patch prediction (ViT paper): 80/10/10 corruption, 3-bit mean-colour targets, pixel targets."""
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -35,7 +36,7 @@ def test_mean_colour_classes_use_unnormalised_pixels(mean, std):
     colours = torch.tensor([[0.0, 0.0, 0.0], [1.0, 1.0, 1.0], [0.3, 0.6, 0.9], [0.99, 0.13, 0.55]])
     img = torch.zeros(1, 3, 32, 32)
     for j, c in enumerate(colours):
-        img[0, :, :8, 8 * j:8 * j + 8] = c.view(3, 1, 1)
+        img[0, :, :8, 8 * j : 8 * j + 8] = c.view(3, 1, 1)
     normalised = (img - torch.tensor(mean).view(1, 3, 1, 1)) / torch.tensor(std).view(1, 3, 1, 1)
     classes = m.mean_color_class(normalised)
     bins = [[0, 0, 0], [7, 7, 7], [2, 4, 7], [7, 1, 4]]

@@ -1,4 +1,5 @@
 """Each objective on a tiny model: finite loss that decreases over a few steps on a fixed batch."""
+
 import pytest
 import torch
 

@@ -1,3 +1,4 @@
+import itertools
 import math
 
 import pytest
@@ -46,8 +47,8 @@ def test_frozen_parameters_are_left_out():
 def test_warmup_then_cosine():
     lrs = [lr_at(s, total_steps=100, warmup_steps=10, lr=1.0, min_lr=0.1) for s in range(100)]
     assert lrs[0] == pytest.approx(0.1) and lrs[9] == pytest.approx(1.0)
-    assert all(a <= b for a, b in zip(lrs[:10], lrs[1:10]))
-    assert all(a >= b for a, b in zip(lrs[10:], lrs[11:]))
+    assert all(a <= b for a, b in itertools.pairwise(lrs[:10]))
+    assert all(a >= b for a, b in itertools.pairwise(lrs[10:]))
     assert lrs[55] == pytest.approx(0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * 0.5)))
     assert lr_at(100, 100, 10, 1.0, 0.1) == pytest.approx(0.1)
 

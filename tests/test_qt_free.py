@@ -1,4 +1,5 @@
 """The core (models, data, train, analysis, config) must import without Qt."""
+
 import importlib.util
 import subprocess
 import sys
@@ -12,7 +13,8 @@ CORE = ["vitstudio.models", "vitstudio.data", "vitstudio.train", "vitstudio.anal
 def test_core_module_loads_no_qt(module):
     code = (
         f"import sys, {module}\n"
-        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('PySide6', 'pyqtgraph', 'PyQt5', 'PyQt6', 'shiboken6'))\n"
+        "qt = ('PySide6', 'pyqtgraph', 'PyQt5', 'PyQt6', 'shiboken6')\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in qt)\n"
         "print(','.join(bad))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()

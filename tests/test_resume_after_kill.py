@@ -1,5 +1,6 @@
 """A training process killed with SIGKILL mid-epoch resumes from its checkpoint: every step logged once,
 and on the CPU with fixed seeds the same final weights as a run that was never interrupted."""
+
 import os
 import signal
 import subprocess
@@ -30,8 +31,13 @@ def test_sigkill_mid_epoch_then_resume(tmp_path, monkeypatch):
     monkeypatch.setenv("VITSTUDIO_CACHE", str(tmp_path / "cache"))
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
     killed = tmp_path / "killed"
-    proc = subprocess.run([sys.executable, "-c", VICTIM, tiny_config(*SETUP).to_json(), str(killed)], env=env,
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-c", VICTIM, tiny_config(*SETUP).to_json(), str(killed)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
     run = list_runs(killed)[0]
     assert run.status()["state"] == "interrupted"

@@ -45,10 +45,15 @@ def test_dead_writer_shows_interrupted(tmp_path):
 
 def test_metrics_reader_tolerates_torn_line_and_unknown_fields(tmp_path):
     path = tmp_path / "metrics.jsonl"
-    path.write_text(json.dumps({"kind": "step", "step": 1, "epoch": 0.5, "time": 1.0, "data": {"loss": 2.0},
-                                "added_by_a_later_version": 1}) + "\n"
-                    + json.dumps({"kind": "eval", "step": 2, "epoch": 1.0, "time": 2.0}) + "\n"
-                    + '{"kind": "step", "step": 3, "ep')
+    path.write_text(
+        json.dumps(
+            {"kind": "step", "step": 1, "epoch": 0.5, "time": 1.0, "data": {"loss": 2.0}, "added_by_a_later_version": 1}
+        )
+        + "\n"
+        + json.dumps({"kind": "eval", "step": 2, "epoch": 1.0, "time": 2.0})
+        + "\n"
+        + '{"kind": "step", "step": 3, "ep'
+    )
     events = read_metrics(path)
     assert [(e.kind, e.step) for e in events] == [("step", 1), ("eval", 2)] and events[1].data == {}
 

@@ -1,4 +1,5 @@
 """The run store's index, meta, trash and columnar metrics reader, and the Qt-free comparison functions."""
+
 import csv
 import json
 import math
@@ -8,15 +9,28 @@ import numpy as np
 import pytest
 
 from vitstudio.config import Config, apply_overrides
-from vitstudio.train.compare import (COLUMNS, MISSING, config_diff, curves_table, diff_table, ema, flatten,
-                                     markdown_table, metric_names, table, write_csv, x_values)
+from vitstudio.train.compare import (
+    COLUMNS,
+    MISSING,
+    config_diff,
+    curves_table,
+    diff_table,
+    ema,
+    flatten,
+    markdown_table,
+    metric_names,
+    table,
+    write_csv,
+    x_values,
+)
 from vitstudio.train.events import Event
 from vitstudio.train.export import export_tensorboard
 from vitstudio.train.runs import CACHE, CACHE_MIN_EVENTS, Run, create_run, delete_run, list_runs, restore_run
 
 
-def fake_run(root, steps=20, top1=(40.0, 60.0, 55.0), overrides=(), t0=1000.0, finish=True, world_size=None,
-             **kw) -> Run:
+def fake_run(
+    root, steps=20, top1=(40.0, 60.0, 55.0), overrides=(), t0=1000.0, finish=True, world_size=None, **kw
+) -> Run:
     """A run written through the run store as the trainer would, with a clock we control (`world_size` None:
     as an older version, which did not record it)."""
     run = create_run(apply_overrides(Config(), list(overrides)), root)
@@ -29,7 +43,9 @@ def fake_run(root, steps=20, top1=(40.0, 60.0, 55.0), overrides=(), t0=1000.0, f
         run.record(Event("step", s, s / per_epoch, t0 + s, {"loss": 3.0 / s, "lr": 1e-3, "images_per_sec": 50.0}))
         if s % per_epoch == 0 and s // per_epoch <= len(top1):
             acc = top1[s // per_epoch - 1]
-            run.record(Event("eval", s, s / per_epoch, t0 + s, {"val_loss": 2.0 - acc / 100, "top1": acc, "top5": 99.0}))
+            run.record(
+                Event("eval", s, s / per_epoch, t0 + s, {"val_loss": 2.0 - acc / 100, "top1": acc, "top5": 99.0})
+            )
     if finish:
         run.record(Event("finished", steps, steps / per_epoch, t0 + steps + 1))
     return run
@@ -40,6 +56,7 @@ def lines(*records) -> str:
 
 
 # -- index ------------------------------------------------------------------------------------------
+
 
 def test_summary_has_best_and_last_results_time_and_params(tmp_path):
     s = fake_run(tmp_path, steps=30, top1=(40.0, 60.0, 55.0)).summary()
@@ -53,10 +70,16 @@ def test_summary_has_best_and_last_results_time_and_params(tmp_path):
 
 def test_training_time_leaves_out_pauses_and_the_gap_before_a_resume(tmp_path):
     run = create_run(Config(), tmp_path)
-    for e in [Event("started", 0, 0.0, 100.0), Event("step", 1, 0.1, 110.0, {"loss": 1.0}),
-              Event("paused", 1, 0.1, 111.0), Event("resumed", 1, 0.1, 500.0),
-              Event("step", 2, 0.2, 505.0, {"loss": 0.9}), Event("stopped", 2, 0.2, 506.0),
-              Event("started", 2, 0.2, 9000.0), Event("step", 3, 0.3, 9004.0, {"loss": 0.8})]:
+    for e in [
+        Event("started", 0, 0.0, 100.0),
+        Event("step", 1, 0.1, 110.0, {"loss": 1.0}),
+        Event("paused", 1, 0.1, 111.0),
+        Event("resumed", 1, 0.1, 500.0),
+        Event("step", 2, 0.2, 505.0, {"loss": 0.9}),
+        Event("stopped", 2, 0.2, 506.0),
+        Event("started", 2, 0.2, 9000.0),
+        Event("step", 3, 0.3, 9004.0, {"loss": 0.8}),
+    ]:
         run.record(e)
     expected = 11 + 6 + 4
     assert run.summary()["seconds"] == pytest.approx(expected)
@@ -70,19 +93,35 @@ def test_run_of_an_older_version_is_read_from_its_log(tmp_path):
     non-numeric values and a truncated last line."""
     folder = tmp_path / "20240101-000000-old"
     folder.mkdir()
-    (folder / "config.json").write_text(json.dumps({"model": {"name": "vit_micro_patch4_32", "retired": 1},
-                                                    "optim": {"epochs": 4}}))
-    (folder / "metrics.jsonl").write_text(lines(
-        {"kind": "started", "step": 0, "time": 50.0, "data": {"total_steps": 8}},
-        {"kind": "step", "step": 4, "epoch": 2.0, "time": 60.0, "data": {"loss": 1.5, "note": "text", "flag": True}},
-        {"kind": "eval", "step": 4, "time": 61.0, "data": {"val_loss": 1.1, "top1": 30.0}},
-        {"kind": "step", "step": "eight", "data": {"loss": 1.0}},
-        {"kind": "eval", "step": 8, "epoch": 4.0, "time": 70.0, "data": {"val_loss": 1.3, "top1": 20.0}},
-        {"kind": "finished", "step": 8, "epoch": 4.0, "time": 71.0},
-    ) + '{"kind": "step", "step": 9, "da')
+    (folder / "config.json").write_text(
+        json.dumps({"model": {"name": "vit_micro_patch4_32", "retired": 1}, "optim": {"epochs": 4}})
+    )
+    (folder / "metrics.jsonl").write_text(
+        lines(
+            {"kind": "started", "step": 0, "time": 50.0, "data": {"total_steps": 8}},
+            {
+                "kind": "step",
+                "step": 4,
+                "epoch": 2.0,
+                "time": 60.0,
+                "data": {"loss": 1.5, "note": "text", "flag": True},
+            },
+            {"kind": "eval", "step": 4, "time": 61.0, "data": {"val_loss": 1.1, "top1": 30.0}},
+            {"kind": "step", "step": "eight", "data": {"loss": 1.0}},
+            {"kind": "eval", "step": 8, "epoch": 4.0, "time": 70.0, "data": {"val_loss": 1.3, "top1": 20.0}},
+            {"kind": "finished", "step": 8, "epoch": 4.0, "time": 71.0},
+        )
+        + '{"kind": "step", "step": 9, "da'
+    )
     [run] = list_runs(tmp_path)
     s = run.summary()
-    assert (s["state"], s["step"], s["epoch"], s["total_steps"], s["model"]) == ("finished", 8, 4.0, 8, "vit_micro_patch4_32")
+    assert (s["state"], s["step"], s["epoch"], s["total_steps"], s["model"]) == (
+        "finished",
+        8,
+        4.0,
+        8,
+        "vit_micro_patch4_32",
+    )
     assert s["best"] == {"val_loss": 1.1, "top1": 30.0} and s["last_eval"] == {"val_loss": 1.3, "top1": 20.0, "step": 8}
     assert s["seconds"] == 21.0 and s["created"] == 50.0 and s["params"] is None
     curves = run.metrics().curves
@@ -101,7 +140,7 @@ def test_reader_takes_appends_incrementally_and_rereads_a_replaced_log(tmp_path)
         f.write('\n{"kind": "step", "step": 8, "epoch": 1.3, "time": 1008.0, "data": {"loss"')  # being written
     assert len(run.metrics().curves["loss"]) == 7
     with open(run.metrics_path, "a") as f:
-        f.write(': 0.05}}\n')
+        f.write(": 0.05}}\n")
     assert run.metrics().curves["loss"].step.tolist()[-2:] == [7, 8]
     run.truncate_metrics(3)  # what a resume does: the log is rewritten, shorter
     assert run.metrics().curves["loss"].step.tolist() == [1, 2, 3]
@@ -112,13 +151,17 @@ def test_reader_takes_appends_incrementally_and_rereads_a_replaced_log(tmp_path)
 
 def test_parsed_log_is_cached_on_disk_and_a_stale_or_broken_cache_is_ignored(tmp_path):
     run = create_run(Config(), tmp_path)
-    run.metrics_path.write_text(lines(*(Event("step", s, s / 100, 1000.0 + s, {"loss": 1 / s}).to_dict()
-                                        for s in range(1, CACHE_MIN_EVENTS + 1))))
+    run.metrics_path.write_text(
+        lines(
+            *(Event("step", s, s / 100, 1000.0 + s, {"loss": 1 / s}).to_dict() for s in range(1, CACHE_MIN_EVENTS + 1))
+        )
+    )
     first = run.metrics()
     cache = run.path / CACHE
     assert cache.is_file()
 
     from vitstudio.train import runs as store
+
     fresh = store._LogReader(run.metrics_path)  # a new session
     fresh._add = None  # must not parse a single event: everything comes from the cache
     again = fresh.read()
@@ -131,6 +174,7 @@ def test_parsed_log_is_cached_on_disk_and_a_stale_or_broken_cache_is_ignored(tmp
 
 
 # -- meta, trash ----------------------------------------------------------------------------------
+
 
 def test_rename_tag_and_note_are_stored_in_the_run_folder(tmp_path):
     run = fake_run(tmp_path)
@@ -164,6 +208,7 @@ def test_a_run_still_being_written_cannot_be_deleted(tmp_path):
 
 
 # -- curves ---------------------------------------------------------------------------------------
+
 
 def tensorboard_smoothing(values, weight):
     """TensorBoard's scalar-dashboard loop, as written in its source."""
@@ -214,12 +259,14 @@ def test_images_seen_count_the_batches_of_every_process(tmp_path):
         assert images.tolist() == [(ws or 1) * batch * k for k in range(1, 7)]
     header, rows = curves_table([runs[2], runs[None]], metrics=["loss"])
     assert [r[header.index("images")] for r in rows] == [2 * batch * k for k in range(1, 7)] + [
-        batch * k for k in range(1, 7)]
+        batch * k for k in range(1, 7)
+    ]
     (runs[2].path / "status.json").unlink()  # read from the log alone
     assert runs[2].summary()["world_size"] == 2
 
 
 # -- config diff, tables, exports -------------------------------------------------------------------
+
 
 def test_config_diff_lists_exactly_the_differing_fields(tmp_path):
     a = fake_run(tmp_path, overrides=["optim.lr=0.002", "model.depth=3"])
@@ -237,7 +284,11 @@ def test_summary_and_curve_exports(tmp_path):
     assert metric_names([a, b]) == ["loss", "lr", "images_per_sec", "val_loss", "top1", "top5"]
     header, rows = table([a.summary(), b.summary()], ("name", "best_top1"), text=False)
     assert markdown_table(header, rows).splitlines() == [
-        "| run | best top-1 % |", "| --- | --- |", f"| {a.id} | 70.0 |", f"| {b.id} | 30.0 |"]
+        "| run | best top-1 % |",
+        "| --- | --- |",
+        f"| {a.id} | 70.0 |",
+        f"| {b.id} | 30.0 |",
+    ]
     header, rows = curves_table([a, b], metrics=["loss"], smoothing=0.5)
     path = write_csv(tmp_path / "curves.csv", header, rows)
     with open(path, newline="") as f:
@@ -267,4 +318,3 @@ def test_tensorboard_export_without_tensorboard_says_what_to_install(tmp_path, m
     with pytest.raises(RuntimeError, match="pip install tensorboard"):
         export_tensorboard(fake_run(tmp_path), tmp_path / "tb")
     assert not (tmp_path / "tb").exists()
-

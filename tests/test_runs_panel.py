@@ -1,4 +1,5 @@
 """The runs panel and compare view on runs made by the real trainer (tiny models, a few steps each)."""
+
 import csv
 import threading
 
@@ -115,7 +116,8 @@ def test_selecting_two_runs_overlays_both_curves(qtbot, panel, runs):
     header = [compare.summary_table.horizontalHeaderItem(c).text() for c in range(compare.summary_table.columnCount())]
     best = header.index("best top-1 %")
     assert [compare.summary_table.item(r, best).text() for r in range(2)] == [
-        panel.model.text(row_of(panel, run), "best_top1") for run in (a, b)]
+        panel.model.text(row_of(panel, run), "best_top1") for run in (a, b)
+    ]
 
 
 def test_auto_range_shows_every_curve_whole_and_the_drawn_curves_follow_each_change(qtbot, panel, runs):
@@ -209,14 +211,40 @@ def test_exports(panel, runs, tmp_path):
 def test_headless_compare_writes_plots_diff_and_summary(runs, tmp_path, capsys):
     a, b = runs["a"], runs["b"]
     out = tmp_path / "cmp"
-    assert main(["runs", "compare", a.id, b.id, "--out", str(out), "--metrics", "loss,top1", "--x", "epoch",
-                 "--runs-dir", str(runs["root"])]) == 0
+    assert (
+        main(
+            [
+                "runs",
+                "compare",
+                a.id,
+                b.id,
+                "--out",
+                str(out),
+                "--metrics",
+                "loss,top1",
+                "--x",
+                "epoch",
+                "--runs-dir",
+                str(runs["root"]),
+            ]
+        )
+        == 0
+    )
     assert sorted(p.name for p in out.iterdir()) == [
-        "config_diff.csv", "config_diff.md", "loss.png", "metrics.csv", "summary.csv", "summary.md", "top1.png"]
+        "config_diff.csv",
+        "config_diff.md",
+        "loss.png",
+        "metrics.csv",
+        "summary.csv",
+        "summary.md",
+        "top1.png",
+    ]
     assert (out / "config_diff.md").read_text().splitlines()[2] == "| optim.lr | 0.002 | 0.001 |"
     assert a.id in (out / "summary.md").read_text()
-    assert main(["runs", "compare", a.id, "--out", str(out), "--metrics", "accuracy",
-                 "--runs-dir", str(runs["root"])]) == 2
+    assert (
+        main(["runs", "compare", a.id, "--out", str(out), "--metrics", "accuracy", "--runs-dir", str(runs["root"])])
+        == 2
+    )
     assert "no run logged accuracy" in capsys.readouterr().err
 
 

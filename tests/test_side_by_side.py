@@ -1,11 +1,12 @@
 """Two models side by side in the inspector (offscreen): one image and one set of settings drive both columns."""
+
 import numpy as np
 import pytest
+from conftest import QT_TIMEOUT
 from PIL import Image
 from PySide6.QtCore import QSettings
 from train_helpers import tiny_config
 
-from conftest import QT_TIMEOUT
 from vitstudio.analysis import bundled_images, figures
 from vitstudio.analysis.image import fit_image, load_image
 from vitstudio.analysis.sources import ModelSource
@@ -13,19 +14,20 @@ from vitstudio.gui.panels.side_by_side import SideBySidePanel
 from vitstudio.models import VisionTransformer, create_model
 from vitstudio.train import Trainer
 
-
 STAR = next(p for p in bundled_images() if p.stem == "shape_star")
 
 
 def tiny_vit(depth, num_heads):
-    return VisionTransformer(img_size=32, patch_size=8, embed_dim=32, depth=depth, num_heads=num_heads,
-                             num_classes=4).eval()
+    return VisionTransformer(
+        img_size=32, patch_size=8, embed_dim=32, depth=depth, num_heads=num_heads, num_classes=4
+    ).eval()
 
 
 def wait_views(qtbot, columns, name, action):
     """Run `action` and wait until view `name` of every column in `columns` shows a new figure."""
-    with qtbot.waitSignals([c.viewUpdated for c in columns], check_params_cbs=[lambda n: n == name] * len(columns),
-                           timeout=QT_TIMEOUT):
+    with qtbot.waitSignals(
+        [c.viewUpdated for c in columns], check_params_cbs=[lambda n: n == name] * len(columns), timeout=QT_TIMEOUT
+    ):
         action()
     return [c.view_figure(name) for c in columns]
 
@@ -165,8 +167,9 @@ def test_the_runs_tab_opens_two_runs_side_by_side(qtbot, tmp_path, runs):
     assert not runs_panel.inspect_button.isEnabled()
     runs_panel.select_runs([a, b])
     assert runs_panel.inspect_button.isEnabled()
-    action = next(x for x in runs_panel.context_menu(runs_panel.selected_runs()).actions()
-                  if x.text() == "Inspect side by side")
+    action = next(
+        x for x in runs_panel.context_menu(runs_panel.selected_runs()).actions() if x.text() == "Inspect side by side"
+    )
     sbs = tab.side_by_side
     wait_views(qtbot, sbs.columns, "attention", action.trigger)
     assert window.current_panel() is tab and tab.stack.currentWidget() is sbs

@@ -1,4 +1,5 @@
 """The model panel's derived figures: analytic formulas checked against counts on built models."""
+
 import pytest
 import torch
 from torch.nn.attention import SDPBackend, sdpa_kernel
@@ -9,10 +10,31 @@ from vitstudio.models.stats import OPTIMIZER_BYTES_PER_PARAM, model_stats, vit_s
 
 CONFIGS = [
     dict(img_size=32, patch_size=4, embed_dim=64, depth=2, num_heads=4, num_classes=10),
-    dict(img_size=(32, 48), patch_size=8, embed_dim=48, depth=3, num_heads=3, num_classes=7, mlp_ratio=2.5,
-         pos_embed="learned_2d", global_pool="avg", class_token=False, representation_size=20, qkv_bias=False),
-    dict(img_size=24, patch_size=(4, 6), embed_dim=32, depth=1, num_heads=2, num_classes=0, pos_embed="sincos_2d",
-         global_pool="avg", fc_norm=False),
+    dict(
+        img_size=(32, 48),
+        patch_size=8,
+        embed_dim=48,
+        depth=3,
+        num_heads=3,
+        num_classes=7,
+        mlp_ratio=2.5,
+        pos_embed="learned_2d",
+        global_pool="avg",
+        class_token=False,
+        representation_size=20,
+        qkv_bias=False,
+    ),
+    dict(
+        img_size=24,
+        patch_size=(4, 6),
+        embed_dim=32,
+        depth=1,
+        num_heads=2,
+        num_classes=0,
+        pos_embed="sincos_2d",
+        global_pool="avg",
+        fc_norm=False,
+    ),
 ]
 
 
@@ -70,8 +92,17 @@ def test_vit_base_16_has_the_papers_figures():
 SMALL = dict(embed_dim=32, depth=2, num_heads=2, img_size=16)
 
 
-@pytest.mark.parametrize("name", ["vit_nano_patch4_32", "deit_nano_distilled_patch4_32", "mae_vit_nano_patch4_32",
-                                  "mpp_vit_nano_patch4_32", "vit_micro_r_s4_p1_32", "vit_micro_resnet18_s4_32"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "vit_nano_patch4_32",
+        "deit_nano_distilled_patch4_32",
+        "mae_vit_nano_patch4_32",
+        "mpp_vit_nano_patch4_32",
+        "vit_micro_r_s4_p1_32",
+        "vit_micro_resnet18_s4_32",
+    ],
+)
 def test_every_family_matches_its_built_model(name):
     model = create_model(name, **SMALL).train()
     stats = model_stats(name, **SMALL)

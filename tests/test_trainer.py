@@ -1,4 +1,5 @@
 """The trainer on tiny models and data: events, run folder, control requests and failures."""
+
 import threading
 
 import pytest
@@ -39,7 +40,8 @@ def test_supervised_run(tmp_path):
     assert [e.kind for e in run.events()] == kinds, "the metrics log holds every event once, in order"
     assert run.status()["state"] == "finished" and run.summary()["last_eval"]["top1"] == ev["top1"]
     assert {"config.json", "metrics.jsonl", "status.json", "last.pt", "best.pt", "model.safetensors"} <= {
-        p.name for p in run.path.iterdir()}
+        p.name for p in run.path.iterdir()
+    }
     weights = load_weights(run.weights)
     assert all(torch.equal(weights[k], v) for k, v in trainer.model.state_dict().items())
     assert load_checkpoint(run.last_checkpoint)["step"] == 8
@@ -117,28 +119,51 @@ def test_corrupt_checkpoint_gives_a_clear_error_on_resume(tmp_path):
 
 
 def test_deit_recipe_with_mixup_cutmix(tmp_path):
-    cfg = tiny_config("data.augment=deit", "data.mixup=0.8", "data.cutmix=1.0", "data.repeats=2",
-                      "objective.label_smoothing=0.1", "model.drop_path_rate=0.1")
+    cfg = tiny_config(
+        "data.augment=deit",
+        "data.mixup=0.8",
+        "data.cutmix=1.0",
+        "data.repeats=2",
+        "objective.label_smoothing=0.1",
+        "model.drop_path_rate=0.1",
+    )
     final = Trainer(cfg, runs_dir=tmp_path).run()
     assert final.kind == "finished", final.data
 
 
 def test_pretrain_then_finetune_and_distill_from_our_runs(tmp_path):
-    mae = Trainer(tiny_config("model.name=mae_vit_nano_patch4_32", "objective.name=mae", "model.patch_size=8",
-                              "optim.epochs=1"), runs_dir=tmp_path)
+    mae = Trainer(
+        tiny_config("model.name=mae_vit_nano_patch4_32", "objective.name=mae", "model.patch_size=8", "optim.epochs=1"),
+        runs_dir=tmp_path,
+    )
     assert mae.run().kind == "finished"
-    assert "top1" not in [e for e in find_run(mae.run_dir).events() if e.kind == "eval"][0].data
+    assert "top1" not in next(e for e in find_run(mae.run_dir).events() if e.kind == "eval").data
 
-    ft = Trainer(tiny_config("objective.name=finetune", f"objective.init_from={mae.run_dir}", "optim.layer_decay=0.75",
-                             "model.global_pool=avg", "optim.epochs=1"), runs_dir=tmp_path)
+    ft = Trainer(
+        tiny_config(
+            "objective.name=finetune",
+            f"objective.init_from={mae.run_dir}",
+            "optim.layer_decay=0.75",
+            "model.global_pool=avg",
+            "optim.epochs=1",
+        ),
+        runs_dir=tmp_path,
+    )
     assert ft.run().kind == "finished"
     assert ft.optimizer.param_groups[0]["lr_scale"] < 1
 
     # The DeiT flow: train a torchvision ResNet in the studio, then a distilled student from that run.
     resnet = Trainer(apply_overrides(Config(), [*TINY_RUN, "model.name=resnet18", "optim.epochs=1"]), runs_dir=tmp_path)
     assert resnet.run().kind == "finished"
-    student = Trainer(tiny_config("model.name=deit_nano_distilled_patch4_32", "objective.name=distill",
-                                  f"objective.teacher={resnet.run_dir.name}", "optim.epochs=1"), runs_dir=tmp_path)
+    student = Trainer(
+        tiny_config(
+            "model.name=deit_nano_distilled_patch4_32",
+            "objective.name=distill",
+            f"objective.teacher={resnet.run_dir.name}",
+            "optim.epochs=1",
+        ),
+        runs_dir=tmp_path,
+    )
     final = student.run()
     assert final.kind == "finished", final.data
     teacher = student.objective.criterion.teacher
@@ -151,6 +176,9 @@ def test_an_argument_the_model_does_not_take_is_named_with_the_way_out():
     from vitstudio.train.trainer import build_model
 
     cfg = tiny_config("model.name=mae_vit_nano_patch4_32", "objective.name=mae", "model.global_pool=avg")
-    with pytest.raises(ConfigError, match=r"model.global_pool: mae_vit_nano_patch4_32 does not take global_pool; "
-                                          r"unset it \(--set model.global_pool=none\)"):
+    with pytest.raises(
+        ConfigError,
+        match=r"model.global_pool: mae_vit_nano_patch4_32 does not take global_pool; "
+        r"unset it \(--set model.global_pool=none\)",
+    ):
         build_model(cfg)

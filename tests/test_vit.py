@@ -1,4 +1,5 @@
 """Behaviour of the ViT family beyond parity: options, attention capture, registry, errors."""
+
 import pytest
 import torch
 
@@ -45,7 +46,7 @@ def test_position_embedding_changes_the_output_except_none():
         m = tiny(pos_embed=pos, global_pool="avg", class_token=False)
         with torch.no_grad():
             moved = ((m(x) - m(perm)).abs().max() / m(x).abs().max()).item()
-        assert (moved > 1e-4 if changes else moved < 1e-6), (pos, moved)
+        assert moved > 1e-4 if changes else moved < 1e-6, (pos, moved)
 
 
 def test_rectangular_images_and_dynamic_size():

@@ -1,8 +1,9 @@
 """Our ViT against timm's with the same weights: fp32, CPU, max relative error <= 1e-5."""
+
 import pytest
 import torch
-
 from conftest import rel_err, timm_pair
+
 from vitstudio.models import create_model
 
 timm = pytest.importorskip("timm")
@@ -11,9 +12,15 @@ from timm.models.vision_transformer import checkpoint_filter_fn  # noqa: E402
 TOL = 1e-5
 
 
-@pytest.mark.parametrize("name", [
-    "vit_tiny_patch16_224", "vit_small_patch16_224", "vit_base_patch32_224", "vit_base_patch16_224",
-])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "vit_tiny_patch16_224",
+        "vit_small_patch16_224",
+        "vit_base_patch32_224",
+        "vit_base_patch16_224",
+    ],
+)
 def test_classification_parity(name):
     ours, ref = timm_pair(name)
     x = torch.randn(2, 3, 224, 224)

@@ -1,4 +1,5 @@
 """Weights in and out: Google .npz, transformers, timm/DeiT/MAE files, refusal of unsafe pickles, exports."""
+
 import os
 import pickle
 import warnings
@@ -6,11 +7,17 @@ import warnings
 import numpy as np
 import pytest
 import torch
-
 from conftest import rel_err
+
 from vitstudio.models import (
-    UnsafeCheckpointError, VisionTransformer, create_model, export_safetensors, export_timm, load_model_file,
-    load_pretrained, read_model_config,
+    UnsafeCheckpointError,
+    VisionTransformer,
+    create_model,
+    export_safetensors,
+    export_timm,
+    load_model_file,
+    load_pretrained,
+    read_model_config,
 )
 from vitstudio.models.weights import read_weights, resample_patch_embed
 
@@ -30,12 +37,15 @@ def _close(ours, ref, x, label):
 
 # -- Google .npz, written from timm weights by the inverse of the documented mapping ---------------
 
+
 def to_google(model, big_vision=False, scanned=False, prefix=""):
     """A timm ViT / hybrid state dict in Google's .npz layout (HWIO, (in, out), (D, heads, head_dim))."""
     sd = {k: v.detach().numpy() for k, v in model.state_dict().items()}
     heads = model.blocks[0].attn.num_heads
-    g = {"embedding/kernel": sd["patch_embed.proj.weight"].transpose(2, 3, 1, 0),
-         "embedding/bias": sd["patch_embed.proj.bias"]}
+    g = {
+        "embedding/kernel": sd["patch_embed.proj.weight"].transpose(2, 3, 1, 0),
+        "embedding/bias": sd["patch_embed.proj.bias"],
+    }
     if "cls_token" in sd:
         g["cls"] = sd["cls_token"]
     if big_vision:  # no position for the class token: the timm model must have a zero row there
@@ -45,16 +55,20 @@ def to_google(model, big_vision=False, scanned=False, prefix=""):
         g["Transformer/posembed_input/pos_embedding"] = sd["pos_embed"]
     g["Transformer/encoder_norm/scale"], g["Transformer/encoder_norm/bias"] = sd["norm.weight"], sd["norm.bias"]
     g["head/kernel"], g["head/bias"] = sd["head.weight"].T, sd["head.bias"]
-    mha, ln2, mlp = ("MultiHeadDotProductAttention_0", "LayerNorm_1", "MlpBlock_0") if big_vision else \
-        ("MultiHeadDotProductAttention_1", "LayerNorm_2", "MlpBlock_3")
+    mha, ln2, mlp = (
+        ("MultiHeadDotProductAttention_0", "LayerNorm_1", "MlpBlock_0")
+        if big_vision
+        else ("MultiHeadDotProductAttention_1", "LayerNorm_2", "MlpBlock_3")
+    )
     blocks = []
     for i in range(len(model.blocks)):
         s, b = f"blocks.{i}.", {}
         D = sd[f"{s}norm1.weight"].shape[0]
         b["LayerNorm_0/scale"], b["LayerNorm_0/bias"] = sd[f"{s}norm1.weight"], sd[f"{s}norm1.bias"]
         b[f"{ln2}/scale"], b[f"{ln2}/bias"] = sd[f"{s}norm2.weight"], sd[f"{s}norm2.bias"]
-        for n, w, bias in zip(("query", "key", "value"), np.split(sd[f"{s}attn.qkv.weight"], 3),
-                              np.split(sd[f"{s}attn.qkv.bias"], 3)):
+        for n, w, bias in zip(
+            ("query", "key", "value"), np.split(sd[f"{s}attn.qkv.weight"], 3), np.split(sd[f"{s}attn.qkv.bias"], 3)
+        ):
             b[f"{mha}/{n}/kernel"] = w.T.reshape(D, heads, D // heads)
             b[f"{mha}/{n}/bias"] = bias.reshape(heads, D // heads)
         b[f"{mha}/out/kernel"] = sd[f"{s}attn.proj.weight"].T.reshape(heads, D // heads, D)
@@ -127,22 +141,35 @@ def test_big_vision_npz(tmp_path, class_token, scanned):
 
 # -- transformers, built from configs, in their 5.x layout and renamed back to 4.x ---------------
 
+
 def _hf_config(cls, **kw):
-    return cls(hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=256, image_size=32,
-               patch_size=8, layer_norm_eps=1e-6, **kw)
+    return cls(
+        hidden_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=256,
+        image_size=32,
+        patch_size=8,
+        layer_norm_eps=1e-6,
+        **kw,
+    )
 
 
 def to_transformers_4(sd):
     """transformers 5.x keys -> the 4.x names (`encoder.layer.N.attention.attention.query`, ...)."""
     out = {}
     for k, v in sd.items():
-        for new, old in ((".layers.", ".encoder.layer."), ("attention.q_proj", "attention.attention.query"),
-                         ("attention.k_proj", "attention.attention.key"),
-                         ("attention.v_proj", "attention.attention.value"),
-                         ("attention.o_proj", "attention.output.dense"), ("mlp.fc1", "intermediate.dense"),
-                         ("mlp.fc2", "output.dense")):
+        for new, old in (
+            (".layers.", ".encoder.layer."),
+            ("attention.q_proj", "attention.attention.query"),
+            ("attention.k_proj", "attention.attention.key"),
+            ("attention.v_proj", "attention.attention.value"),
+            ("attention.o_proj", "attention.output.dense"),
+            ("mlp.fc1", "intermediate.dense"),
+            ("mlp.fc2", "output.dense"),
+        ):
             k = k.replace(new, old)
-        out["encoder.layer." + k[len("layers."):] if k.startswith("layers.") else k] = v
+        out["encoder.layer." + k[len("layers.") :] if k.startswith("layers.") else k] = v
     return out
 
 
@@ -197,13 +224,26 @@ def test_transformers_deit_with_teacher(layout):
 
 @pytest.mark.parametrize("layout", ["5.x", "4.x"])
 def test_transformers_mae_layouts_load_exactly(layout):
-    cfg = _hf_config(transformers.ViTMAEConfig, decoder_hidden_size=32, decoder_num_hidden_layers=1,
-                     decoder_num_attention_heads=4, decoder_intermediate_size=128)
+    cfg = _hf_config(
+        transformers.ViTMAEConfig,
+        decoder_hidden_size=32,
+        decoder_num_hidden_layers=1,
+        decoder_num_attention_heads=4,
+        decoder_intermediate_size=128,
+    )
     ref = transformers.ViTMAEForPreTraining(cfg)
     sd = ref.state_dict() if layout == "5.x" else to_transformers_4(ref.state_dict())
     assert any("decoder.decoder_layers.0.attention.attention.query" in k for k in sd) == (layout == "4.x")
-    ours = create_model("mae_vit_small_patch4_32", patch_size=8, embed_dim=64, depth=2, num_heads=4,
-                        decoder_embed_dim=32, decoder_depth=1, decoder_num_heads=4)
+    ours = create_model(
+        "mae_vit_small_patch4_32",
+        patch_size=8,
+        embed_dim=64,
+        depth=2,
+        num_heads=4,
+        decoder_embed_dim=32,
+        decoder_depth=1,
+        decoder_num_heads=4,
+    )
     load_pretrained(ours, sd)
     q = ref.decoder.decoder_layers[0].attention.q_proj.weight
     assert torch.equal(ours.decoder_blocks[0].attn.qkv.weight[:32], q)
@@ -211,6 +251,7 @@ def test_transformers_mae_layouts_load_exactly(layout):
 
 
 # -- files: safe loading, wrappers, refusal -----------------------------------------------------------
+
 
 class Payload:
     def __init__(self, marker):
@@ -264,14 +305,22 @@ def test_deit_and_mae_checkpoint_wrappers(tmp_path):
     ref = create_model("deit_nano_distilled_patch4_32")
     path = tmp_path / "checkpoint.pth"
     import argparse
-    torch.save({"model": {"module." + k: v for k, v in ref.state_dict().items()}, "epoch": 3,
-                "args": argparse.Namespace(lr=5e-4)}, path)
+
+    torch.save(
+        {
+            "model": {"module." + k: v for k, v in ref.state_dict().items()},
+            "epoch": 3,
+            "args": argparse.Namespace(lr=5e-4),
+        },
+        path,
+    )
     ours = create_model("deit_nano_distilled_patch4_32")
     load_pretrained(ours, path)
     assert all(torch.equal(a, b) for a, b in zip(ours.state_dict().values(), ref.state_dict().values()))
 
 
 # -- adaptation: heads, tokens, grids, patch sizes --------------------------------------------------
+
 
 def test_head_with_other_classes_is_dropped_with_a_warning():
     src = create_model("vit_nano_patch4_32", num_classes=100)
@@ -336,14 +385,18 @@ def test_strict_mismatch_names_the_keys():
 
 # -- exports ------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("name,kw", [
-    ("vit_nano_patch4_32", dict(pos_embed="learned_2d", global_pool="avg", img_size=[32, 48])),
-    ("deit_nano_distilled_patch4_32", {}),
-    ("vit_micro_r_s4_p1_32", dict(depth=2)),
-    ("vit_micro_resnet18_s4_32", dict(depth=1)),
-    ("mae_vit_nano_patch4_32", dict(norm_pix_loss=True)),
-    ("mpp_vit_nano_patch4_32", dict(target="pixels", mean=[0.4, 0.4, 0.4], std=[0.2, 0.2, 0.2])),
-])
+
+@pytest.mark.parametrize(
+    "name,kw",
+    [
+        ("vit_nano_patch4_32", dict(pos_embed="learned_2d", global_pool="avg", img_size=[32, 48])),
+        ("deit_nano_distilled_patch4_32", {}),
+        ("vit_micro_r_s4_p1_32", dict(depth=2)),
+        ("vit_micro_resnet18_s4_32", dict(depth=1)),
+        ("mae_vit_nano_patch4_32", dict(norm_pix_loss=True)),
+        ("mpp_vit_nano_patch4_32", dict(target="pixels", mean=[0.4, 0.4, 0.4], std=[0.2, 0.2, 0.2])),
+    ],
+)
 def test_export_import_roundtrip_is_exact(tmp_path, name, kw):
     model = create_model(name, **kw).eval()
     if hasattr(model.patch_embed, "backbone"):  # make BatchNorm statistics non-trivial
@@ -368,8 +421,16 @@ def test_export_needs_a_name_for_hand_built_models(tmp_path):
     model = VisionTransformer(img_size=32, patch_size=8, embed_dim=32, depth=1, num_heads=2, num_classes=3)
     with pytest.raises(ValueError, match="name="):
         export_safetensors(model, tmp_path / "m.safetensors")
-    path = export_safetensors(model, tmp_path / "m.safetensors", name="vit_nano_patch4_32", patch_size=8,
-                              embed_dim=32, depth=1, num_heads=2, num_classes=3)
+    path = export_safetensors(
+        model,
+        tmp_path / "m.safetensors",
+        name="vit_nano_patch4_32",
+        patch_size=8,
+        embed_dim=32,
+        depth=1,
+        num_heads=2,
+        num_classes=3,
+    )
     assert torch.equal(load_model_file(path).head.weight, model.head.weight)
     export_timm(model, tmp_path / "timm.safetensors")
     with pytest.raises(ValueError, match="no vitstudio model config"):
@@ -379,12 +440,15 @@ def test_export_needs_a_name_for_hand_built_models(tmp_path):
 MAE_NANO_AS_TIMM = dict(img_size=32, patch_size=4, embed_dim=128, depth=6, num_heads=4, num_classes=0)
 
 
-@pytest.mark.parametrize("ours,timm_name,kw,timm_kw", [
-    ("vit_small_patch16_224", "vit_small_patch16_224", SMALL, SMALL),
-    ("deit_small_distilled_patch16_224", "deit_small_distilled_patch16_224", SMALL, SMALL),
-    ("vit_tiny_r_s16_p8_224", "vit_tiny_r_s16_p8_224", dict(img_size=64, depth=1), dict(img_size=64, depth=1)),
-    ("mae_vit_nano_patch4_32", "vit_small_patch16_224", {}, MAE_NANO_AS_TIMM),  # the encoder
-])
+@pytest.mark.parametrize(
+    "ours,timm_name,kw,timm_kw",
+    [
+        ("vit_small_patch16_224", "vit_small_patch16_224", SMALL, SMALL),
+        ("deit_small_distilled_patch16_224", "deit_small_distilled_patch16_224", SMALL, SMALL),
+        ("vit_tiny_r_s16_p8_224", "vit_tiny_r_s16_p8_224", dict(img_size=64, depth=1), dict(img_size=64, depth=1)),
+        ("mae_vit_nano_patch4_32", "vit_small_patch16_224", {}, MAE_NANO_AS_TIMM),  # the encoder
+    ],
+)
 def test_timm_loads_our_export_strictly(tmp_path, ours, timm_name, kw, timm_kw):
     from safetensors.torch import load_file
 
@@ -405,7 +469,19 @@ def test_cli_converts_foreign_weights_to_a_model_file(tmp_path, capsys):
     ref = _timm_vit()
     np.savez(tmp_path / "google.npz", **to_google(ref))
     out = tmp_path / "converted.safetensors"
-    assert main(["convert", str(tmp_path / "google.npz"), "--model", "vit_small_patch16_224", "--out", str(out),
-                 *[f"--set={k}={v}" for k, v in SMALL.items()]]) == 0
+    assert (
+        main(
+            [
+                "convert",
+                str(tmp_path / "google.npz"),
+                "--model",
+                "vit_small_patch16_224",
+                "--out",
+                str(out),
+                *[f"--set={k}={v}" for k, v in SMALL.items()],
+            ]
+        )
+        == 0
+    )
     assert "wrote" in capsys.readouterr().out
     _close(load_model_file(out), ref, torch.randn(1, 3, 32, 32), "CLI convert .npz -> .safetensors")

@@ -1,13 +1,24 @@
 """A tiny training setup shared by the trainer tests: seconds per run on a CPU."""
+
 from vitstudio.config import Config, apply_overrides
 
 TINY_MODEL = [
-    "model.name=vit_nano_patch4_32", "model.patch_size=8", "model.embed_dim=32", "model.depth=1", "model.num_heads=2",
+    "model.name=vit_nano_patch4_32",
+    "model.patch_size=8",
+    "model.embed_dim=32",
+    "model.depth=1",
+    "model.num_heads=2",
 ]
 TINY_RUN = [
-    "data.num_train=64", "data.val_fraction=0.25", "data.num_workers=0",
-    "optim.epochs=2", "optim.batch_size=16", "optim.lr=2e-3", "optim.warmup_epochs=0.5",
-    "runtime.log_every=1", "runtime.device=cpu",
+    "data.num_train=64",
+    "data.val_fraction=0.25",
+    "data.num_workers=0",
+    "optim.epochs=2",
+    "optim.batch_size=16",
+    "optim.lr=2e-3",
+    "optim.warmup_epochs=0.5",
+    "runtime.log_every=1",
+    "runtime.device=cpu",
 ]
 TINY = TINY_MODEL + TINY_RUN
 

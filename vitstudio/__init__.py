@@ -1,4 +1,5 @@
 """vitstudio: a desktop experiment studio for Vision Transformers."""
+
 from importlib.metadata import PackageNotFoundError, version
 
 try:

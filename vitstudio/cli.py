@@ -1,4 +1,5 @@
 """The `vitstudio` command line: one entry point for the studio and its headless tools."""
+
 from __future__ import annotations
 
 import argparse
@@ -12,8 +13,10 @@ def _cmd_models(args) -> int:
 
     for name in list_models(args.pattern):
         a = model_args(name)
-        print(f"{name:32s} dim {a.get('embed_dim', '-'):>4} depth {a.get('depth', '-'):>2} "
-              f"heads {a.get('num_heads', '-'):>2} patch {a.get('patch_size', '-'):>2} img {a.get('img_size', '-')}")
+        print(
+            f"{name:32s} dim {a.get('embed_dim', '-'):>4} depth {a.get('depth', '-'):>2} "
+            f"heads {a.get('num_heads', '-'):>2} patch {a.get('patch_size', '-'):>2} img {a.get('img_size', '-')}"
+        )
     return 0
 
 
@@ -99,8 +102,15 @@ def _cmd_runs(args) -> int:
     from .train.checkpoint import CheckpointError
     from .train.export import export_csv, export_tensorboard, export_weights
 
-    out = args.output or {"csv": f"{run.id}.csv", "safetensors": f"{run.id}.safetensors",
-                          "timm": f"{run.id}-timm.safetensors", "tensorboard": f"{run.id}-tensorboard"}[args.format]
+    out = (
+        args.output
+        or {
+            "csv": f"{run.id}.csv",
+            "safetensors": f"{run.id}.safetensors",
+            "timm": f"{run.id}-timm.safetensors",
+            "tensorboard": f"{run.id}-tensorboard",
+        }[args.format]
+    )
     try:
         if args.format == "tensorboard":
             path = export_tensorboard(run, out)
@@ -142,8 +152,9 @@ def _cmd_inspect(args) -> int:
     from .analysis.sources import example_images, from_name, from_run, from_weights, records_architecture
 
     if not (args.run or args.weights or args.model) or (args.run and (args.weights or args.model)):
-        print("vitstudio inspect: say what to inspect: --run RUN, or --model NAME and/or --weights FILE",
-              file=sys.stderr)
+        print(
+            "vitstudio inspect: say what to inspect: --run RUN, or --model NAME and/or --weights FILE", file=sys.stderr
+        )
         return 2
     try:
         image = load_image(args.image)
@@ -160,9 +171,19 @@ def _cmd_inspect(args) -> int:
         return 2
     mean, std = args.mean or source.mean, args.std or source.std
     examples = example_images(source, args.distance_images) if args.distance_images > 0 else None
-    paths = write_report(source.model.to(args.device), image, args.out, mean, std, source.class_names,
-                         mask_ratio=args.mask_ratio, seed=args.seed, alpha=args.opacity, cmap=args.cmap,
-                         examples=examples)
+    paths = write_report(
+        source.model.to(args.device),
+        image,
+        args.out,
+        mean,
+        std,
+        source.class_names,
+        mask_ratio=args.mask_ratio,
+        seed=args.seed,
+        alpha=args.opacity,
+        cmap=args.cmap,
+        examples=examples,
+    )
     print(f"{source.label}: wrote {len(paths)} files to {args.out}")
     return 0
 
@@ -180,12 +201,20 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("models", help="list the named models")
     p.add_argument("pattern", nargs="?", default="*", help="shell-style filter, e.g. 'vit_base*'")
     p.set_defaults(func=_cmd_models)
-    p = sub.add_parser("convert", help="load foreign weights (timm, DeiT, MAE, Google .npz, transformers) into a "
-                                       "named model and save it as a self-describing .safetensors file")
+    p = sub.add_parser(
+        "convert",
+        help="load foreign weights (timm, DeiT, MAE, Google .npz, transformers) into a "
+        "named model and save it as a self-describing .safetensors file",
+    )
     p.add_argument("source", help="weights file: .pth/.pt/.bin, .safetensors or .npz")
     p.add_argument("--model", required=True, help="registered model name, e.g. vit_base_patch16_224")
-    p.add_argument("--set", action="append", default=[], metavar="ARG=JSON",
-                   help="model argument override, e.g. --set num_classes=10 --set img_size=384")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="ARG=JSON",
+        help="model argument override, e.g. --set num_classes=10 --set img_size=384",
+    )
     p.add_argument("--lenient", action="store_true", help="load what fits instead of failing on mismatched keys")
     p.add_argument("--out", required=True, help="output .safetensors path")
     p.set_defaults(func=_cmd_convert)
@@ -193,8 +222,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train a model (headless; torchrun-ready)")
     p.add_argument("config", nargs="?", help="a TOML config, laid over the preset")
     p.add_argument("--preset", help="a packaged preset (default: quick)")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a field, e.g. optim.lr=3e-4")
+    p.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="override a field, e.g. optim.lr=3e-4"
+    )
     p.add_argument("--runs-dir", help="where runs live (default: $VITSTUDIO_RUNS or the per-user data folder)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"))
     p.add_argument("--resume", metavar="RUN", help="continue a run from its last checkpoint")
@@ -209,16 +239,24 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("run")
     r = runs.add_parser("export", help="a run's metrics (csv) or model (safetensors; timm: timm's layout)")
     r.add_argument("run")
-    r.add_argument("--format", choices=("csv", "safetensors", "timm", "tensorboard"), required=True,
-                   help="timm: a state dict in timm's layout; tensorboard: event files in a folder (needs tensorboard)")
+    r.add_argument(
+        "--format",
+        choices=("csv", "safetensors", "timm", "tensorboard"),
+        required=True,
+        help="timm: a state dict in timm's layout; tensorboard: event files in a folder (needs tensorboard)",
+    )
     r.add_argument("--which", choices=("final", "best", "last"), default="final", help="which weights (default final)")
-    r.add_argument("-o", "--output", help="output (default: RUN.csv, RUN.safetensors, RUN-timm.safetensors, RUN-tensorboard/)")
+    r.add_argument(
+        "-o", "--output", help="output (default: RUN.csv, RUN.safetensors, RUN-timm.safetensors, RUN-tensorboard/)"
+    )
     r = runs.add_parser("compare", help="overlay plots (PNG), config diff and summary (CSV, Markdown) of runs")
     r.add_argument("runs", nargs="+", metavar="RUN")
     r.add_argument("--out", required=True, metavar="DIR", help="folder to write into")
     r.add_argument("--metrics", help="comma-separated metrics to plot (default: every logged one)")
     r.add_argument("--x", choices=("step", "epoch", "seconds", "images"), default="step", help="x axis (default step)")
-    r.add_argument("--smoothing", type=float, default=0.6, help="EMA weight of training curves, 0 to 0.99 (default 0.6)")
+    r.add_argument(
+        "--smoothing", type=float, default=0.6, help="EMA weight of training curves, 0 to 0.99 (default 0.6)"
+    )
     r.add_argument("--log-y", action="store_true", help="logarithmic y axis")
     for r in runs.choices.values():
         r.add_argument("--runs-dir")
@@ -227,24 +265,45 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("inspect", help="write the inspector's figures for a model and an image as PNG files")
     p.add_argument("image", help="an image file (any size: resized and centre-cropped to the model's input)")
     p.add_argument("--run", help="a training run (folder, id or a unique part of it): its model and normalisation")
-    p.add_argument("--checkpoint", choices=("final", "best", "last"), default="final",
-                   help="with --run: which weights (default: final, else best, else last)")
+    p.add_argument(
+        "--checkpoint",
+        choices=("final", "best", "last"),
+        default="final",
+        help="with --run: which weights (default: final, else best, else last)",
+    )
     p.add_argument("--runs-dir", help="with --run: the runs root (default: $VITSTUDIO_RUNS or the user data folder)")
-    p.add_argument("--weights", metavar="FILE", help="weights to inspect: a vitstudio .safetensors export, or with "
-                   "--model any timm, DeiT, MAE, Google .npz or transformers file")
-    p.add_argument("--model", metavar="NAME", help="a named model (see `vitstudio models`): random weights, "
-                   "or the architecture for --weights")
+    p.add_argument(
+        "--weights",
+        metavar="FILE",
+        help="weights to inspect: a vitstudio .safetensors export, or with "
+        "--model any timm, DeiT, MAE, Google .npz or transformers file",
+    )
+    p.add_argument(
+        "--model",
+        metavar="NAME",
+        help="a named model (see `vitstudio models`): random weights, or the architecture for --weights",
+    )
     p.add_argument("--out", required=True, metavar="DIR", help="folder for the figures (created)")
     p.add_argument("--mask-ratio", type=float, default=0.75, help="MAE models: fraction of patches removed")
     p.add_argument("--seed", type=int, default=0, help="MAE models: seed of the random mask")
     p.add_argument("--opacity", type=float, default=0.6, help="heatmap opacity over the image, 0 to 1")
     p.add_argument("--cmap", default="inferno", help="heatmap colormap: inferno, viridis, jet or gray")
-    p.add_argument("--mean", type=float, nargs=3, metavar=("R", "G", "B"),
-                   help="input normalisation mean (default: ImageNet's; 0.5 0.5 0.5 for Google and hybrid weights)")
+    p.add_argument(
+        "--mean",
+        type=float,
+        nargs=3,
+        metavar=("R", "G", "B"),
+        help="input normalisation mean (default: ImageNet's; 0.5 0.5 0.5 for Google and hybrid weights)",
+    )
     p.add_argument("--std", type=float, nargs=3, metavar=("R", "G", "B"), help="input normalisation std")
-    p.add_argument("--distance-images", type=int, default=32, metavar="N",
-                   help="average the mean attention distance over N validation images of the run's dataset (else "
-                   "over the bundled sample images); 0: over the inspected image only (default 32)")
+    p.add_argument(
+        "--distance-images",
+        type=int,
+        default=32,
+        metavar="N",
+        help="average the mean attention distance over N validation images of the run's dataset (else "
+        "over the bundled sample images); 0: over the inspected image only (default 32)",
+    )
     p.add_argument("--device", default="cpu", help="torch device to run the model on")
     p.set_defaults(func=_cmd_inspect)
 

@@ -4,6 +4,7 @@ Read from TOML (`load_config`, presets in `resources/presets/`), written to JSON
 changed with dotted overrides (`apply_overrides(cfg, ["optim.lr=3e-4"])`) and checked by `validate`,
 whose `ConfigError` names the field and the reason. The GUI form, the CLI and the run store all use it.
 """
+
 from __future__ import annotations
 
 import copy
@@ -175,6 +176,7 @@ SECTIONS = tuple(f.name for f in fields(Config))
 
 # -- reading, overriding ----------------------------------------------------------------------
 
+
 def list_presets() -> list[str]:
     """Names of the packaged presets (`quick` is the default)."""
     folder = resources.files("vitstudio") / "resources" / "presets"
@@ -280,6 +282,7 @@ def _coerce(key: str, value, tp):
 
 # -- validation -------------------------------------------------------------------------------
 
+
 def validate(cfg: Config) -> Config:
     """Raise the first `ConfigError` of `check(cfg)`; return `cfg` when it is valid."""
     errors = check(cfg)
@@ -306,8 +309,12 @@ def check(cfg: Config) -> list[ConfigError]:
     m, d, o, obj, rt = cfg.model, cfg.data, cfg.optim, cfg.objective, cfg.runtime
     known = m.name in list_models()
     torchvision = not known and m.name in torchvision_classifiers()
-    need(known or torchvision, "model.name", f"unknown model {m.name!r}: not in `vitstudio models` nor a torchvision "
-                                             f"classifier{_suggest(m.name, list_models(), list_all=False)}")
+    need(
+        known or torchvision,
+        "model.name",
+        f"unknown model {m.name!r}: not in `vitstudio models` nor a torchvision "
+        f"classifier{_suggest(m.name, list_models(), list_all=False)}",
+    )
     if torchvision:
         need(not m.overrides(), "model", f"{m.name} is a torchvision classifier; it takes no model overrides")
         need(obj.name in CLASSIFICATION_OBJECTIVES, "objective.name", f"{m.name} is a classifier")
@@ -326,8 +333,11 @@ def check(cfg: Config) -> list[ConfigError]:
     if m.global_pool is not None:
         choice("model.global_pool", m.global_pool, GLOBAL_POOLS)
     if m.global_pool == "token" or (m.global_pool is None and shape.get("global_pool", "token") == "token"):
-        need(m.class_token is not False, "model.class_token",
-             "global_pool 'token' needs a class token; use global_pool 'avg'")
+        need(
+            m.class_token is not False,
+            "model.class_token",
+            "global_pool 'token' needs a class token; use global_pool 'avg'",
+        )
     for key in ("drop_rate", "drop_path_rate"):
         v = getattr(m, key)
         need(v is None or 0 <= v < 1, f"model.{key}", "must be in [0, 1)")
@@ -358,12 +368,19 @@ def check(cfg: Config) -> list[ConfigError]:
     choice("objective.distill_type", obj.distill_type, DISTILL_TYPES)
     need(0 <= obj.distill_alpha <= 1, "objective.distill_alpha", "must be in [0, 1]")
     need(obj.distill_tau > 0, "objective.distill_tau", "must be > 0")
-    need(obj.name != "distill" or bool(obj.teacher), "objective.teacher",
-         "distillation needs a teacher: a run of ours, a torchvision classifier or a model file")
-    need(obj.name != "finetune" or bool(obj.init_from), "objective.init_from",
-         "fine-tuning needs weights: a pretraining run or a weights file")
-    need(not obj.linear_probe or obj.name == "finetune", "objective.linear_probe",
-         "applies to objective 'finetune' only")
+    need(
+        obj.name != "distill" or bool(obj.teacher),
+        "objective.teacher",
+        "distillation needs a teacher: a run of ours, a torchvision classifier or a model file",
+    )
+    need(
+        obj.name != "finetune" or bool(obj.init_from),
+        "objective.init_from",
+        "fine-tuning needs weights: a pretraining run or a weights file",
+    )
+    need(
+        not obj.linear_probe or obj.name == "finetune", "objective.linear_probe", "applies to objective 'finetune' only"
+    )
     if obj.name not in CLASSIFICATION_OBJECTIVES:
         need(d.mixup == 0 and d.cutmix == 0, "data.mixup", f"Mixup/CutMix mix labels; objective {obj.name!r} has none")
 
@@ -371,6 +388,9 @@ def check(cfg: Config) -> list[ConfigError]:
     choice("runtime.precision", rt.precision, PRECISIONS)
     need(rt.log_every >= 1, "runtime.log_every", "must be at least 1")
     need(rt.checkpoint_every >= 0, "runtime.checkpoint_every", "must be >= 0 (0: at the end of each epoch only)")
-    need(rt.name is None or ("/" not in rt.name and "\\" not in rt.name), "runtime.name",
-         "must not contain a path separator")
+    need(
+        rt.name is None or ("/" not in rt.name and "\\" not in rt.name),
+        "runtime.name",
+        "must not contain a path separator",
+    )
     return errors

@@ -1,4 +1,5 @@
 """Small conversions shared by the analysis functions."""
+
 from __future__ import annotations
 
 import numpy as np

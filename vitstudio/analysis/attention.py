@@ -4,6 +4,7 @@ Attention weights come as one array per layer, stacked to (layers, ..., heads, N
 N tokens are `num_prefix_tokens` prefix tokens (class, distillation, ...) followed by the patch
 tokens in row-major order of the (gh, gw) patch grid. Leading batch axes are allowed everywhere.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -33,8 +34,10 @@ def _check_tokens(attn: np.ndarray, grid, num_prefix_tokens: int) -> tuple[int, 
     gh, gw = pair(grid)
     n = attn.shape[-1]
     if attn.shape[-2] != n or n != num_prefix_tokens + gh * gw:
-        raise ValueError(f"attention of shape {attn.shape} does not hold {num_prefix_tokens} prefix tokens "
-                         f"and a {gh}x{gw} patch grid ({num_prefix_tokens + gh * gw} tokens)")
+        raise ValueError(
+            f"attention of shape {attn.shape} does not hold {num_prefix_tokens} prefix tokens "
+            f"and a {gh}x{gw} patch grid ({num_prefix_tokens + gh * gw} tokens)"
+        )
     return gh, gw
 
 
@@ -70,8 +73,9 @@ def fuse_heads(attn, head_fusion: str = "mean") -> np.ndarray:
     return getattr(np, head_fusion)(as_numpy(attn), axis=-3)
 
 
-def attention_rollout(attn, grid, num_prefix_tokens: int = 1, head_fusion: str = "mean",
-                      discard_ratio: float = 0.0, token: int | None = 0) -> np.ndarray:
+def attention_rollout(
+    attn, grid, num_prefix_tokens: int = 1, head_fusion: str = "mean", discard_ratio: float = 0.0, token: int | None = 0
+) -> np.ndarray:
     """Attention rollout (Abnar & Zuidema, 2020) read at `token`'s row (None: the mean of the patch tokens' rows):
     (layers, ..., heads, N, N) -> (..., gh, gw).
 

@@ -2,6 +2,7 @@
 
 The GUI shows these arrays and exports them; `vitstudio inspect` writes them as PNG files.
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -32,7 +33,7 @@ def zoom(side: int, target: int = MIN_TILE) -> int:
 def patches_figure(image: np.ndarray, patch_px) -> np.ndarray:
     """The image cut into its patch grid, patches separated by gaps."""
     grid = patchify(image, patch_px)
-    gh, gw = grid.shape[:2]
+    _gh, gw = grid.shape[:2]
     f = zoom(min(grid.shape[2:4]), 32)
     return render.tile_grid([render.scale_up(p, f) for p in patch_sequence(grid)], ncols=gw, gap=2)
 
@@ -45,23 +46,36 @@ def sequence_figure(image: np.ndarray, patch_px, num_prefix_tokens: int = 1, per
     return render.tile_grid([render.scale_up(p, f) for p in seq], ncols=min(per_row, len(seq)), gap=3, labels=labels)
 
 
-def heat_tiles(image: np.ndarray, maps: np.ndarray, alpha: float = 0.6, cmap: str = "inferno",
-               smooth: bool = False) -> list[np.ndarray]:
+def heat_tiles(
+    image: np.ndarray, maps: np.ndarray, alpha: float = 0.6, cmap: str = "inferno", smooth: bool = False
+) -> list[np.ndarray]:
     """One overlay of each (gh, gw) map on the (enlarged) image."""
     big = render.scale_up(image, zoom(min(image.shape[:2]), 160))
     return [render.overlay(big, m, alpha, cmap, smooth) for m in maps]
 
 
-def head_grid_figure(image: np.ndarray, maps: np.ndarray, alpha: float = 0.6, cmap: str = "inferno",
-                     title: str = "", smooth: bool = False) -> np.ndarray:
+def head_grid_figure(
+    image: np.ndarray,
+    maps: np.ndarray,
+    alpha: float = 0.6,
+    cmap: str = "inferno",
+    title: str = "",
+    smooth: bool = False,
+) -> np.ndarray:
     """Each head's (gh, gw) attention map over the image, labelled 'head h', with an optional title."""
     labels = [f"head {h}" for h in range(len(maps))]
     fig = render.tile_grid(heat_tiles(image, maps, alpha, cmap, smooth), ncols=min(4, len(maps)), labels=labels)
     return render.titled(fig, title) if title else fig
 
 
-def overlay_figure(image: np.ndarray, heat: np.ndarray, alpha: float = 0.6, cmap: str = "inferno",
-                   title: str = "", smooth: bool = False) -> np.ndarray:
+def overlay_figure(
+    image: np.ndarray,
+    heat: np.ndarray,
+    alpha: float = 0.6,
+    cmap: str = "inferno",
+    title: str = "",
+    smooth: bool = False,
+) -> np.ndarray:
     """The image and one heatmap over it, side by side."""
     big = render.scale_up(image, zoom(min(image.shape[:2]), 256))
     fig = render.tile_grid([big, render.overlay(big, heat, alpha, cmap, smooth)], ncols=2, gap=4)
@@ -74,10 +88,19 @@ def token_name(token: int | None) -> str:
     return TOKEN_NAMES[token] if token < len(TOKEN_NAMES) else f"prefix token {token}"
 
 
-def attention_figure(insp: Inspection, layer: int = 0, head: int = 0, all_heads: bool = False,
-                     token: int | None | str = "readout", rollout: bool = False, head_fusion: str = "mean",
-                     discard_ratio: float = 0.0, alpha: float = 0.6, cmap: str = "inferno",
-                     smooth: bool = False) -> np.ndarray:
+def attention_figure(
+    insp: Inspection,
+    layer: int = 0,
+    head: int = 0,
+    all_heads: bool = False,
+    token: int | str | None = "readout",
+    rollout: bool = False,
+    head_fusion: str = "mean",
+    discard_ratio: float = 0.0,
+    alpha: float = 0.6,
+    cmap: str = "inferno",
+    smooth: bool = False,
+) -> np.ndarray:
     """The attention view: query `token`'s attention at `layer` (one head, or all heads as a grid),
     or, with `rollout`, the attention rollout through all layers. `token` is a prefix token's index,
     None for the patch tokens' mean, or 'readout': the one the model's head reads (`readout_token`).
@@ -104,11 +127,16 @@ def position_figure(similarity: np.ndarray, cmap: str = "viridis") -> np.ndarray
     to every patch, on a shared scale from -1 to 1."""
     gh, gw = similarity.shape[:2]
     f = zoom(max(gh, gw), 48)
-    tiles = [render.scale_up(render.colormap(similarity[i, j], cmap, vmin=-1, vmax=1), f)
-             for i in range(gh) for j in range(gw)]
+    tiles = [
+        render.scale_up(render.colormap(similarity[i, j], cmap, vmin=-1, vmax=1), f)
+        for i in range(gh)
+        for j in range(gw)
+    ]
     gap = 1 if gh * gw > 64 else 2
-    return render.titled(render.tile_grid(tiles, ncols=gw, gap=gap, background=render.WHITE),
-                         "position embedding similarity (cosine, -1 to 1): row i, column j = patch (i, j)")
+    return render.titled(
+        render.tile_grid(tiles, ncols=gw, gap=gap, background=render.WHITE),
+        "position embedding similarity (cosine, -1 to 1): row i, column j = patch (i, j)",
+    )
 
 
 def filters_figure(filters: FilterComponents, ncols: int = 7) -> np.ndarray:
@@ -129,9 +157,15 @@ def distance_figure(distance: np.ndarray, over: str = "one image") -> np.ndarray
     L, H = distance.shape
     layers = np.repeat(np.arange(1, L + 1), H)
     heads = np.tile(np.arange(H), L)
-    return render.scatter_plot(layers, distance.ravel(), groups=heads, xlabel="network depth (layer)",
-                               ylabel="mean attention distance (pixels)",
-                               title=f"mean attention distance by head, over {over}", legend_title="head")
+    return render.scatter_plot(
+        layers,
+        distance.ravel(),
+        groups=heads,
+        xlabel="network depth (layer)",
+        ylabel="mean attention distance (pixels)",
+        title=f"mean attention distance by head, over {over}",
+        legend_title="head",
+    )
 
 
 def mae_figure(panels: MAEPanels) -> np.ndarray:

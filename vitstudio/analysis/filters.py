@@ -1,4 +1,5 @@
 """What the patch embedding looks for: principal components of its filters (Figure 7, left)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -57,13 +58,16 @@ def image_conv(model: nn.Module) -> tuple[nn.Conv2d, str]:
     backbone = [m for m in model.patch_embed.modules() if isinstance(m, nn.Conv2d) and m is not proj]
     if not backbone:
         kh, kw = proj.kernel_size
-        return proj, (f"patch embedding: {proj.out_channels} linear filters of {kh}x{kw} pixels "
-                      f"x {proj.in_channels} channels")
+        return proj, (
+            f"patch embedding: {proj.out_channels} linear filters of {kh}x{kw} pixels x {proj.in_channels} channels"
+        )
     stem = backbone[0]
     kh, kw = stem.kernel_size
-    return stem, (f"hybrid: the patch projection is a {proj.kernel_size[0]}x{proj.kernel_size[1]} conv over "
-                  f"{proj.in_channels} CNN feature channels, which has no image-space filter to show; shown instead: "
-                  f"the CNN stem's first conv ({stem.out_channels} filters of {kh}x{kw} pixels)")
+    return stem, (
+        f"hybrid: the patch projection is a {proj.kernel_size[0]}x{proj.kernel_size[1]} conv over "
+        f"{proj.in_channels} CNN feature channels, which has no image-space filter to show; shown instead: "
+        f"the CNN stem's first conv ({stem.out_channels} filters of {kh}x{kw} pixels)"
+    )
 
 
 def patch_filters(model: nn.Module, n_components: int = 28) -> FilterComponents:

@@ -1,4 +1,5 @@
 """Images in and out: reading files safely, fitting them to a model, and (de)normalising."""
+
 from __future__ import annotations
 
 from pathlib import Path

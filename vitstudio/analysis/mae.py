@@ -1,4 +1,5 @@
 """How MAE fills in what it never saw: the authors' four panels for a mask ratio and a seed."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -29,8 +30,12 @@ class MAEPanels:
     note: str  # empty, or why the reconstruction's colours are not the true ones
 
     def panels(self) -> dict[str, np.ndarray]:
-        return {"original": self.original, "masked": self.masked,
-                "reconstruction": self.reconstruction, "reconstruction + visible": self.pasted}
+        return {
+            "original": self.original,
+            "masked": self.masked,
+            "reconstruction": self.reconstruction,
+            "reconstruction + visible": self.pasted,
+        }
 
 
 def masking_noise(model, seed: int, batch: int = 1) -> torch.Tensor:
@@ -40,8 +45,9 @@ def masking_noise(model, seed: int, batch: int = 1) -> torch.Tensor:
 
 
 @torch.no_grad()
-def mae_reconstruction(model, x: torch.Tensor, mask_ratio: float = 0.75, seed: int = 0,
-                       mean=IMAGENET_MEAN, std=IMAGENET_STD) -> MAEPanels:
+def mae_reconstruction(
+    model, x: torch.Tensor, mask_ratio: float = 0.75, seed: int = 0, mean=IMAGENET_MEAN, std=IMAGENET_STD
+) -> MAEPanels:
     """Mask the normalised image `x` (1, 3, H, W) with `mask_ratio` and `seed`, and reconstruct it.
 
     Uses `model.reconstruct(x, mask_ratio, noise)`; the four panels are de-normalised with the
@@ -60,6 +66,7 @@ def mae_reconstruction(model, x: torch.Tensor, mask_ratio: float = 0.75, seed: i
         masked=denormalize(out["masked"][0], mean, std),
         reconstruction=denormalize(out["pred"][0], mean, std),
         pasted=denormalize(out["pasted"][0], mean, std),
-        mask_ratio=mask_ratio, seed=seed,
+        mask_ratio=mask_ratio,
+        seed=seed,
         note=NORM_PIX_NOTE if out["norm_pix"] else "",
     )

@@ -1,4 +1,5 @@
 """How an image becomes tokens: the patch grid and the flattened patch sequence."""
+
 from __future__ import annotations
 
 import numpy as np

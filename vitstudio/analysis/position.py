@@ -1,4 +1,5 @@
 """What the position embeddings learned: cosine similarity between the patch positions (Figure 7, centre)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -16,7 +17,7 @@ def patch_position_embedding(model) -> np.ndarray:
         raise ValueError("this model has no position embedding (pos_embed='none')")
     pos = model._grid_pos_embed((gh, gw)) if hasattr(model, "_grid_pos_embed") else model.pos_embed
     pos = as_numpy(pos).reshape(-1, pos.shape[-1])
-    return pos[len(pos) - gh * gw:]
+    return pos[len(pos) - gh * gw :]
 
 
 def position_similarity(pos_embed, grid) -> np.ndarray:

@@ -1,4 +1,5 @@
 """What the model thinks it sees: top-k classes with probabilities."""
+
 from __future__ import annotations
 
 import torch

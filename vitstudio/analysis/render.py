@@ -2,6 +2,7 @@
 
 Colormaps, heatmap overlays, labelled tile grids and a small scatter plot, drawn with numpy and PIL.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -19,13 +20,23 @@ COLORMAPS = {
     "gray": ["#000000", "#ffffff"],
 }
 #: distinct colours for categories (one per attention head), Tableau 10.
-CATEGORY_COLORS = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f",
-                   "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac"]
+CATEGORY_COLORS = [
+    "#4e79a7",
+    "#f28e2b",
+    "#e15759",
+    "#76b7b2",
+    "#59a14f",
+    "#edc948",
+    "#b07aa1",
+    "#ff9da7",
+    "#9c755f",
+    "#bab0ac",
+]
 WHITE, BLACK, GRAY = (255, 255, 255), (0, 0, 0), (128, 128, 128)
 
 
 def hex_rgb(h: str) -> tuple[int, int, int]:
-    return tuple(int(h[i:i + 2], 16) for i in (1, 3, 5))
+    return tuple(int(h[i : i + 2], 16) for i in (1, 3, 5))
 
 
 def normalize01(values, vmin=None, vmax=None) -> np.ndarray:
@@ -69,8 +80,9 @@ def scale_up(img, factor: int) -> np.ndarray:
     return a if factor <= 1 else a.repeat(factor, axis=0).repeat(factor, axis=1)
 
 
-def overlay(image, heat, alpha: float = 0.6, cmap: str = "inferno", smooth: bool = False,
-            vmin=None, vmax=None) -> np.ndarray:
+def overlay(
+    image, heat, alpha: float = 0.6, cmap: str = "inferno", smooth: bool = False, vmin=None, vmax=None
+) -> np.ndarray:
     """Blend a colour-mapped heatmap (h, w) over an (H, W, 3) uint8 image with opacity `alpha`."""
     if not 0.0 <= alpha <= 1.0:
         raise ValueError(f"opacity must be in [0, 1], got {alpha}")
@@ -101,8 +113,9 @@ def fit_text(text: str, width: int, font) -> str:
     return text + "…"
 
 
-def tile_grid(tiles, ncols: int | None = None, gap: int = 2, background=WHITE, labels=None,
-              font_size: int = 11) -> np.ndarray:
+def tile_grid(
+    tiles, ncols: int | None = None, gap: int = 2, background=WHITE, labels=None, font_size: int = 11
+) -> np.ndarray:
     """Lay out equally sized tiles (n, h, w, 3) in rows of `ncols` with `gap` pixels between them.
 
     `labels` (one string per tile) are written under the tiles, shortened to the tile width.
@@ -171,8 +184,18 @@ def _nice_ticks(lo: float, hi: float, n: int = 5) -> np.ndarray:
     return np.arange(np.ceil(lo / step) * step, hi + step * 1e-6, step)
 
 
-def scatter_plot(x, y, groups=None, xlabel: str = "", ylabel: str = "", title: str = "",
-                 size=(360, 480), xlim=None, ylim=None, legend_title: str = "") -> np.ndarray:
+def scatter_plot(
+    x,
+    y,
+    groups=None,
+    xlabel: str = "",
+    ylabel: str = "",
+    title: str = "",
+    size=(360, 480),
+    xlim=None,
+    ylim=None,
+    legend_title: str = "",
+) -> np.ndarray:
     """A scatter plot with axes, ticks and labels: (H, W, 3) uint8.
 
     `groups` (an int per point) colours the points by category and adds a legend.
@@ -188,8 +211,8 @@ def scatter_plot(x, y, groups=None, xlabel: str = "", ylabel: str = "", title: s
     left, right, top, bottom = 52, 12 + legend_w, 28 if title else 12, 40
     xlo, xhi = xlim or (x.min() - 0.5, x.max() + 0.5)
     ylo, yhi = ylim or (0.0, max(y.max() * 1.05, 1e-9))
-    px = lambda v: left + (v - xlo) / (xhi - xlo) * (W - left - right)  # noqa: E731
-    py = lambda v: H - bottom - (v - ylo) / (yhi - ylo) * (H - top - bottom)  # noqa: E731
+    px = lambda v: left + (v - xlo) / (xhi - xlo) * (W - left - right)
+    py = lambda v: H - bottom - (v - ylo) / (yhi - ylo) * (H - top - bottom)
 
     canvas = Image.new("RGB", (W, H), WHITE)
     d = ImageDraw.Draw(canvas)

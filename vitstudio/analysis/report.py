@@ -1,4 +1,5 @@
 """Every analysis of one model on one image (`inspect_image`), and all of it written as files (`write_report`)."""
+
 from __future__ import annotations
 
 import json
@@ -33,8 +34,9 @@ class Geometry:
 
 
 def geometry(model) -> Geometry:
-    return Geometry(tuple(model.patch_embed.img_size), tuple(model.grid_size), int(model.num_prefix_tokens),
-                    readout_token(model))
+    return Geometry(
+        tuple(model.patch_embed.img_size), tuple(model.grid_size), int(model.num_prefix_tokens), readout_token(model)
+    )
 
 
 def is_mae(model) -> bool:
@@ -75,9 +77,14 @@ def inspect_image(model, image: np.ndarray, mean=IMAGENET_MEAN, std=IMAGENET_STD
     except ValueError as e:
         similarity, note = None, str(e)
     return Inspection(
-        image=image, x=x, geometry=geo, attention=attn,
+        image=image,
+        x=x,
+        geometry=geo,
+        attention=attn,
         distance=mean_attention_distance(attn, geo.grid, geo.patch_px, geo.num_prefix_tokens),
-        similarity=similarity, position_note=note, filters=patch_filters(model),
+        similarity=similarity,
+        position_note=note,
+        filters=patch_filters(model),
         predictions=predict_from_features(model, feats, 5, class_names) if has_classifier(model) else None,
     )
 
@@ -91,16 +98,26 @@ def attention_distance(model, images, mean=IMAGENET_MEAN, std=IMAGENET_STD, batc
     device = next(model.parameters()).device
     total = 0.0
     for i in range(0, len(images), batch_size):
-        chunk = images[i:i + batch_size]
+        chunk = images[i : i + batch_size]
         x = torch.cat([normalize(fit_image(im, geo.img_size), mean, std) for im in chunk]).to(device)
         attn = collect_attention(model, x)
         total = total + mean_attention_distance(attn, geo.grid, geo.patch_px, geo.num_prefix_tokens) * len(chunk)
     return total / len(images)
 
 
-def write_report(model, image: np.ndarray, out_dir, mean=IMAGENET_MEAN, std=IMAGENET_STD, class_names=None,
-                 mask_ratio: float = 0.75, seed: int = 0, alpha: float = 0.6, cmap: str = "inferno",
-                 examples: tuple[list[np.ndarray], str] | None = None) -> list[Path]:
+def write_report(
+    model,
+    image: np.ndarray,
+    out_dir,
+    mean=IMAGENET_MEAN,
+    std=IMAGENET_STD,
+    class_names=None,
+    mask_ratio: float = 0.75,
+    seed: int = 0,
+    alpha: float = 0.6,
+    cmap: str = "inferno",
+    examples: tuple[list[np.ndarray], str] | None = None,
+) -> list[Path]:
     """Write every figure for `model` on `image` into `out_dir`; return the paths written.
 
     The mean attention distance averages over `examples` (images and what they are, see
@@ -127,8 +144,10 @@ def write_report(model, image: np.ndarray, out_dir, mean=IMAGENET_MEAN, std=IMAG
     save("patches.png", figures.patches_figure(image, geo.patch_px))
     save("patch_sequence.png", figures.sequence_figure(image, geo.patch_px, geo.num_prefix_tokens))
     for layer in range(len(insp.attention)):
-        save(f"attention_layer_{layer + 1:02d}.png", figures.attention_figure(insp, layer, all_heads=True,
-                                                                               alpha=alpha, cmap=cmap))
+        save(
+            f"attention_layer_{layer + 1:02d}.png",
+            figures.attention_figure(insp, layer, all_heads=True, alpha=alpha, cmap=cmap),
+        )
     save("rollout.png", figures.attention_figure(insp, rollout=True, alpha=alpha, cmap=cmap))
     distance, over = insp.distance, "the inspected image"
     if examples is not None:

@@ -1,4 +1,5 @@
 """Where the inspected model comes from: a named model, a weights file or a training run."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -74,8 +75,14 @@ def from_run(ref, which: str = "final", runs_dir=None) -> ModelSource:
     status = run.status()
     if status.get("mean") is None:
         raise ValueError(f"run {run.id} does not record its input normalisation (trained by an older vitstudio)")
-    return ModelSource(model, f"run {run.id} ({weights})", tuple(status["mean"]), tuple(status["std"]),
-                       status.get("class_names"), run.config().data)
+    return ModelSource(
+        model,
+        f"run {run.id} ({weights})",
+        tuple(status["mean"]),
+        tuple(status["std"]),
+        status.get("class_names"),
+        run.config().data,
+    )
 
 
 def example_images(source: ModelSource, n: int = 32) -> tuple[list[np.ndarray], str]:

@@ -1,4 +1,5 @@
 """Datasets, transforms and loaders: the built-in shapes, torchvision's public datasets, image folders."""
+
 from .build import DATASETS, DatasetBundle, Sample, build_datasets, datasets_from_config, sample_images
 from .cache import user_cache_dir
 from .datasets import ArrayDataset, PILDataset, to_rgb
@@ -24,8 +25,8 @@ __all__ = [
     "augment_batch",
     "build_batch_augment",
     "build_datasets",
-    "datasets_from_config",
     "build_loader",
+    "datasets_from_config",
     "fits_on_device",
     "sample_images",
     "to_rgb",

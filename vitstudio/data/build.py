@@ -1,5 +1,6 @@
 """`build_datasets`: every dataset kind behind one call (`datasets_from_config` for a config's data section),
 and `sample_images` for showing a few."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -32,8 +33,15 @@ class DatasetBundle:
     std: tuple[float, ...]
 
 
-def build_datasets(name: str = "builtin", root: str | Path | None = None, img_size: int = 32,
-                   augment: str = "standard", val_fraction: float = 0.1, seed: int = 0, **kw) -> DatasetBundle:
+def build_datasets(
+    name: str = "builtin",
+    root: str | Path | None = None,
+    img_size: int = 32,
+    augment: str = "standard",
+    val_fraction: float = 0.1,
+    seed: int = 0,
+    **kw,
+) -> DatasetBundle:
     """Build the train and val datasets of `name` at `img_size` x `img_size`.
 
     name: 'builtin' (the synthetic shapes; the default, no download), 'cifar10', 'cifar100', 'mnist',
@@ -70,8 +78,18 @@ def build_datasets(name: str = "builtin", root: str | Path | None = None, img_si
         train_x, train_y = load_shapes("train", num_train, img_size, seed, cache_dir)
         val_x, val_y = load_shapes("val", max(1, round(num_train * val_fraction)), img_size, seed, cache_dir)
         mean, std = _channel_stats(train_x[:2000])
-        return _in_memory(train_x, train_y, val_x, val_y, list(CLASSES), augment, img_size, aug_kw,
-                          norm.get("mean", mean), norm.get("std", std))
+        return _in_memory(
+            train_x,
+            train_y,
+            val_x,
+            val_y,
+            list(CLASSES),
+            augment,
+            img_size,
+            aug_kw,
+            norm.get("mean", mean),
+            norm.get("std", std),
+        )
     if name in SOURCES:
         download = kw.pop("download", True)
         _no_extra(name, kw)
@@ -88,8 +106,16 @@ def build_datasets(name: str = "builtin", root: str | Path | None = None, img_si
         if root is None:
             raise ValueError("dataset 'folder' needs a root: the folder holding <class>/<image> (or train/ and val/)")
         train, val, classes = scan_image_folder(root, val_fraction, seed)
-        return _photos(ImageFiles(train), ImageFiles(val), classes, augment, img_size, aug_kw,
-                       norm.get("mean", IMAGENET_MEAN), norm.get("std", IMAGENET_STD))
+        return _photos(
+            ImageFiles(train),
+            ImageFiles(val),
+            classes,
+            augment,
+            img_size,
+            aug_kw,
+            norm.get("mean", IMAGENET_MEAN),
+            norm.get("std", IMAGENET_STD),
+        )
     raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
 
 
@@ -101,8 +127,15 @@ def datasets_from_config(d, seed: int = 0, download: bool | None = None) -> Data
         extra = {}
     else:
         extra = {"download": d.download if download is None else download}
-    return build_datasets(name=d.name, root=d.root, img_size=d.img_size, augment=d.augment,
-                          val_fraction=d.val_fraction, seed=seed, **extra)
+    return build_datasets(
+        name=d.name,
+        root=d.root,
+        img_size=d.img_size,
+        augment=d.augment,
+        val_fraction=d.val_fraction,
+        seed=seed,
+        **extra,
+    )
 
 
 def _no_extra(name: str, kw: dict) -> None:
@@ -122,14 +155,21 @@ def _augmentations(augment, img_size, crop, aug_kw, mean, std):
 
 def _in_memory(train_x, train_y, val_x, val_y, classes, augment, img_size, aug_kw, mean, std) -> DatasetBundle:
     train_aug, val_aug = _augmentations(augment, img_size, "pad", aug_kw, mean, std)
-    return DatasetBundle(ArrayDataset(train_x, train_y, train_aug), ArrayDataset(val_x, val_y, val_aug),
-                         len(classes), list(classes), tuple(mean), tuple(std))
+    return DatasetBundle(
+        ArrayDataset(train_x, train_y, train_aug),
+        ArrayDataset(val_x, val_y, val_aug),
+        len(classes),
+        list(classes),
+        tuple(mean),
+        tuple(std),
+    )
 
 
 def _photos(train, val, classes, augment, img_size, aug_kw, mean, std) -> DatasetBundle:
     train_aug, val_aug = _augmentations(augment, img_size, "resized", aug_kw, mean, std)
-    return DatasetBundle(PILDataset(train, train_aug), PILDataset(val, val_aug), len(classes), list(classes),
-                         tuple(mean), tuple(std))
+    return DatasetBundle(
+        PILDataset(train, train_aug), PILDataset(val, val_aug), len(classes), list(classes), tuple(mean), tuple(std)
+    )
 
 
 class Sample(NamedTuple):

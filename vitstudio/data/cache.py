@@ -1,4 +1,5 @@
 """The per-user cache folder and an atomic, content-keyed store of numpy arrays in it."""
+
 from __future__ import annotations
 
 import hashlib
@@ -29,8 +30,9 @@ def user_cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "vitstudio"
 
 
-def cached_arrays(key: dict, make: Callable[[], dict[str, np.ndarray]], cache_dir: str | Path | None = None
-                  ) -> dict[str, np.ndarray]:
+def cached_arrays(
+    key: dict, make: Callable[[], dict[str, np.ndarray]], cache_dir: str | Path | None = None
+) -> dict[str, np.ndarray]:
     """The arrays stored under `key` (a JSON-able dict), made with `make()` and saved on a miss.
 
     The file name holds a hash of the key, so a change of any parameter or generator version misses.

@@ -3,6 +3,7 @@
 Both yield `(normalised float CHW tensor, int label)` and offer `raw(i)`: `(uint8 HWC image, label)`,
 un-normalised, at evaluation geometry, for showing.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -39,8 +40,9 @@ class ArrayDataset(Dataset):
     def __init__(self, images, labels, aug: Augmentation):
         self.images = torch.as_tensor(images)
         if self.images.dtype != torch.uint8 or self.images.ndim != 4 or self.images.shape[-1] not in (1, 3):
-            raise ValueError(f"images must be uint8 (N, H, W, 1 or 3), got {self.images.dtype} "
-                             f"{tuple(self.images.shape)}")
+            raise ValueError(
+                f"images must be uint8 (N, H, W, 1 or 3), got {self.images.dtype} {tuple(self.images.shape)}"
+            )
         self.labels = torch.as_tensor(labels, dtype=torch.int64)
         if len(self.labels) != len(self.images):
             raise ValueError(f"{len(self.images)} images but {len(self.labels)} labels")

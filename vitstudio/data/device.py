@@ -7,6 +7,7 @@ from the zero-padded image and horizontal flip (one gather), RandAugment (images
 drew, each group transformed by torchvision's own op), random erasing with per-pixel normal noise.
 On the CPU the same class serves in-memory data without worker processes.
 """
+
 from __future__ import annotations
 
 import math
@@ -58,17 +59,25 @@ def _randaugment(x: torch.Tensor, aug: Augmentation, g: torch.Generator) -> torc
         for k, (name, (magnitudes_fn, signed)) in enumerate(space):
             magnitudes = magnitudes_fn(ra.num_magnitude_bins, h, w)
             magnitude = float(magnitudes[ra.magnitude]) if magnitudes is not None else 0.0
-            for sign in ((1, -1) if signed and magnitude != 0 else (1,)):
+            for sign in (1, -1) if signed and magnitude != 0 else (1,):
                 chosen = (op == k) & (negative == (sign < 0)) if signed and magnitude != 0 else op == k
                 idx = chosen.nonzero()[:, 0].to(x.device)
                 if len(idx):
-                    x[idx] = ra._apply_image_or_video_transform(x[idx], name, sign * magnitude,
-                                                                interpolation=ra.interpolation, fill=ra._fill)
+                    x[idx] = ra._apply_image_or_video_transform(
+                        x[idx], name, sign * magnitude, interpolation=ra.interpolation, fill=ra._fill
+                    )
     return x
 
 
-def _erase(x: torch.Tensor, p: float, g: torch.Generator, noise_g: torch.Generator,
-           scale=(0.02, 0.33), ratio=(0.3, 3.3), attempts: int = 10) -> torch.Tensor:
+def _erase(
+    x: torch.Tensor,
+    p: float,
+    g: torch.Generator,
+    noise_g: torch.Generator,
+    scale=(0.02, 0.33),
+    ratio=(0.3, 3.3),
+    attempts: int = 10,
+) -> torch.Tensor:
     """Per-image random erasing with normal noise (v2.RandomErasing(value='random')). x: float (B, C, H, W)."""
     b, _, h, w = x.shape
     area = h * w * torch.empty(b, attempts).uniform_(*scale, generator=g)
@@ -81,15 +90,20 @@ def _erase(x: torch.Tensor, p: float, g: torch.Generator, noise_g: torch.Generat
     top = (torch.rand(b, generator=g) * (h - eh + 1)).long()
     left = (torch.rand(b, generator=g) * (w - ew + 1)).long()
     r, col = torch.arange(h), torch.arange(w)
-    inside = ((r[None, :, None] >= top[:, None, None]) & (r[None, :, None] < (top + eh)[:, None, None])
-              & (col[None, None, :] >= left[:, None, None]) & (col[None, None, :] < (left + ew)[:, None, None]))
+    inside = (
+        (r[None, :, None] >= top[:, None, None])
+        & (r[None, :, None] < (top + eh)[:, None, None])
+        & (col[None, None, :] >= left[:, None, None])
+        & (col[None, None, :] < (left + ew)[:, None, None])
+    )
     mask = (inside & do[:, None, None])[:, None].to(x.device)
     noise = torch.randn(x.shape, generator=noise_g, device=x.device, dtype=x.dtype)
     return torch.where(mask, noise, x)
 
 
-def augment_batch(x: torch.Tensor, aug: Augmentation, g: torch.Generator, noise_g: torch.Generator | None = None
-                  ) -> torch.Tensor:
+def augment_batch(
+    x: torch.Tensor, aug: Augmentation, g: torch.Generator, noise_g: torch.Generator | None = None
+) -> torch.Tensor:
     """What `aug.build()` does to one image, done to a uint8 (B, H, W, C) batch on its device.
 
     `g` (a CPU generator) draws every per-image decision; `noise_g` (on x's device) the erasing noise.
@@ -120,8 +134,15 @@ class DeviceLoader:
     which also reseeds the augmentations, so an epoch is reproducible from (seed, epoch) alone.
     """
 
-    def __init__(self, dataset: ArrayDataset, batch_size: int, sampler, device: str | torch.device = "cpu",
-                 drop_last: bool = False, seed: int = 0):
+    def __init__(
+        self,
+        dataset: ArrayDataset,
+        batch_size: int,
+        sampler,
+        device: str | torch.device = "cpu",
+        drop_last: bool = False,
+        seed: int = 0,
+    ):
         self.device = torch.device(device)
         self.images = dataset.images.to(self.device)
         self.labels = dataset.labels.to(self.device)
@@ -141,5 +162,5 @@ class DeviceLoader:
         noise_g = torch.Generator(self.device).manual_seed(self.seed * 1_000_003 + epoch)
         order = torch.as_tensor(list(self.sampler), dtype=torch.long).to(self.device)
         for i in range(len(self)):
-            idx = order[i * self.batch_size:(i + 1) * self.batch_size]
+            idx = order[i * self.batch_size : (i + 1) * self.batch_size]
             yield augment_batch(self.images[idx], self.aug, g, noise_g), self.labels[idx]

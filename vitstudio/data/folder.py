@@ -6,6 +6,7 @@ folder is scanned; files that fail are skipped and logged by name with a count. 
 check but fails to decode later (a truncated JPEG) is logged and replaced by the next good image, so
 training never crashes on a bad file.
 """
+
 from __future__ import annotations
 
 import logging
@@ -25,7 +26,7 @@ def _is_readable(path: Path) -> bool:
         with Image.open(path) as img:
             img.verify()
         return True
-    except Exception:  # noqa: BLE001  (PIL raises OSError, SyntaxError, ValueError, struct.error, ...)
+    except Exception:
         return False
 
 
@@ -45,8 +46,12 @@ def _scan(root: Path, classes: list[str]) -> list[tuple[Path, int]]:
                 path = Path(dirpath) / f
                 (samples if _is_readable(path) else bad).append((path, label))
     if bad:
-        log.warning("skipped %d unreadable or corrupt image(s) under %s: %s", len(bad), root,
-                    ", ".join(str(p.relative_to(root)) for p, _ in bad))
+        log.warning(
+            "skipped %d unreadable or corrupt image(s) under %s: %s",
+            len(bad),
+            root,
+            ", ".join(str(p.relative_to(root)) for p, _ in bad),
+        )
     return samples
 
 
@@ -76,8 +81,9 @@ def scan_image_folder(root: str | Path, val_fraction: float = 0.1, seed: int = 0
         raise FileNotFoundError(f"no class folders in {train_root}: expected {train_root}/<class name>/<image files>")
     train = _scan(train_root, classes)
     if not train:
-        raise FileNotFoundError(f"no readable images in {train_root}/<class name>/ "
-                                f"(extensions: {' '.join(IMG_EXTENSIONS)})")
+        raise FileNotFoundError(
+            f"no readable images in {train_root}/<class name>/ (extensions: {' '.join(IMG_EXTENSIONS)})"
+        )
     val_root = next((root / v for v in ("val", "valid", "validation") if (root / v).is_dir()), None)
     if train_root is root or val_root is None:
         train, val = _split(train, val_fraction, seed)
@@ -120,7 +126,7 @@ class ImageFiles:
             path, label = self.samples[j]
             try:
                 return _open_image(path), label
-            except Exception as e:  # noqa: BLE001  (any decoder error: the file is bad, not the program)
+            except Exception as e:
                 self._failed.add(j)
                 log.warning("cannot decode %s (%s); using the next image instead", path, e)
         raise RuntimeError("no image in this folder could be decoded")

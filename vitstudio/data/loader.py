@@ -1,5 +1,6 @@
 """Loaders the trainer calls: one epoch order for every path (shuffled by seed and epoch, optionally with
 DeiT's repeated augmentation and a distributed shard), served by a DataLoader or resident on the device."""
+
 from __future__ import annotations
 
 import math
@@ -21,8 +22,9 @@ class EpochSampler(Sampler[int]):
     land on different ranks). Call `set_epoch(e)` before each epoch.
     """
 
-    def __init__(self, n: int, shuffle: bool = True, seed: int = 0, repeats: int = 1,
-                 num_replicas: int = 1, rank: int = 0):
+    def __init__(
+        self, n: int, shuffle: bool = True, seed: int = 0, repeats: int = 1, num_replicas: int = 1, rank: int = 0
+    ):
         if repeats < 1 or not 0 <= rank < num_replicas:
             raise ValueError(f"need repeats >= 1 and 0 <= rank < num_replicas (got {repeats}, {rank}, {num_replicas})")
         self.n, self.shuffle, self.seed = n, shuffle, seed
@@ -42,8 +44,8 @@ class EpochSampler(Sampler[int]):
             order = torch.arange(self.n)
         order = order.repeat_interleave(self.repeats)
         total = len(self) * self.num_replicas * self.repeats
-        order = torch.cat([order, order[:total - len(order)]]) if total > len(order) else order
-        return iter(order[self.rank::self.num_replicas][:len(self)].tolist())
+        order = torch.cat([order, order[: total - len(order)]]) if total > len(order) else order
+        return iter(order[self.rank :: self.num_replicas][: len(self)].tolist())
 
 
 def default_workers(device: str | torch.device) -> int:
@@ -52,9 +54,20 @@ def default_workers(device: str | torch.device) -> int:
     return min(8, max(1, cores - 1)) if torch.device(device).type == "cuda" else min(2, max(0, cores // 2))
 
 
-def build_loader(dataset, batch_size: int, *, train: bool, device: str | torch.device = "cpu",
-                 resident: bool | str = "auto", seed: int = 0, repeats: int = 1, num_replicas: int = 1,
-                 rank: int = 0, num_workers: int | None = None, drop_last: bool | None = None):
+def build_loader(
+    dataset,
+    batch_size: int,
+    *,
+    train: bool,
+    device: str | torch.device = "cpu",
+    resident: bool | str = "auto",
+    seed: int = 0,
+    repeats: int = 1,
+    num_replicas: int = 1,
+    rank: int = 0,
+    num_workers: int | None = None,
+    drop_last: bool | None = None,
+):
     """An iterable of `(images, labels)` batches over `dataset` (a `DatasetBundle`'s train or val).
 
     train: shuffle (by seed and epoch) and drop the last partial batch; for val, keep the order and all images.
@@ -70,15 +83,25 @@ def build_loader(dataset, batch_size: int, *, train: bool, device: str | torch.d
     if resident not in ("auto", True, False):
         raise ValueError(f"resident must be 'auto', 'on' or 'off', got {resident!r}")
     drop_last = train if drop_last is None else drop_last
-    sampler = EpochSampler(len(dataset), shuffle=train, seed=seed, repeats=repeats if train else 1,
-                           num_replicas=num_replicas, rank=rank)
+    sampler = EpochSampler(
+        len(dataset), shuffle=train, seed=seed, repeats=repeats if train else 1, num_replicas=num_replicas, rank=rank
+    )
     fits = fits_on_device(dataset, device)
     if resident is True and not fits:
-        raise ValueError(f"{type(dataset).__name__} cannot be served resident on {device}: only in-memory datasets "
-                         "(built-in, CIFAR, MNIST, Fashion-MNIST, STL-10) that fit in half the free memory can")
+        raise ValueError(
+            f"{type(dataset).__name__} cannot be served resident on {device}: only in-memory datasets "
+            "(built-in, CIFAR, MNIST, Fashion-MNIST, STL-10) that fit in half the free memory can"
+        )
     if resident is True or (resident == "auto" and fits):
         return DeviceLoader(dataset, batch_size, sampler, device=device, drop_last=drop_last, seed=seed)
     workers = default_workers(device) if num_workers is None else num_workers
-    return DataLoader(dataset, batch_size=batch_size, sampler=sampler, drop_last=drop_last, num_workers=workers,
-                      pin_memory=torch.device(device).type == "cuda", persistent_workers=workers > 0,
-                      generator=torch.Generator().manual_seed(seed))
+    return DataLoader(
+        dataset,
+        batch_size=batch_size,
+        sampler=sampler,
+        drop_last=drop_last,
+        num_workers=workers,
+        pin_memory=torch.device(device).type == "cuda",
+        persistent_workers=workers > 0,
+        generator=torch.Generator().manual_seed(seed),
+    )

@@ -7,6 +7,7 @@ When files are missing and cannot be downloaded, `DatasetNotFound` names the fol
 there. CIFAR's pickled batches are read with a restricted unpickler that only rebuilds numpy arrays and
 plain containers, so a file dropped into the folder cannot run code.
 """
+
 from __future__ import annotations
 
 import io
@@ -33,25 +34,56 @@ class Source:
 
 
 _IMAGENET = {"mean": (0.485, 0.456, 0.406), "std": (0.229, 0.224, 0.225)}
-_MNIST_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
-                "t10k-labels-idx1-ubyte")
+_MNIST_FILES = (
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+)
 
 SOURCES = {
-    "cifar10": Source("CIFAR-10", "CIFAR10", "cifar-10-batches-py",
-                      tuple(f"data_batch_{i}" for i in range(1, 6)) + ("test_batch", "batches.meta"), True,
-                      (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
-    "cifar100": Source("CIFAR-100", "CIFAR100", "cifar-100-python", ("train", "test", "meta"), True,
-                       (0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762)),
+    "cifar10": Source(
+        "CIFAR-10",
+        "CIFAR10",
+        "cifar-10-batches-py",
+        tuple(f"data_batch_{i}" for i in range(1, 6)) + ("test_batch", "batches.meta"),
+        True,
+        (0.4914, 0.4822, 0.4465),
+        (0.2470, 0.2435, 0.2616),
+    ),
+    "cifar100": Source(
+        "CIFAR-100",
+        "CIFAR100",
+        "cifar-100-python",
+        ("train", "test", "meta"),
+        True,
+        (0.5071, 0.4865, 0.4409),
+        (0.2673, 0.2564, 0.2762),
+    ),
     "mnist": Source("MNIST", "MNIST", "MNIST/raw", _MNIST_FILES, True, (0.1307,) * 3, (0.3081,) * 3),
-    "fashion_mnist": Source("Fashion-MNIST", "FashionMNIST", "FashionMNIST/raw", _MNIST_FILES, True,
-                            (0.2860,) * 3, (0.3530,) * 3),
-    "stl10": Source("STL-10", "STL10", "stl10_binary", ("train_X.bin", "train_y.bin", "test_X.bin", "test_y.bin",
-                                                        "unlabeled_X.bin", "class_names.txt"), True,
-                    (0.4467, 0.4398, 0.4066), (0.2603, 0.2566, 0.2713)),
-    "flowers102": Source("Flowers-102", "Flowers102", "flowers-102", ("jpg/", "imagelabels.mat", "setid.mat"), False,
-                         **_IMAGENET),
-    "pets": Source("Oxford-IIIT Pets", "OxfordIIITPet", "oxford-iiit-pet",
-                   ("images/", "annotations/trainval.txt", "annotations/test.txt"), False, **_IMAGENET),
+    "fashion_mnist": Source(
+        "Fashion-MNIST", "FashionMNIST", "FashionMNIST/raw", _MNIST_FILES, True, (0.2860,) * 3, (0.3530,) * 3
+    ),
+    "stl10": Source(
+        "STL-10",
+        "STL10",
+        "stl10_binary",
+        ("train_X.bin", "train_y.bin", "test_X.bin", "test_y.bin", "unlabeled_X.bin", "class_names.txt"),
+        True,
+        (0.4467, 0.4398, 0.4066),
+        (0.2603, 0.2566, 0.2713),
+    ),
+    "flowers102": Source(
+        "Flowers-102", "Flowers102", "flowers-102", ("jpg/", "imagelabels.mat", "setid.mat"), False, **_IMAGENET
+    ),
+    "pets": Source(
+        "Oxford-IIIT Pets",
+        "OxfordIIITPet",
+        "oxford-iiit-pet",
+        ("images/", "annotations/trainval.txt", "annotations/test.txt"),
+        False,
+        **_IMAGENET,
+    ),
 }
 
 
@@ -61,18 +93,22 @@ def not_found_message(name: str, root: Path, reason: str = "") -> str:
     missing = [f for f in src.files if not (folder / f.rstrip("/")).exists()]
     why = f" ({reason})" if reason else ""
     gaps = f" (missing: {', '.join(missing)})" if missing else ""
-    return (f"{src.title} is not in {folder}{why}.\n"
-            f"Put these files there: {', '.join(src.files)}{gaps}\n"
-            "or let it download (download=True) on a machine with network access, "
-            "or point root at the folder that holds them.")
+    return (
+        f"{src.title} is not in {folder}{why}.\n"
+        f"Put these files there: {', '.join(src.files)}{gaps}\n"
+        "or let it download (download=True) on a machine with network access, "
+        "or point root at the folder that holds them."
+    )
 
 
 class _ArrayUnpickler(pickle.Unpickler):
     """Unpickles dicts, lists, strings, numbers and numpy arrays; refuses every other global."""
 
     _ALLOWED = {("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode")} | {
-        (f"{core}.{module}", name) for core in ("numpy.core", "numpy._core")  # numpy 1 and 2 spellings
-        for module, name in (("multiarray", "_reconstruct"), ("multiarray", "scalar"), ("numeric", "_frombuffer"))}
+        (f"{core}.{module}", name)
+        for core in ("numpy.core", "numpy._core")  # numpy 1 and 2 spellings
+        for module, name in (("multiarray", "_reconstruct"), ("multiarray", "scalar"), ("numeric", "_frombuffer"))
+    }
 
     def find_class(self, module: str, name: str):
         if (module, name) not in self._ALLOWED:
@@ -116,6 +152,7 @@ def _torchvision(name: str, root: Path, train: bool, download: bool):
             raise ImportError("Flowers-102 needs scipy to read its .mat label files: pip install scipy") from None
         if train:
             from torch.utils.data import ConcatDataset
+
             parts = [tvd.Flowers102(str(root), split=s, download=download) for s in ("train", "val")]
             return ConcatDataset(parts), None, list(parts[0].classes)
         ds = tvd.Flowers102(str(root), split="test", download=download)

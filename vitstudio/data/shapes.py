@@ -8,6 +8,7 @@ attention lands on the shape.
 Images are rendered as signed distance fields on the pixel grid, vectorised with numpy over a chunk of
 images at a time (anti-aliased edges, no per-image Python loop).
 """
+
 from __future__ import annotations
 
 import itertools
@@ -71,7 +72,7 @@ def _sd_heart(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     px, py = np.abs(x) * k, 0.55 - y * k
     lobe = np.hypot(px - 0.25, py - 0.75) - math.sqrt(2) / 4
     m = np.maximum(px + py, 0) * 0.5
-    body = np.sqrt(np.minimum(px ** 2 + (py - 1) ** 2, (px - m) ** 2 + (py - m) ** 2)) * np.sign(px - py)
+    body = np.sqrt(np.minimum(px**2 + (py - 1) ** 2, (px - m) ** 2 + (py - m) ** 2)) * np.sign(px - py)
     return np.where(px + py > 1, lobe, body) / k
 
 
@@ -163,7 +164,7 @@ def render_shapes(n: int, img_size: int = 32, seed: int = 0) -> tuple[np.ndarray
     coords = np.arange(img_size, dtype=np.float32) + 0.5
     gy, gx = np.meshgrid(coords, coords, indexing="ij")
     for start in range(0, n, _CHUNK):
-        chunk = labels[start:start + _CHUNK]
+        chunk = labels[start : start + _CHUNK]
         order = np.argsort(chunk, kind="stable")  # drawn grouped by class, so each class is one slice
         images[start + order] = _render_chunk(rng, chunk[order], img_size, gx, gy)
     return images, labels
@@ -209,9 +210,17 @@ def load_shapes(split: str, n: int, img_size: int = 32, seed: int = 0, cache_dir
     Train and val are drawn from different seeds, so no image is shared between them.
     """
     split_seed = {"train": 0, "val": 1}[split]
-    key = {"dataset": "shapes", "version": GENERATOR_VERSION, "split": split, "n": n, "img_size": img_size,
-           "seed": seed}
-    arrays = cached_arrays(key, lambda: dict(zip(("images", "labels"),
-                                                  render_shapes(n, img_size, seed * 2 + split_seed))),
-                           cache_dir=cache_dir)
+    key = {
+        "dataset": "shapes",
+        "version": GENERATOR_VERSION,
+        "split": split,
+        "n": n,
+        "img_size": img_size,
+        "seed": seed,
+    }
+    arrays = cached_arrays(
+        key,
+        lambda: dict(zip(("images", "labels"), render_shapes(n, img_size, seed * 2 + split_seed))),
+        cache_dir=cache_dir,
+    )
     return arrays["images"], arrays["labels"]

@@ -4,6 +4,7 @@ All of it is torchvision.transforms.v2. `Augmentation` is the single description
 per-image transform is built from it here, and the GPU-resident loader (`device.py`) applies the same
 operations to whole batches from the same description.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -94,8 +95,14 @@ class MixupCutmix:
     Smoothing after mixing equals mixing smoothed one-hot targets, as timm does.
     """
 
-    def __init__(self, num_classes: int, mixup_alpha: float = 0.8, cutmix_alpha: float = 1.0,
-                 switch_prob: float = 0.5, label_smoothing: float = 0.1):
+    def __init__(
+        self,
+        num_classes: int,
+        mixup_alpha: float = 0.8,
+        cutmix_alpha: float = 1.0,
+        switch_prob: float = 0.5,
+        label_smoothing: float = 0.1,
+    ):
         if mixup_alpha <= 0 and cutmix_alpha <= 0:
             raise ValueError("at least one of mixup_alpha and cutmix_alpha must be positive")
         self.num_classes = num_classes

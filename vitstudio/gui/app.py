@@ -1,4 +1,5 @@
 """Start the studio: show the window first, then import torch and the core behind it."""
+
 from __future__ import annotations
 
 import sys

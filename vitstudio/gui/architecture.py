@@ -1,4 +1,5 @@
 """A small drawing of a ViT as configured: image -> patches -> tokens -> L blocks -> head."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -63,9 +64,11 @@ class ArchitectureView(QWidget):
 
         x = 8.0
         self._image(p, QRectF(x, mid - img_side / 2, img_side, img_side), s)
-        self._caption(p, QRectF(x - 6, under, img_side + 12, captions),
-                      [f"{s.img_size}x{s.img_size} image",
-                       s.stem or f"{s.grid[0]}x{s.grid[1]} patches of {s.patch_size} px"])
+        self._caption(
+            p,
+            QRectF(x - 6, under, img_side + 12, captions),
+            [f"{s.img_size}x{s.img_size} image", s.stem or f"{s.grid[0]}x{s.grid[1]} patches of {s.patch_size} px"],
+        )
         x = self._arrow(p, x + img_side, gap, mid)
 
         self._tokens(p, QRectF(x, mid - 0.5 * line - 6, token_w, line + 12), s)
@@ -77,8 +80,11 @@ class ArchitectureView(QWidget):
         x = self._arrow(p, x + token_w, gap, mid)
 
         self._blocks(p, QRectF(x, top + 6, block_w, bottom - top - 6), s)
-        self._caption(p, QRectF(x, under, block_w, captions),
-                      [f"{s.num_heads} heads", f"MLP {s.embed_dim}-{s.mlp_hidden}-{s.embed_dim}"])
+        self._caption(
+            p,
+            QRectF(x, under, block_w, captions),
+            [f"{s.num_heads} heads", f"MLP {s.embed_dim}-{s.mlp_hidden}-{s.embed_dim}"],
+        )
         x = self._arrow(p, x + block_w, gap, mid)
 
         text = fm.boundingRect(0, 0, int(head_w) - 12, 1000, Qt.TextWordWrap, s.head)
@@ -128,11 +134,15 @@ class ArchitectureView(QWidget):
         bold = QFont(p.font())
         bold.setBold(True)
         p.setFont(bold)
-        p.drawText(front.adjusted(4, 4, -4, -front.height() / 2), Qt.AlignHCenter | Qt.AlignBottom,
-                   f"{s.depth} x block")
+        p.drawText(
+            front.adjusted(4, 4, -4, -front.height() / 2), Qt.AlignHCenter | Qt.AlignBottom, f"{s.depth} x block"
+        )
         p.setFont(self.font())
-        p.drawText(front.adjusted(4, front.height() / 2, -4, -4), Qt.AlignHCenter | Qt.AlignTop | Qt.TextWordWrap,
-                   "LN, attention, LN, MLP")
+        p.drawText(
+            front.adjusted(4, front.height() / 2, -4, -4),
+            Qt.AlignHCenter | Qt.AlignTop | Qt.TextWordWrap,
+            "LN, attention, LN, MLP",
+        )
 
     def _box(self, p: QPainter, r: QRectF, fill: QColor, radius: float = 6) -> None:
         path = QPainterPath()

@@ -4,6 +4,7 @@ Every edit goes through `Config.from_dict`, so values are coerced and rejected e
 TOML file or a CLI override, and after every edit `config.check` lists what is wrong; the form
 marks the widgets of failing fields and panels show the messages next to them.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable

@@ -3,6 +3,7 @@
 The window paints before torch is imported: each tab shows a placeholder until `CoreLoader`
 has imported the core, then the real panels replace them (`core_ready`).
 """
+
 from __future__ import annotations
 
 import json
@@ -11,7 +12,15 @@ from functools import partial
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import (
-    QApplication, QFileDialog, QLabel, QMainWindow, QMenu, QMessageBox, QTabWidget, QVBoxLayout, QWidget,
+    QApplication,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
 )
 
 from .. import __version__
@@ -106,7 +115,8 @@ class MainWindow(QMainWindow):
         self.runs_panel.inspect_requested.connect(self._inspect_side_by_side)
         self.inspector_tab.add_source(
             "The run on the Training tab",
-            lambda: partial(from_run, str(self.training_panel.run.path)) if self.training_panel.run else None)
+            lambda: partial(from_run, str(self.training_panel.run.path)) if self.training_panel.run else None,
+        )
         panels = (self.model_panel, self.data_panel, self.training_panel, self.runs_panel, self.inspector_tab)
         for page, panel in zip(self.pages, panels):
             page.layout().takeAt(0).widget().deleteLater()
@@ -151,24 +161,34 @@ class MainWindow(QMainWindow):
         for i, name in enumerate(TABS):
             view.addAction(f"&{name}", QKeySequence(f"Ctrl+{i + 1}"), lambda i=i: self.tabs.setCurrentIndex(i))
         view.addSeparator()
-        full = view.addAction("&Full screen", QKeySequence.FullScreen,
-                              lambda: self.showNormal() if self.isFullScreen() else self.showFullScreen())
+        full = view.addAction(
+            "&Full screen",
+            QKeySequence.FullScreen,
+            lambda: self.showNormal() if self.isFullScreen() else self.showFullScreen(),
+        )
         full.setCheckable(True)
 
         run = bar.addMenu("&Run")
-        self.start_action = run.addAction("&Start training", QKeySequence("Ctrl+Return"),
-                                          partial(self._train, "start"))
-        self.pause_action = run.addAction("&Pause / resume", QKeySequence("Ctrl+P"),
-                                          partial(self._train, "toggle_pause"))
-        self.stop_action = run.addAction("S&top (save a checkpoint)", QKeySequence("Ctrl+."),
-                                         partial(self._train, "stop"))
+        self.start_action = run.addAction("&Start training", QKeySequence("Ctrl+Return"), partial(self._train, "start"))
+        self.pause_action = run.addAction(
+            "&Pause / resume", QKeySequence("Ctrl+P"), partial(self._train, "toggle_pause")
+        )
+        self.stop_action = run.addAction(
+            "S&top (save a checkpoint)", QKeySequence("Ctrl+."), partial(self._train, "stop")
+        )
 
         help_menu = bar.addMenu("&Help")
         help_menu.addAction("&Keyboard shortcuts", QKeySequence.HelpContents, self.show_shortcuts)
         help_menu.addAction("&About vitstudio", self.show_about)
 
-        self._core_actions = [self.presets_menu.menuAction(), self.open_run_action, self.import_action,
-                              self.start_action, self.pause_action, self.stop_action]
+        self._core_actions = [
+            self.presets_menu.menuAction(),
+            self.open_run_action,
+            self.import_action,
+            self.start_action,
+            self.pause_action,
+            self.stop_action,
+        ]
         for action in self._core_actions:
             action.setEnabled(False)
 
@@ -254,7 +274,8 @@ class MainWindow(QMainWindow):
 
     def _choose_weights(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
-            self, "Import weights", "", "Weights (*.safetensors *.pth *.pt *.bin *.npz);;All files (*)")
+            self, "Import weights", "", "Weights (*.safetensors *.pth *.pt *.bin *.npz);;All files (*)"
+        )
         if path:
             self.import_weights(path)
 
@@ -266,16 +287,22 @@ class MainWindow(QMainWindow):
         return self._open(box)
 
     def show_shortcuts(self) -> QMessageBox:
-        rows = [(a.text().replace("&", ""), a.shortcut().toString(QKeySequence.NativeText))
-                for menu in self.menuBar().findChildren(QMenu)
-                for a in menu.actions() if not a.shortcut().isEmpty()]
+        rows = [
+            (a.text().replace("&", ""), a.shortcut().toString(QKeySequence.NativeText))
+            for menu in self.menuBar().findChildren(QMenu)
+            for a in menu.actions()
+            if not a.shortcut().isEmpty()
+        ]
         table = "".join(f"<tr><td>{name}</td><td>&nbsp;&nbsp;<b>{keys}</b></td></tr>" for name, keys in rows)
-        return self._open(QMessageBox(QMessageBox.NoIcon, "Keyboard shortcuts", f"<table>{table}</table>",
-                                      QMessageBox.Close, self))
+        return self._open(
+            QMessageBox(QMessageBox.NoIcon, "Keyboard shortcuts", f"<table>{table}</table>", QMessageBox.Close, self)
+        )
 
     def show_about(self) -> QMessageBox:
-        text = (f"<b>vitstudio {__version__}</b><p>An experiment studio for Vision Transformers: configure a ViT, "
-                "train it live, look inside it.</p><p>Apache-2.0</p>")
+        text = (
+            f"<b>vitstudio {__version__}</b><p>An experiment studio for Vision Transformers: configure a ViT, "
+            "train it live, look inside it.</p><p>Apache-2.0</p>"
+        )
         return self._open(QMessageBox(QMessageBox.Information, "About vitstudio", text, QMessageBox.Ok, self))
 
     def _open(self, box: QMessageBox) -> QMessageBox:
@@ -311,9 +338,12 @@ class MainWindow(QMainWindow):
             self.data_panel.shutdown()
 
     def _ask_stop_before_close(self) -> None:
-        box = QMessageBox(QMessageBox.Question, "Training is running",
-                          "A run is still training. Stop it (a resumable checkpoint is saved) and close, "
-                          "or keep it training?", parent=self)
+        box = QMessageBox(
+            QMessageBox.Question,
+            "Training is running",
+            "A run is still training. Stop it (a resumable checkpoint is saved) and close, or keep it training?",
+            parent=self,
+        )
         stop = box.addButton("Stop and close", QMessageBox.AcceptRole)
         box.addButton("Keep training", QMessageBox.RejectRole)
         box.setDefaultButton(stop)
@@ -343,4 +373,3 @@ class MainWindow(QMainWindow):
         if self.settings.value("window_state") is not None:
             self.restoreState(self.settings.value("window_state"))
         self.tabs.setCurrentIndex(int(self.settings.value("tab", 0)))
-

@@ -4,6 +4,7 @@ Each timer tick redraws at most one plot (the one waiting longest), so no single
 loop paints all four: a pyqtgraph repaint is Python work that competes for the GIL with the training
 thread, and four in a row were the UI's longest stall.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -15,10 +16,20 @@ X_AXES = {"step": "step", "epoch": "epoch", "time": "wall time (s)"}
 REDRAW_HZ = 20
 SMOOTHING = 0.6  # weight of the past in the smoothed loss (debiased exponential moving average, as TensorBoard)
 # plot -> (title, y label); series -> the plot that shows it
-PLOTS = {"loss": ("Loss", ""), "top1": ("Validation top-1", "%"), "lr": ("Learning rate", ""),
-         "images_per_sec": ("Throughput", "images / s")}
-SERIES = {"loss": "loss", "smooth": "loss", "val_loss": "loss", "top1": "top1", "lr": "lr",
-          "images_per_sec": "images_per_sec"}
+PLOTS = {
+    "loss": ("Loss", ""),
+    "top1": ("Validation top-1", "%"),
+    "lr": ("Learning rate", ""),
+    "images_per_sec": ("Throughput", "images / s"),
+}
+SERIES = {
+    "loss": "loss",
+    "smooth": "loss",
+    "val_loss": "loss",
+    "top1": "top1",
+    "lr": "lr",
+    "images_per_sec": "images_per_sec",
+}
 
 
 class Series:

@@ -1,11 +1,12 @@
 """Work off the UI thread: a `Trainer` runs in a QThread and its events reach the UI as queued signals; the
 inspector's analyses run through a `LatestRequestRunner`, which delivers only each slot's latest result."""
+
 from __future__ import annotations
 
 import threading
 import time
 import traceback
-from typing import Callable
+from collections.abc import Callable
 
 from PySide6.QtCore import QObject, QRunnable, QThread, QThreadPool, Signal
 
@@ -97,7 +98,7 @@ class _Job(QRunnable):
             return  # superseded before it started: skip the work
         try:
             result = self.fn()
-        except Exception as e:  # noqa: BLE001  (shown to the user, never crashes the window)
+        except Exception as e:
             self.runner._signals.failed.emit(self.slot, self.generation, f"{type(e).__name__}: {e}")
         else:
             self.runner._signals.finished.emit(self.slot, self.generation, result)

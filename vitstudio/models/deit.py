@@ -4,6 +4,7 @@ Plain DeiT models are `VisionTransformer`s (see `variants.py`). The distilled mo
 (position embedding N + 2) read by its own head `head_dist`: in training mode it returns
 `(cls_logits, dist_logits)`, in eval mode their mean, as the paper does at inference.
 """
+
 from __future__ import annotations
 
 import torch
@@ -65,8 +66,14 @@ class DistillationLoss(nn.Module):
     `'none'`, plain logits. The teacher is kept in eval mode and never receives gradients.
     """
 
-    def __init__(self, base_criterion: nn.Module, teacher: nn.Module | None, kind: str = "hard",
-                 alpha: float = 0.5, tau: float = 1.0):
+    def __init__(
+        self,
+        base_criterion: nn.Module,
+        teacher: nn.Module | None,
+        kind: str = "hard",
+        alpha: float = 0.5,
+        tau: float = 1.0,
+    ):
         super().__init__()
         if kind not in DISTILLATION_KINDS:
             raise ValueError(f"distillation kind must be one of {DISTILLATION_KINDS}, got {kind!r}")
@@ -92,14 +99,23 @@ class DistillationLoss(nn.Module):
         if self.kind == "none":
             return base_loss
         if outputs_kd is None:
-            raise ValueError("distillation needs the model's (cls_logits, dist_logits): use a distilled model "
-                             "in training mode")
+            raise ValueError(
+                "distillation needs the model's (cls_logits, dist_logits): use a distilled model in training mode"
+            )
         with torch.no_grad():
             teacher_logits = self.teacher(inputs)
         if self.kind == "soft":
             t = self.tau
-            distill = F.kl_div(F.log_softmax(outputs_kd / t, dim=1), F.log_softmax(teacher_logits / t, dim=1),
-                               reduction="sum", log_target=True) * (t * t) / outputs_kd.numel()
+            distill = (
+                F.kl_div(
+                    F.log_softmax(outputs_kd / t, dim=1),
+                    F.log_softmax(teacher_logits / t, dim=1),
+                    reduction="sum",
+                    log_target=True,
+                )
+                * (t * t)
+                / outputs_kd.numel()
+            )
         else:
             distill = F.cross_entropy(outputs_kd, teacher_logits.argmax(dim=1))
         return base_loss * (1 - self.alpha) + distill * self.alpha

@@ -4,6 +4,7 @@
 a BiT ResNetV2 (`resnetv2.py`, GroupNorm, as in the paper and timm's `vit_*_r*` models) or a torchvision
 ResNet 18/34/50 cut after its third stage (stride 16, BatchNorm).
 """
+
 from __future__ import annotations
 
 from collections import OrderedDict
@@ -35,8 +36,10 @@ class HybridEmbed(nn.Module):
         self.reduction = tuple(backbone.reduction * p for p in self.patch_size)
         for side, r in zip(self.img_size, self.reduction):
             if side % r:
-                raise ValueError(f"image size {self.img_size} is not divisible by the backbone stride "
-                                 f"{backbone.reduction} x patch size {self.patch_size}")
+                raise ValueError(
+                    f"image size {self.img_size} is not divisible by the backbone stride "
+                    f"{backbone.reduction} x patch size {self.patch_size}"
+                )
         self.grid_size = (self.img_size[0] // self.reduction[0], self.img_size[1] // self.reduction[1])
         self.num_patches = self.grid_size[0] * self.grid_size[1]
         self.strict_img_size = True
@@ -65,14 +68,16 @@ class TorchvisionResNet(nn.Sequential):
             net.conv1 = nn.Conv2d(in_chans, net.conv1.out_channels, 7, 2, 3, bias=False)
         if cifar_stem:
             adapt_to_small_images(net)
-        super().__init__(OrderedDict((n, getattr(net, n)) for n in
-                                     ("conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3")))
+        super().__init__(
+            OrderedDict((n, getattr(net, n)) for n in ("conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3"))
+        )
         self.num_features = net.layer4[0].conv1.in_channels
         self.reduction = 4 if cifar_stem else 16
 
 
-def create_backbone(backbone: str = "resnetv2", in_chans: int = 3, layers=(3, 4, 9), padding: str = "same",
-                    cifar_stem: bool = False) -> nn.Module:
+def create_backbone(
+    backbone: str = "resnetv2", in_chans: int = 3, layers=(3, 4, 9), padding: str = "same", cifar_stem: bool = False
+) -> nn.Module:
     """`resnetv2` (stage depths `layers`, empty = stem only; `padding` 'same' or 'symmetric'),
     or a torchvision ResNet (`cifar_stem` for small images)."""
     if backbone == "resnetv2":
@@ -82,8 +87,15 @@ def create_backbone(backbone: str = "resnetv2", in_chans: int = 3, layers=(3, 4,
     raise ValueError(f"backbone must be one of {BACKBONES}, got {backbone!r}")
 
 
-def hybrid_vit(backbone: str = "resnetv2", layers=(3, 4, 9), padding: str = "same", cifar_stem: bool = False,
-               patch_size=1, in_chans: int = 3, **kwargs) -> VisionTransformer:
+def hybrid_vit(
+    backbone: str = "resnetv2",
+    layers=(3, 4, 9),
+    padding: str = "same",
+    cifar_stem: bool = False,
+    patch_size=1,
+    in_chans: int = 3,
+    **kwargs,
+) -> VisionTransformer:
     """A ViT whose tokens are a CNN's features; `kwargs` are `VisionTransformer`'s (`patch_size` is on the map)."""
     net = create_backbone(backbone, in_chans, layers, padding, cifar_stem)
     return VisionTransformer(embed_layer=partial(HybridEmbed, net), patch_size=patch_size, in_chans=in_chans, **kwargs)

@@ -1,4 +1,5 @@
 """Building blocks of a Vision Transformer, with timm's parameter names."""
+
 from __future__ import annotations
 
 from functools import partial
@@ -38,9 +39,11 @@ class PatchEmbed(nn.Module):
 def check_img_size(x: torch.Tensor, img_size, multiple, strict: bool) -> None:
     """Explain a wrong input size instead of failing later with a shape error."""
     H, W = x.shape[-2:]
-    if strict and (H, W) != tuple(img_size):
-        raise ValueError(f"input image is {H}x{W} but the model was built for {img_size[0]}x{img_size[1]}; "
-                         "build it with that img_size or with dynamic_img_size=True")
+    if strict and tuple(img_size) != (H, W):
+        raise ValueError(
+            f"input image is {H}x{W} but the model was built for {img_size[0]}x{img_size[1]}; "
+            "build it with that img_size or with dynamic_img_size=True"
+        )
     if H % multiple[0] or W % multiple[1]:
         raise ValueError(f"input image {H}x{W} is not divisible by the patch size {multiple[0]}x{multiple[1]}")
 

@@ -6,6 +6,7 @@ blocks, norm; no head) plus the MAE decoder. Its parameter names are those of th
 `decoder_pos_embed`, `decoder_blocks.N`, `decoder_norm`, `decoder_pred`), so their checkpoints load
 directly and the encoder part loads into a classification ViT (`weights.pretrained_to_vit`).
 """
+
 from __future__ import annotations
 
 import torch
@@ -68,21 +69,44 @@ class MaskedAutoencoderViT(VisionTransformer):
     mask: (B, N), 1 where the patch was removed. The loss is the MSE over removed patches only.
     """
 
-    def __init__(self, img_size=224, patch_size=16, in_chans=3, embed_dim=1024, depth=24, num_heads=16,
-                 decoder_embed_dim=512, decoder_depth=8, decoder_num_heads=16, mlp_ratio=4.0,
-                 norm_pix_loss=False, qkv_bias=True, drop_path_rate=0.0):
-        super().__init__(img_size=img_size, patch_size=patch_size, in_chans=in_chans, num_classes=0,
-                         embed_dim=embed_dim, depth=depth, num_heads=num_heads, mlp_ratio=mlp_ratio,
-                         qkv_bias=qkv_bias, pos_embed="sincos_2d", drop_path_rate=drop_path_rate)
+    def __init__(
+        self,
+        img_size=224,
+        patch_size=16,
+        in_chans=3,
+        embed_dim=1024,
+        depth=24,
+        num_heads=16,
+        decoder_embed_dim=512,
+        decoder_depth=8,
+        decoder_num_heads=16,
+        mlp_ratio=4.0,
+        norm_pix_loss=False,
+        qkv_bias=True,
+        drop_path_rate=0.0,
+    ):
+        super().__init__(
+            img_size=img_size,
+            patch_size=patch_size,
+            in_chans=in_chans,
+            num_classes=0,
+            embed_dim=embed_dim,
+            depth=depth,
+            num_heads=num_heads,
+            mlp_ratio=mlp_ratio,
+            qkv_bias=qkv_bias,
+            pos_embed="sincos_2d",
+            drop_path_rate=drop_path_rate,
+        )
         self.in_chans = in_chans
         self.patch_size = to_2tuple(patch_size)
         self.norm_pix_loss = norm_pix_loss
         self.decoder_embed = nn.Linear(embed_dim, decoder_embed_dim)
         self.mask_token = nn.Parameter(torch.zeros(1, 1, decoder_embed_dim))
         self.register_buffer("decoder_pos_embed", sincos_2d(decoder_embed_dim, self.grid_size, self.num_prefix_tokens))
-        self.decoder_blocks = nn.ModuleList([
-            Block(decoder_embed_dim, decoder_num_heads, mlp_ratio, qkv_bias=qkv_bias) for _ in range(decoder_depth)
-        ])
+        self.decoder_blocks = nn.ModuleList(
+            [Block(decoder_embed_dim, decoder_num_heads, mlp_ratio, qkv_bias=qkv_bias) for _ in range(decoder_depth)]
+        )
         self.decoder_norm = LayerNorm(decoder_embed_dim)
         self.decoder_pred = nn.Linear(decoder_embed_dim, self.patch_size[0] * self.patch_size[1] * in_chans)
         self._init_mae_weights()

@@ -9,6 +9,7 @@ The mean colour is taken on un-normalised pixels: inputs are assumed normalised 
 with the constructor's `mean` and `std` (default 0.5 / 0.5, the ViT paper's [-1, 1] scaling; pass your
 data's statistics, e.g. `DatasetBundle.mean/std`), and `x` is in [0, 1].
 """
+
 from __future__ import annotations
 
 import torch
@@ -31,13 +32,25 @@ class MaskedPatchPredictionViT(VisionTransformer):
     highest-noise (uncorrupted) patches of the same image.
     """
 
-    def __init__(self, img_size=224, patch_size=16, in_chans=3, target="color", color_bits=3,
-                 mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5), replace_probs=(0.8, 0.1, 0.1), **kwargs):
+    def __init__(
+        self,
+        img_size=224,
+        patch_size=16,
+        in_chans=3,
+        target="color",
+        color_bits=3,
+        mean=(0.5, 0.5, 0.5),
+        std=(0.5, 0.5, 0.5),
+        replace_probs=(0.8, 0.1, 0.1),
+        **kwargs,
+    ):
         if target not in TARGETS:
             raise ValueError(f"target must be one of {TARGETS}, got {target!r}")
         if len(replace_probs) != 3 or min(replace_probs) < 0 or abs(sum(replace_probs) - 1) > 1e-6:
-            raise ValueError(f"replace_probs (mask token, random patch, unchanged) must be 3 shares summing to 1, "
-                             f"got {tuple(replace_probs)}")
+            raise ValueError(
+                f"replace_probs (mask token, random patch, unchanged) must be 3 shares summing to 1, "
+                f"got {tuple(replace_probs)}"
+            )
         if len(mean) != in_chans or len(std) != in_chans:
             raise ValueError(f"mean and std need one value per input channel ({in_chans})")
         kwargs["num_classes"] = 0
@@ -67,10 +80,11 @@ class MaskedPatchPredictionViT(VisionTransformer):
         n_token = round(n_corrupt * self.replace_probs[0])
         n_random = min(round(n_corrupt * self.replace_probs[1]), n_corrupt - n_token)
         order = torch.argsort(noise, dim=1)
-        to_token, to_random = order[:, :n_token], order[:, n_token:n_token + n_random]
+        to_token, to_random = order[:, :n_token], order[:, n_token : n_token + n_random]
         sources = order.flip(1)[:, :n_random]  # highest noise: never corrupted while n_corrupt + n_random <= N
-        out = x.scatter(1, to_random.unsqueeze(-1).expand(-1, -1, D),
-                        torch.gather(x, 1, sources.unsqueeze(-1).expand(-1, -1, D)))
+        out = x.scatter(
+            1, to_random.unsqueeze(-1).expand(-1, -1, D), torch.gather(x, 1, sources.unsqueeze(-1).expand(-1, -1, D))
+        )
         out = out.scatter(1, to_token.unsqueeze(-1).expand(-1, -1, D), self.mask_token.expand(B, n_token, D).to(x))
         mask = torch.zeros(B, N, device=x.device).scatter_(1, order[:, :n_corrupt], 1.0)
         return out, mask
@@ -79,7 +93,7 @@ class MaskedPatchPredictionViT(VisionTransformer):
         """(B, C, H, W) normalised images -> (B, N) index of each patch's mean colour, `color_bits` per channel."""
         pixels = (imgs * self.pixel_std + self.pixel_mean).clamp(0, 1)
         color = F.avg_pool2d(pixels, self.patch_embed.patch_size).flatten(2).transpose(1, 2)  # (B, N, C)
-        levels = 2 ** self.color_bits
+        levels = 2**self.color_bits
         bins = (color * levels).floor().clamp(max=levels - 1).long()
         weights = levels ** torch.arange(bins.shape[-1] - 1, -1, -1, device=bins.device)
         return (bins * weights).sum(-1)
@@ -90,7 +104,7 @@ class MaskedPatchPredictionViT(VisionTransformer):
         B, gh, gw, D = grid.shape
         x, mask = self.corrupt(grid.reshape(B, gh * gw, D), mask_ratio, noise)
         x = self.norm(self.blocks(self._pos_embed(x.reshape(B, gh, gw, D))))
-        pred = self.mpp_head(x[:, self.num_prefix_tokens:])
+        pred = self.mpp_head(x[:, self.num_prefix_tokens :])
         corrupted = mask.bool()
         if self.target == "color":
             loss = F.cross_entropy(pred[corrupted], self.mean_color_class(imgs)[corrupted])

@@ -1,4 +1,5 @@
 """Position embeddings: fixed 2-D sin-cos tables and resampling of learned tables to a new grid."""
+
 from __future__ import annotations
 
 import math

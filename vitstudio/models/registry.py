@@ -1,8 +1,9 @@
 """Named models: `create_model(name, **overrides)` and `list_models()`, as in timm."""
+
 from __future__ import annotations
 
 import fnmatch
-from typing import Callable
+from collections.abc import Callable
 
 from torch import nn
 
@@ -47,4 +48,6 @@ def _lookup(name: str):
         return _MODELS[name]
     except KeyError:
         close = fnmatch.filter(_MODELS, f"*{name.split('_')[0]}*")[:8]
-        raise KeyError(f"unknown model {name!r}; see list_models(){' (e.g. ' + ', '.join(close) + ')' if close else ''}") from None
+        raise KeyError(
+            f"unknown model {name!r}; see list_models(){' (e.g. ' + ', '.join(close) + ')' if close else ''}"
+        ) from None

@@ -5,6 +5,7 @@ followed by GroupNorm (32 groups, eps 1e-5). With `padding='same'` convolutions 
 like TensorFlow's 'SAME' (asymmetric, computed from the input size), which the Google checkpoints and timm's
 `vit_*_r*` models need for numerical parity; `padding='symmetric'` is PyTorch's usual k//2 padding.
 """
+
 from __future__ import annotations
 
 import math
@@ -37,8 +38,9 @@ class StdConv2d(nn.Conv2d):
             raise ValueError(f"padding must be one of {PADDINGS}, got {padding!r}")
         # 'same' with stride 1 and an odd kernel is the symmetric k//2: pad statically then.
         self.dynamic_pad = padding == "same" and stride > 1
-        super().__init__(in_chs, out_chs, kernel_size, stride, padding=0 if self.dynamic_pad else kernel_size // 2,
-                         bias=bias)
+        super().__init__(
+            in_chs, out_chs, kernel_size, stride, padding=0 if self.dynamic_pad else kernel_size // 2, bias=bias
+        )
         self.eps = eps
 
     def standardized_weight(self) -> torch.Tensor:
@@ -121,10 +123,12 @@ class Bottleneck(nn.Module):
 class ResNetStage(nn.Module):
     def __init__(self, in_chs, out_chs, stride, depth, conv, norm):
         super().__init__()
-        self.blocks = nn.Sequential(*[
-            Bottleneck(in_chs if i == 0 else out_chs, out_chs, stride if i == 0 else 1, conv, norm)
-            for i in range(depth)
-        ])
+        self.blocks = nn.Sequential(
+            *[
+                Bottleneck(in_chs if i == 0 else out_chs, out_chs, stride if i == 0 else 1, conv, norm)
+                for i in range(depth)
+            ]
+        )
 
     def forward(self, x):
         return self.blocks(x)
@@ -138,8 +142,16 @@ class ResNetV2(nn.Module):
     stride 2 except the first.
     """
 
-    def __init__(self, layers=(3, 4, 9), channels=(256, 512, 1024, 2048), in_chans=3, stem_chs=64,
-                 padding="same", conv_eps=1e-8, gn_eps=1e-5):
+    def __init__(
+        self,
+        layers=(3, 4, 9),
+        channels=(256, 512, 1024, 2048),
+        in_chans=3,
+        stem_chs=64,
+        padding="same",
+        conv_eps=1e-8,
+        gn_eps=1e-5,
+    ):
         super().__init__()
         if not layers or len(layers) > len(channels):
             raise ValueError(f"layers must name 1 to {len(channels)} stage depths, got {tuple(layers)}")
@@ -178,4 +190,3 @@ def init_conv_weights(module: nn.Module) -> None:
     for m in module.modules():
         if isinstance(m, nn.Conv2d):
             nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-

@@ -7,6 +7,7 @@ arithmetic) and cached. Tests check every formula against counts on built models
 against `parameters()`, MACs against `torch.utils.flop_counter`, activations against the tensors
 autograd saves.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
@@ -37,18 +38,30 @@ class ModelStats:
 
     def __add__(self, other: ModelStats) -> ModelStats:
         """Two parts in sequence: the second's sequence length is the model's."""
-        return ModelStats(self.params + other.params, self.macs + other.macs, other.seq_len,
-                          self.activations + other.activations, other.patches)
+        return ModelStats(
+            self.params + other.params,
+            self.macs + other.macs,
+            other.seq_len,
+            self.activations + other.activations,
+            other.patches,
+        )
 
 
-def encoder_stats(tokens: int, dim: int, depth: int, num_heads: int, mlp_ratio: float = 4.0,
-                  qkv_bias: bool = True) -> ModelStats:
+def encoder_stats(
+    tokens: int, dim: int, depth: int, num_heads: int, mlp_ratio: float = 4.0, qkv_bias: bool = True
+) -> ModelStats:
     """`depth` pre-norm blocks over `tokens` tokens of width `dim` (fused attention)."""
     hidden = int(dim * mlp_ratio)
     params = (
         4 * dim  # two LayerNorms
-        + 3 * dim * dim + (3 * dim if qkv_bias else 0) + dim * dim + dim  # qkv, proj
-        + dim * hidden + hidden + hidden * dim + dim  # fc1, fc2
+        + 3 * dim * dim
+        + (3 * dim if qkv_bias else 0)
+        + dim * dim
+        + dim  # qkv, proj
+        + dim * hidden
+        + hidden
+        + hidden * dim
+        + dim  # fc1, fc2
     )
     # qkv and proj, the two MLP layers, then q k^T and attn @ v (tokens^2 * dim each, whatever the heads)
     macs = tokens * (4 * dim * dim + 2 * dim * hidden) + 2 * tokens * tokens * dim
@@ -63,9 +76,24 @@ def linear(n_in: int, n_out: int, rows: int = 1) -> ModelStats:
     return ModelStats(n_in * n_out + n_out, rows * n_in * n_out, rows, rows * n_in)
 
 
-def vit_stats(img_size=224, patch_size=16, in_chans=3, num_classes=1000, embed_dim=768, depth=12, num_heads=12,
-              mlp_ratio=4.0, qkv_bias=True, class_token=True, pos_embed="learned", representation_size=None,
-              num_extra_tokens=0, global_pool="token", fc_norm=None, **_training_only) -> ModelStats:
+def vit_stats(
+    img_size=224,
+    patch_size=16,
+    in_chans=3,
+    num_classes=1000,
+    embed_dim=768,
+    depth=12,
+    num_heads=12,
+    mlp_ratio=4.0,
+    qkv_bias=True,
+    class_token=True,
+    pos_embed="learned",
+    representation_size=None,
+    num_extra_tokens=0,
+    global_pool="token",
+    fc_norm=None,
+    **_training_only,
+) -> ModelStats:
     """Figures of `VisionTransformer(**kwargs)`; options that only act in training (dropouts) are ignored."""
     (h, w), (ph, pw) = to_2tuple(img_size), to_2tuple(patch_size)
     gh, gw = h // ph, w // pw
@@ -81,9 +109,12 @@ def vit_stats(img_size=224, patch_size=16, in_chans=3, num_classes=1000, embed_d
     if num_classes > 0:
         head = head + linear(representation_size or embed_dim, num_classes)
     params = (
-        patch_in * embed_dim + embed_dim  # patch projection
-        + prefix * embed_dim + pos_params
-        + blocks.params + 2 * embed_dim  # blocks, final norm
+        patch_in * embed_dim
+        + embed_dim  # patch projection
+        + prefix * embed_dim
+        + pos_params
+        + blocks.params
+        + 2 * embed_dim  # blocks, final norm
         + head.params
     )
     macs = patches * patch_in * embed_dim + blocks.macs + head.macs
@@ -97,12 +128,16 @@ def vit_stats(img_size=224, patch_size=16, in_chans=3, num_classes=1000, embed_d
 def deit_stats(num_classes=1000, embed_dim=768, **kwargs) -> ModelStats:
     """DeiT with distillation: a second prefix token and a second head (`head_dist`)."""
     s = vit_stats(num_classes=num_classes, embed_dim=embed_dim, num_extra_tokens=1, **kwargs)
-    return s if num_classes <= 0 else replace(s, params=s.params + embed_dim * num_classes + num_classes,
-                                              macs=s.macs + embed_dim * num_classes)
+    return (
+        s
+        if num_classes <= 0
+        else replace(s, params=s.params + embed_dim * num_classes + num_classes, macs=s.macs + embed_dim * num_classes)
+    )
 
 
-def mpp_stats(img_size=224, patch_size=16, in_chans=3, target="color", color_bits=3, embed_dim=768,
-              mask_ratio=None, **kwargs) -> ModelStats:
+def mpp_stats(
+    img_size=224, patch_size=16, in_chans=3, target="color", color_bits=3, embed_dim=768, mask_ratio=None, **kwargs
+) -> ModelStats:
     """Masked patch prediction: a ViT without a classifier, a [mask] embedding and a per-patch head."""
     kwargs.update(num_classes=0)
     s = vit_stats(img_size=img_size, patch_size=patch_size, in_chans=in_chans, embed_dim=embed_dim, **kwargs)
@@ -112,13 +147,29 @@ def mpp_stats(img_size=224, patch_size=16, in_chans=3, target="color", color_bit
     head = linear(embed_dim, out, patches)
     # the loss keeps the log-probabilities (or errors) of the masked patches only
     masked = int(patches * (MPP_MASK_RATIO if mask_ratio is None else mask_ratio))
-    return replace(s, params=s.params + embed_dim + head.params, macs=s.macs + head.macs,
-                   activations=s.activations + head.activations + masked * out)
+    return replace(
+        s,
+        params=s.params + embed_dim + head.params,
+        macs=s.macs + head.macs,
+        activations=s.activations + head.activations + masked * out,
+    )
 
 
-def mae_stats(img_size=224, patch_size=16, in_chans=3, embed_dim=1024, depth=24, num_heads=16,
-              decoder_embed_dim=512, decoder_depth=8, decoder_num_heads=16, mlp_ratio=4.0, qkv_bias=True,
-              mask_ratio=None, **_training_only) -> ModelStats:
+def mae_stats(
+    img_size=224,
+    patch_size=16,
+    in_chans=3,
+    embed_dim=1024,
+    depth=24,
+    num_heads=16,
+    decoder_embed_dim=512,
+    decoder_depth=8,
+    decoder_num_heads=16,
+    mlp_ratio=4.0,
+    qkv_bias=True,
+    mask_ratio=None,
+    **_training_only,
+) -> ModelStats:
     """MAE: the encoder sees the visible patches only (its `seq_len`), the decoder all of them."""
     (h, w), (ph, pw) = to_2tuple(img_size), to_2tuple(patch_size)
     patches, patch_in = (h // ph) * (w // pw), in_chans * ph * pw
@@ -126,23 +177,49 @@ def mae_stats(img_size=224, patch_size=16, in_chans=3, embed_dim=1024, depth=24,
     encoder = encoder_stats(visible, embed_dim, depth, num_heads, mlp_ratio, qkv_bias)
     decoder = encoder_stats(patches + 1, decoder_embed_dim, decoder_depth, decoder_num_heads, mlp_ratio, qkv_bias)
     embed, pred = linear(embed_dim, decoder_embed_dim, visible), linear(decoder_embed_dim, patch_in, patches + 1)
-    params = (patch_in * embed_dim + embed_dim + embed_dim  # patch projection, class token
-              + encoder.params + 2 * embed_dim + embed.params + decoder_embed_dim  # norm, decoder embed, mask token
-              + decoder.params + 2 * decoder_embed_dim + pred.params)  # decoder norm and prediction
+    params = (
+        patch_in * embed_dim
+        + embed_dim
+        + embed_dim  # patch projection, class token
+        + encoder.params
+        + 2 * embed_dim
+        + embed.params
+        + decoder_embed_dim  # norm, decoder embed, mask token
+        + decoder.params
+        + 2 * decoder_embed_dim
+        + pred.params
+    )  # decoder norm and prediction
     macs = patches * patch_in * embed_dim + encoder.macs + embed.macs + decoder.macs + pred.macs
-    activations = (in_chans * h * w + encoder.activations + visible * (2 * embed_dim + 2) + embed.activations
-                   + decoder.activations + (patches + 1) * (2 * decoder_embed_dim + 2) + pred.activations)
+    activations = (
+        in_chans * h * w
+        + encoder.activations
+        + visible * (2 * embed_dim + 2)
+        + embed.activations
+        + decoder.activations
+        + (patches + 1) * (2 * decoder_embed_dim + 2)
+        + pred.activations
+    )
     return ModelStats(params, macs, visible, activations, patches)
 
 
-def hybrid_stats(backbone="resnetv2", layers=(3, 4, 9), padding="same", cifar_stem=False, img_size=224,
-                 patch_size=1, in_chans=3, **kwargs) -> ModelStats:
+def hybrid_stats(
+    backbone="resnetv2",
+    layers=(3, 4, 9),
+    padding="same",
+    cifar_stem=False,
+    img_size=224,
+    patch_size=1,
+    in_chans=3,
+    **kwargs,
+) -> ModelStats:
     """A CNN (counted) whose feature map a ViT (analytic) reads with `patch_size` patches."""
-    cnn, channels, reduction = backbone_stats(backbone, tuple(layers), padding, cifar_stem, in_chans,
-                                              to_2tuple(img_size))
+    cnn, channels, reduction = backbone_stats(
+        backbone, tuple(layers), padding, cifar_stem, in_chans, to_2tuple(img_size)
+    )
     h, w = to_2tuple(img_size)
-    return cnn + vit_stats(img_size=(h // reduction, w // reduction), patch_size=patch_size, in_chans=channels,
-                           **kwargs)
+    return cnn + vit_stats(
+        img_size=(h // reduction, w // reduction), patch_size=patch_size, in_chans=channels, **kwargs
+    )
 
 
 @lru_cache(maxsize=64)

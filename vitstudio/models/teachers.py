@@ -5,6 +5,7 @@ any torchvision classification model (ResNet, RegNet, ConvNeXt, EfficientNet, ..
 with `num_classes` outputs and, for small images, with its stem adapted (3x3 stride-1 first conv, no
 max-pool) so a 32x32 input is not reduced to a single pixel.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -34,8 +35,9 @@ def torchvision_classifiers() -> list[str]:
     return torchvision.models.list_models(module=torchvision.models)
 
 
-def create_teacher(name: str, num_classes: int, img_size: int = 224, weights=None,
-                   adapt_stem: bool | None = None) -> nn.Module:
+def create_teacher(
+    name: str, num_classes: int, img_size: int = 224, weights=None, adapt_stem: bool | None = None
+) -> nn.Module:
     """A frozen teacher in eval mode.
 
     name: a torchvision classification model (`resnet50`, `regnet_y_400mf`, ...), a vitstudio model name,

@@ -2,9 +2,11 @@
 
 Parameter names follow timm's `VisionTransformer`, so timm state dicts load with `strict=True`.
 """
+
 from __future__ import annotations
 
-from typing import Callable, Literal
+from collections.abc import Callable
+from typing import Literal
 
 import torch
 from torch import nn
@@ -80,9 +82,12 @@ class VisionTransformer(nn.Module):
         self.pos_drop = nn.Dropout(pos_drop_rate)
 
         dpr = torch.linspace(0, drop_path_rate, depth).tolist()
-        self.blocks = nn.Sequential(*[
-            Block(embed_dim, num_heads, mlp_ratio, qkv_bias, proj_drop_rate, attn_drop_rate, dpr[i]) for i in range(depth)
-        ])
+        self.blocks = nn.Sequential(
+            *[
+                Block(embed_dim, num_heads, mlp_ratio, qkv_bias, proj_drop_rate, attn_drop_rate, dpr[i])
+                for i in range(depth)
+            ]
+        )
         self.norm = nn.Identity() if use_fc_norm else LayerNorm(embed_dim)
         self.fc_norm = LayerNorm(embed_dim) if use_fc_norm else nn.Identity()
         self.head_drop = nn.Dropout(drop_rate)
@@ -129,8 +134,11 @@ class VisionTransformer(nn.Module):
 
     def no_weight_decay(self) -> set[str]:
         """Names of parameters that should not be decayed (tokens and position tables)."""
-        return {n for n in ("cls_token", "dist_token", "pos_embed", "pos_embed_h", "pos_embed_w")
-                if isinstance(getattr(self, n, None), nn.Parameter)}
+        return {
+            n
+            for n in ("cls_token", "dist_token", "pos_embed", "pos_embed_h", "pos_embed_w")
+            if isinstance(getattr(self, n, None), nn.Parameter)
+        }
 
     def reset_classifier(self, num_classes: int) -> None:
         """Replace the head with a freshly initialised one for `num_classes` (0 removes it)."""
@@ -155,7 +163,9 @@ class VisionTransformer(nn.Module):
             h = resample_1d(self.pos_embed_h, grid[0])
             w = resample_1d(self.pos_embed_w, grid[1])
             gh, gw = h.shape[1], w.shape[1]
-            return torch.cat([h[:, :, None].expand(-1, gh, gw, -1), w[:, None].expand(-1, gh, gw, -1)], -1).flatten(1, 2)
+            return torch.cat([h[:, :, None].expand(-1, gh, gw, -1), w[:, None].expand(-1, gh, gw, -1)], -1).flatten(
+                1, 2
+            )
         if tuple(grid) == tuple(self.grid_size):
             return self.pos_embed
         if kind == "sincos_2d":
@@ -189,7 +199,7 @@ class VisionTransformer(nn.Module):
 
     def pool(self, x: torch.Tensor) -> torch.Tensor:
         if self.global_pool == "avg":
-            return x[:, self.num_prefix_tokens:].mean(dim=1)
+            return x[:, self.num_prefix_tokens :].mean(dim=1)
         return x[:, 0]
 
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
@@ -207,7 +217,9 @@ class VisionTransformer(nn.Module):
         pos = state_dict.get("pos_embed")
         if self.pos_embed_kind == "learned" and pos is not None and pos.shape != self.pos_embed.shape:
             state_dict = dict(state_dict)
-            state_dict["pos_embed"] = resample_abs_pos_embed(pos, self.grid_size, num_prefix_tokens=self.num_prefix_tokens)
+            state_dict["pos_embed"] = resample_abs_pos_embed(
+                pos, self.grid_size, num_prefix_tokens=self.num_prefix_tokens
+            )
         return super().load_state_dict(state_dict, strict=strict, assign=assign)
 
 

@@ -4,6 +4,7 @@ A checkpoint holds only tensors and plain containers (dicts, lists, numbers, str
 `torch.load(..., weights_only=True)` reads it; a file that is corrupt, truncated or holds other objects
 raises `CheckpointError` naming the file.
 """
+
 from __future__ import annotations
 
 import os
@@ -47,13 +48,16 @@ def load_checkpoint(path: Path, map_location="cpu") -> dict:
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as e:  # torch raises several types for truncated zips, bad pickles and forbidden globals
-        raise CheckpointError(f"checkpoint {path} is corrupt, truncated or not a plain-tensor checkpoint "
-                              f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from None
+        raise CheckpointError(
+            f"checkpoint {path} is corrupt, truncated or not a plain-tensor checkpoint "
+            f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})"
+        ) from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a vitstudio training checkpoint")
     if state.get("version", 0) > VERSION:
-        raise CheckpointError(f"checkpoint {path} has format version {state['version']}; "
-                              f"this vitstudio reads up to {VERSION}")
+        raise CheckpointError(
+            f"checkpoint {path} has format version {state['version']}; this vitstudio reads up to {VERSION}"
+        )
     return state
 
 

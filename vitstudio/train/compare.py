@@ -3,6 +3,7 @@
 The GUI's runs panel and `vitstudio runs compare` both use these functions; runs are read through the
 run store (`Run.summary()` for the table, `Run.metrics()` for curves, `Run.config()` for the diff).
 """
+
 from __future__ import annotations
 
 import csv
@@ -24,6 +25,7 @@ MISSING = object()  # a config field one run has and another has not
 
 
 # -- curves -------------------------------------------------------------------------------------
+
 
 def x_values(curve: Curve, axis: str, batch_size: int, world_size: int = 1) -> np.ndarray:
     """The x coordinates of `curve` on `axis` (see `X_AXES`). Images seen are steps times `batch_size` times
@@ -79,6 +81,7 @@ def ema(values, weight: float) -> np.ndarray:
 
 # -- the runs table -----------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Column:
     """A column of the runs table: `value` (for sorting and CSV) and `text` (for display) of a run summary."""
@@ -125,31 +128,76 @@ def format_duration(seconds: float | None) -> str:
     return f"{s // 3600}h {s % 3600 // 60:02d}m"
 
 
-COLUMNS = {c.key: c for c in (
-    Column("name", "run", lambda s: s["name"]),
-    Column("state", "status", lambda s: s["state"]),
-    Column("objective", "objective", lambda s: s["objective"]),
-    Column("model", "model", lambda s: s["model"]),
-    Column("data", "dataset", lambda s: s["data"]),
-    Column("epoch", "epochs", lambda s: s["epoch"],
-           lambda s: f"{s['epoch'] or 0:.2f} / {s['epochs']}" if s.get("epochs") else ""),
-    Column("best_top1", "best top-1 %", _eval("best", "top1"), _fixed(_eval("best", "top1"), 2)),
-    Column("last_top1", "last top-1 %", _eval("last_eval", "top1"), _fixed(_eval("last_eval", "top1"), 2)),
-    Column("best_val_loss", "best val loss", _eval("best", "val_loss"), _fixed(_eval("best", "val_loss"), 4)),
-    Column("last_val_loss", "last val loss", _eval("last_eval", "val_loss"), _fixed(_eval("last_eval", "val_loss"), 4)),
-    Column("params", "params", lambda s: s.get("params"), lambda s: format_count(s.get("params"))),
-    Column("seconds", "time", lambda s: s.get("seconds"), lambda s: format_duration(s.get("seconds"))),
-    Column("images_per_sec", "images/s", lambda s: s.get("images_per_sec"), _fixed(lambda s: s.get("images_per_sec"), 0)),
-    Column("created", "created", lambda s: s.get("created"),
-           lambda s: time.strftime("%Y-%m-%d %H:%M", time.localtime(s["created"])) if s.get("created") else ""),
-    Column("tags", "tags", lambda s: ", ".join(s.get("tags") or [])),
-    Column("note", "note", lambda s: s.get("note") or ""),
-    Column("id", "folder", lambda s: s["id"]),
-)}
-TABLE_COLUMNS = ("name", "state", "objective", "model", "data", "epoch", "best_top1", "last_top1", "best_val_loss",
-                 "last_val_loss", "params", "seconds", "images_per_sec", "created", "tags")
-SUMMARY_COLUMNS = ("name", "state", "model", "objective", "epoch", "best_top1", "last_top1", "best_val_loss",
-                   "last_val_loss", "params", "seconds", "images_per_sec")
+COLUMNS = {
+    c.key: c
+    for c in (
+        Column("name", "run", lambda s: s["name"]),
+        Column("state", "status", lambda s: s["state"]),
+        Column("objective", "objective", lambda s: s["objective"]),
+        Column("model", "model", lambda s: s["model"]),
+        Column("data", "dataset", lambda s: s["data"]),
+        Column(
+            "epoch",
+            "epochs",
+            lambda s: s["epoch"],
+            lambda s: f"{s['epoch'] or 0:.2f} / {s['epochs']}" if s.get("epochs") else "",
+        ),
+        Column("best_top1", "best top-1 %", _eval("best", "top1"), _fixed(_eval("best", "top1"), 2)),
+        Column("last_top1", "last top-1 %", _eval("last_eval", "top1"), _fixed(_eval("last_eval", "top1"), 2)),
+        Column("best_val_loss", "best val loss", _eval("best", "val_loss"), _fixed(_eval("best", "val_loss"), 4)),
+        Column(
+            "last_val_loss", "last val loss", _eval("last_eval", "val_loss"), _fixed(_eval("last_eval", "val_loss"), 4)
+        ),
+        Column("params", "params", lambda s: s.get("params"), lambda s: format_count(s.get("params"))),
+        Column("seconds", "time", lambda s: s.get("seconds"), lambda s: format_duration(s.get("seconds"))),
+        Column(
+            "images_per_sec",
+            "images/s",
+            lambda s: s.get("images_per_sec"),
+            _fixed(lambda s: s.get("images_per_sec"), 0),
+        ),
+        Column(
+            "created",
+            "created",
+            lambda s: s.get("created"),
+            lambda s: time.strftime("%Y-%m-%d %H:%M", time.localtime(s["created"])) if s.get("created") else "",
+        ),
+        Column("tags", "tags", lambda s: ", ".join(s.get("tags") or [])),
+        Column("note", "note", lambda s: s.get("note") or ""),
+        Column("id", "folder", lambda s: s["id"]),
+    )
+}
+TABLE_COLUMNS = (
+    "name",
+    "state",
+    "objective",
+    "model",
+    "data",
+    "epoch",
+    "best_top1",
+    "last_top1",
+    "best_val_loss",
+    "last_val_loss",
+    "params",
+    "seconds",
+    "images_per_sec",
+    "created",
+    "tags",
+)
+SUMMARY_COLUMNS = (
+    "name",
+    "state",
+    "model",
+    "objective",
+    "epoch",
+    "best_top1",
+    "last_top1",
+    "best_val_loss",
+    "last_val_loss",
+    "params",
+    "seconds",
+    "images_per_sec",
+)
 
 
 def table(summaries: list[dict], columns=TABLE_COLUMNS, text: bool = True) -> tuple[list[str], list[list]]:
@@ -160,6 +208,7 @@ def table(summaries: list[dict], columns=TABLE_COLUMNS, text: bool = True) -> tu
 
 
 # -- config differences ---------------------------------------------------------------------------
+
 
 def flatten(d: dict, prefix: str = "") -> dict:
     """Nested dicts as one dict of dotted keys: {'optim': {'lr': 1e-3}} -> {'optim.lr': 1e-3}."""
@@ -209,6 +258,7 @@ def key_config(diff: list[tuple[str, list]], index: int, limit: int = 6) -> str:
 
 # -- writing --------------------------------------------------------------------------------------
 
+
 def write_csv(path: str | Path, header: list[str], rows: list[list]) -> Path:
     path = Path(path)
     buffer = io.StringIO()
@@ -244,7 +294,9 @@ def metric_names(runs: list[Run]) -> list[str]:
     return [k for k in found if found[k] == "step"] + [k for k in found if found[k] != "step"]
 
 
-def curves_table(runs: list[Run], metrics: list[str] | None = None, smoothing: float = 0.0) -> tuple[list[str], list[list]]:
+def curves_table(
+    runs: list[Run], metrics: list[str] | None = None, smoothing: float = 0.0
+) -> tuple[list[str], list[list]]:
     """Every logged point of `runs` in long form: run, metric, step, epoch, seconds, images seen, value, smoothed."""
     header = ["run", "metric", "step", "epoch", "seconds", "images", "value", "smoothed"]
     rows: list[list] = []
@@ -255,6 +307,8 @@ def curves_table(runs: list[Run], metrics: list[str] | None = None, smoothing: f
                 continue
             smooth = ema(curve.value, smoothing)
             images = x_values(curve, "images", summary["batch_size"], summary["world_size"])
-            rows += [[summary["name"], key, int(s), float(e), float(t), int(i), float(v), float(m)]
-                     for s, e, t, i, v, m in zip(curve.step, curve.epoch, curve.seconds, images, curve.value, smooth)]
+            rows += [
+                [summary["name"], key, int(s), float(e), float(t), int(i), float(v), float(m)]
+                for s, e, t, i, v, m in zip(curve.step, curve.epoch, curve.seconds, images, curve.value, smooth)
+            ]
     return header, rows

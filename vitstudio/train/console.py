@@ -1,4 +1,5 @@
 """Terminal output for the CLI: a progress bar that listens to trainer events, a summary, run tables."""
+
 from __future__ import annotations
 
 import sys
@@ -21,8 +22,14 @@ class ProgressBar:
         d = event.data
         if event.kind == "started":
             self.started = event.time
-            self.bar = tqdm(total=d["total_steps"], initial=event.step, unit="step", file=self.file,
-                            dynamic_ncols=True, desc=d["run_dir"].rsplit("/", 1)[-1][:40])
+            self.bar = tqdm(
+                total=d["total_steps"],
+                initial=event.step,
+                unit="step",
+                file=self.file,
+                dynamic_ncols=True,
+                desc=d["run_dir"].rsplit("/", 1)[-1][:40],
+            )
         elif self.bar is None:
             return
         elif event.kind == "step":
@@ -47,9 +54,10 @@ def format_eval(d: dict | None) -> str:
 
 def format_summary(event: Event, summary: dict, seconds: float) -> str:
     """The lines printed when `vitstudio train` ends."""
-    lines = [f"{event.kind}: run {summary['id']} after {event.step} steps ({event.epoch:.2f} epochs) "
-             f"in {seconds:.1f} s",
-             f"  folder      {summary['path']}"]
+    lines = [
+        f"{event.kind}: run {summary['id']} after {event.step} steps ({event.epoch:.2f} epochs) in {seconds:.1f} s",
+        f"  folder      {summary['path']}",
+    ]
     if event.data.get("reason"):
         lines.append(f"  reason      {event.data['reason']}")
     lines.append(f"  last eval   {format_eval(summary.get('last_eval'))}")
@@ -66,8 +74,17 @@ def format_runs_table(summaries: list[dict]) -> str:
     rows = [("RUN", "STATE", "STEP", "MODEL", "OBJECTIVE", "DATA", "TOP-1", "VAL LOSS")]
     for s in summaries:
         ev = s.get("last_eval") or {}
-        rows.append((s["id"], s["state"] or "?", f"{s['step']}/{s['total_steps'] or '?'}", s["model"], s["objective"],
-                     s["data"], f"{ev['top1']:.2f}" if "top1" in ev else "-",
-                     f"{ev['val_loss']:.4f}" if "val_loss" in ev else "-"))
+        rows.append(
+            (
+                s["id"],
+                s["state"] or "?",
+                f"{s['step']}/{s['total_steps'] or '?'}",
+                s["model"],
+                s["objective"],
+                s["data"],
+                f"{ev['top1']:.2f}" if "top1" in ev else "-",
+                f"{ev['val_loss']:.4f}" if "val_loss" in ev else "-",
+            )
+        )
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)

@@ -1,4 +1,5 @@
 """DistributedDataParallel plumbing for `torchrun`: rank from the environment, gloo on CPU, NCCL on CUDA."""
+
 from __future__ import annotations
 
 import os

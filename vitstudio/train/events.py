@@ -2,7 +2,8 @@
 
 Kinds and their `data`:
   started    run_dir, total_steps, steps_per_epoch, config, num_classes, class_names, params (parameter count),
-             resumed_from (the checkpoint's step when resuming, else None), init_notes (how pretrained weights were adapted)
+             resumed_from (the checkpoint's step when resuming, else None),
+             init_notes (how pretrained weights were adapted)
   step       loss, lr, images_per_sec (the mean loss and rate since the previous step event)
   eval       val_loss, top1, top5 (percent; classification objectives only)
   checkpoint path, best
@@ -12,11 +13,12 @@ Kinds and their `data`:
 `step` is the number of optimiser steps done; `epoch` the epochs done as a float (step / steps_per_epoch);
 `time` the wall-clock time (seconds since the epoch).
 """
+
 from __future__ import annotations
 
 import time as _time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 KINDS = ("started", "step", "eval", "checkpoint", "paused", "resumed", "finished", "stopped", "diverged", "failed")
 TERMINAL = ("finished", "stopped", "diverged", "failed")
@@ -40,8 +42,13 @@ class Event:
     @classmethod
     def from_dict(cls, d: dict) -> Event:
         """Tolerant of records from other versions: unknown keys are ignored, missing ones defaulted."""
-        return cls(kind=str(d.get("kind", "")), step=int(d.get("step", 0)), epoch=float(d.get("epoch", 0.0)),
-                   time=float(d.get("time", 0.0)), data=dict(d.get("data") or {}))
+        return cls(
+            kind=str(d.get("kind", "")),
+            step=int(d.get("step", 0)),
+            epoch=float(d.get("epoch", 0.0)),
+            time=float(d.get("time", 0.0)),
+            data=dict(d.get("data") or {}),
+        )
 
 
 Listener = Callable[[Event], None]

@@ -1,4 +1,5 @@
 """Export a run: its metrics as CSV, its model as safetensors (ours or timm's layout)."""
+
 from __future__ import annotations
 
 import csv

@@ -4,6 +4,7 @@ An objective's `loss(model, images, targets)` returns a scalar; `evaluate(model,
 per-batch sums named by its `metrics` (loss, correct top-1 / top-5, count) that the trainer adds up
 (across ranks too) and reports as val_loss and percentages.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -54,8 +55,9 @@ class Distillation(Supervised):
     The student is a distilled model (`(cls_logits, dist_logits)` in training, their mean in evaluation);
     the frozen teacher sees the same (augmented) images."""
 
-    def __init__(self, teacher: nn.Module, kind: str = "hard", alpha: float = 0.5, tau: float = 1.0,
-                 label_smoothing: float = 0.0):
+    def __init__(
+        self, teacher: nn.Module, kind: str = "hard", alpha: float = 0.5, tau: float = 1.0, label_smoothing: float = 0.0
+    ):
         from ..models import DistillationLoss
 
         super().__init__(label_smoothing)
@@ -93,8 +95,11 @@ def build_objective(cfg: Config, model: nn.Module, device: torch.device, num_cla
     o = cfg.objective
     if o.name in ("mae", "mpp"):
         if not hasattr(model, "patchify") and not hasattr(model, "corrupt"):
-            raise ConfigError("model.name", f"{cfg.model.name} is not a pretraining model; objective {o.name!r} needs "
-                                            f"one that returns (loss, pred, mask), e.g. mae_vit_*/mpp_vit_*")
+            raise ConfigError(
+                "model.name",
+                f"{cfg.model.name} is not a pretraining model; objective {o.name!r} needs "
+                f"one that returns (loss, pred, mask), e.g. mae_vit_*/mpp_vit_*",
+            )
         return MaskedPretraining(o.mask_ratio)
     if o.name == "distill":
         teacher = load_teacher(o.teacher, num_classes, cfg.data.img_size, runs_dir).to(device)

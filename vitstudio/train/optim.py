@@ -1,4 +1,5 @@
 """AdamW parameter groups (no decay on norms, biases, tokens, position tables; layer-wise lr decay) and the schedule."""
+
 from __future__ import annotations
 
 import math
@@ -32,16 +33,26 @@ def param_groups(model: nn.Module, weight_decay: float, layer_decay: float = 1.0
             continue
         decay = p.ndim > 1 and name not in skip
         layer = layer_id(name, num_layers) if layer_decay < 1 else 0
-        group = groups.setdefault((layer, decay), {
-            "params": [], "weight_decay": weight_decay if decay else 0.0,
-            "lr_scale": layer_decay ** (num_layers + 1 - layer) if layer_decay < 1 else 1.0,
-        })
+        group = groups.setdefault(
+            (layer, decay),
+            {
+                "params": [],
+                "weight_decay": weight_decay if decay else 0.0,
+                "lr_scale": layer_decay ** (num_layers + 1 - layer) if layer_decay < 1 else 1.0,
+            },
+        )
         group["params"].append(p)
     return list(groups.values())
 
 
-def build_optimizer(model: nn.Module, lr: float, weight_decay: float, betas=(0.9, 0.999), layer_decay: float = 1.0,
-                    device: torch.device | None = None) -> torch.optim.AdamW:
+def build_optimizer(
+    model: nn.Module,
+    lr: float,
+    weight_decay: float,
+    betas=(0.9, 0.999),
+    layer_decay: float = 1.0,
+    device: torch.device | None = None,
+) -> torch.optim.AdamW:
     """AdamW over `param_groups`; the fused CUDA kernel on CUDA."""
     fused = device is not None and device.type == "cuda"
     return torch.optim.AdamW(param_groups(model, weight_decay, layer_decay), lr=lr, betas=tuple(betas), fused=fused)

@@ -12,8 +12,10 @@
 The root is `--runs-dir`, else $VITSTUDIO_RUNS, else a per-user data folder. Deleted runs move to
 `<root>/.trash/` and can be restored from there.
 """
+
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -109,8 +111,11 @@ class Run:
 
     def weights_file(self, which: str = "final") -> Path:
         """The file holding the run's 'final' weights (for an unfinished run: best, else last), 'best' or 'last'."""
-        order = {"final": (self.weights, self.best_checkpoint, self.last_checkpoint),
-                 "best": (self.best_checkpoint,), "last": (self.last_checkpoint,)}[which]
+        order = {
+            "final": (self.weights, self.best_checkpoint, self.last_checkpoint),
+            "best": (self.best_checkpoint,),
+            "last": (self.last_checkpoint,),
+        }[which]
         for path in order:
             if path.exists():
                 return path
@@ -151,15 +156,30 @@ class Run:
             known = {k: v for k, v in status.items() if not (k == "state" and v == "unknown")}
             status = {**self.metrics().status(), **known}
         return {
-            "id": self.id, "path": str(self.path), "state": status.get("state"), "reason": status.get("reason"),
-            "name": meta["name"] or self.id, "tags": meta["tags"], "note": meta["note"],
-            "model": cfg.model.name, "objective": cfg.objective.name, "data": cfg.data.name,
-            "step": status.get("step", 0), "total_steps": status.get("total_steps"), "epoch": status.get("epoch"),
-            "epochs": cfg.optim.epochs, "batch_size": cfg.optim.batch_size, "params": status.get("params"),
+            "id": self.id,
+            "path": str(self.path),
+            "state": status.get("state"),
+            "reason": status.get("reason"),
+            "name": meta["name"] or self.id,
+            "tags": meta["tags"],
+            "note": meta["note"],
+            "model": cfg.model.name,
+            "objective": cfg.objective.name,
+            "data": cfg.data.name,
+            "step": status.get("step", 0),
+            "total_steps": status.get("total_steps"),
+            "epoch": status.get("epoch"),
+            "epochs": cfg.optim.epochs,
+            "batch_size": cfg.optim.batch_size,
+            "params": status.get("params"),
             "world_size": status.get("world_size") or 1,  # processes under torchrun; older runs did not say: 1
-            "created": status.get("created"), "updated": status.get("updated"), "seconds": status.get("seconds"),
+            "created": status.get("created"),
+            "updated": status.get("updated"),
+            "seconds": status.get("seconds"),
             "images_per_sec": status.get("images_per_sec"),
-            "last_eval": status.get("last_eval"), "best_eval": status.get("best_eval"), "best": status.get("best") or {},
+            "last_eval": status.get("last_eval"),
+            "best_eval": status.get("best_eval"),
+            "best": status.get("best") or {},
             "weights": str(self.weights) if self.weights.exists() else None,
         }
 
@@ -173,8 +193,11 @@ class Run:
             meta = {}
         if not isinstance(meta, dict):
             meta = {}
-        return {"name": meta.get("name") or None, "tags": [str(t) for t in meta.get("tags") or []],
-                "note": str(meta.get("note") or "")}
+        return {
+            "name": meta.get("name") or None,
+            "tags": [str(t) for t in meta.get("tags") or []],
+            "note": str(meta.get("note") or ""),
+        }
 
     def update_meta(self, **changes) -> dict:
         """Set `name` (empty or None: back to the id), `tags` (strings; blanks and repeats dropped) or `note`."""
@@ -203,8 +226,11 @@ class Run:
         self.write_status(status)
 
     def write_status(self, status: dict) -> None:
-        atomic_write(self.path / STATUS, lambda tmp: tmp.write_text(json.dumps(status, indent=1), encoding="utf-8"),
-                     durable=False)
+        atomic_write(
+            self.path / STATUS,
+            lambda tmp: tmp.write_text(json.dumps(status, indent=1), encoding="utf-8"),
+            durable=False,
+        )
 
     def truncate_metrics(self, step: int) -> None:
         """Drop log records after `step` (what happened after the checkpoint a resume starts from)."""
@@ -236,8 +262,23 @@ def _fold(status: dict, event: Event) -> None:
         status["seconds"] = status.get("seconds", 0.0) + max(event.time - status["updated"], 0.0)
     status.update(step=event.step, epoch=event.epoch, updated=event.time, pid=os.getpid(), host=socket.gethostname())
     if event.kind == "started":
-        status.update(state="running", reason=None, **{k: event.data.get(k) for k in (
-            "total_steps", "steps_per_epoch", "world_size", "num_classes", "class_names", "params", "mean", "std")})
+        status.update(
+            state="running",
+            reason=None,
+            **{
+                k: event.data.get(k)
+                for k in (
+                    "total_steps",
+                    "steps_per_epoch",
+                    "world_size",
+                    "num_classes",
+                    "class_names",
+                    "params",
+                    "mean",
+                    "std",
+                )
+            },
+        )
     elif event.kind == "step":
         status.update(state="running", loss=event.data.get("loss"), images_per_sec=event.data.get("images_per_sec"))
     elif event.kind == "eval":
@@ -307,12 +348,22 @@ class MetricLog:
                 best[k] = float(finite.min() if "loss" in k else finite.max())
         throughput = self.curves.get("images_per_sec")
         state = self.last_kind if self.last_kind in TERMINAL else "interrupted" if self.events else "unknown"
-        return {"state": state, "step": self.step, "epoch": self.epoch, "created": self.first_time,
-                "updated": self.last_time, "seconds": self.seconds, "best": best,
-                "last_eval": dict(last_eval, step=int(max(c.step[-1] for c in evals.values()))) if last_eval else None,
-                "images_per_sec": float(throughput.value[-1]) if throughput is not None and len(throughput) else None,
-                **{k: v for k, v in (self.started or {}).items()
-                   if k in ("total_steps", "steps_per_epoch", "world_size", "params")}}
+        return {
+            "state": state,
+            "step": self.step,
+            "epoch": self.epoch,
+            "created": self.first_time,
+            "updated": self.last_time,
+            "seconds": self.seconds,
+            "best": best,
+            "last_eval": dict(last_eval, step=int(max(c.step[-1] for c in evals.values()))) if last_eval else None,
+            "images_per_sec": float(throughput.value[-1]) if throughput is not None and len(throughput) else None,
+            **{
+                k: v
+                for k, v in (self.started or {}).items()
+                if k in ("total_steps", "steps_per_epoch", "world_size", "params")
+            },
+        }
 
 
 class _LogReader:
@@ -364,7 +415,7 @@ class _LogReader:
         """Fold the complete records after `self.offset` into the columns; return how many events were added.
 
         A last line without its newline is used only if it is a whole record (else it is still being written)."""
-        chunk = memoryview(data)[self.offset:]
+        chunk = memoryview(data)[self.offset :]
         end = bytes(chunk).rfind(b"\n") + 1
         records = _json_lines(bytes(chunk[:end]).decode("utf-8", errors="replace"))
         tail = bytes(chunk[end:]).strip()
@@ -409,8 +460,17 @@ class _LogReader:
     def _snapshot(self) -> MetricLog:
         curves = {k: Curve(kind, *(np.array(c) for c in cols)) for k, (kind, *cols) in self.columns.items()}
         seconds = (self.last_time - self.first_time - self.gaps) if self.events else 0.0
-        return MetricLog(curves, self.events, self.last_kind, self.step, self.epoch, self.first_time,
-                         self.last_time, seconds, self.started)
+        return MetricLog(
+            curves,
+            self.events,
+            self.last_kind,
+            self.step,
+            self.epoch,
+            self.first_time,
+            self.last_time,
+            seconds,
+            self.started,
+        )
 
     # -- the cache file: the columns plus the reader's position and state, in an npz without pickles --
 
@@ -419,30 +479,37 @@ class _LogReader:
     def _save_cache(self) -> None:
         state = {k: getattr(self, k) for k in self._STATE}
         state["columns"] = [[name, cols[0]] for name, cols in self.columns.items()]
-        arrays = {f"c{i}": np.stack([np.asarray(c, dtype=np.float64) for c in cols[1:]])
-                  for i, cols in enumerate(self.columns.values())}
+        arrays = {
+            f"c{i}": np.stack([np.asarray(c, dtype=np.float64) for c in cols[1:]])
+            for i, cols in enumerate(self.columns.values())
+        }
 
         def write(tmp: Path) -> None:
             with open(tmp, "wb") as f:
                 np.savez(f, state=np.array(json.dumps(state)), **arrays)
-        try:
+
+        with contextlib.suppress(OSError):  # a read-only run folder: the log is parsed each session
             atomic_write(self.cache_path, write, durable=False)
-        except OSError:  # a read-only run folder: the log is parsed each session
-            pass
 
     def _load_cache(self, data: bytes) -> None:
         """Take the state saved in the cache file if it describes the start of `data`."""
         try:
             with np.load(self.cache_path, allow_pickle=False) as z:
                 state = json.loads(str(z["state"]))
-                if not (isinstance(state, dict) and state.get("offset", -1) <= len(data)
-                        and zlib.crc32(memoryview(data)[: state["offset"]]) == state.get("crc")):
+                if not (
+                    isinstance(state, dict)
+                    and state.get("offset", -1) <= len(data)
+                    and zlib.crc32(memoryview(data)[: state["offset"]]) == state.get("crc")
+                ):
                     return
                 columns = {}
                 for i, (name, kind) in enumerate(state["columns"]):
                     values = z[f"c{i}"]
-                    columns[name] = (kind, array("q", values[0].astype(np.int64).tobytes()),
-                                     *(array("d", v.tobytes()) for v in values[1:]))
+                    columns[name] = (
+                        kind,
+                        array("q", values[0].astype(np.int64).tobytes()),
+                        *(array("d", v.tobytes()) for v in values[1:]),
+                    )
         except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile):
             return
         for k in self._STATE:
@@ -499,8 +566,17 @@ def create_run(config: Config, runs_dir: str | Path | None = None) -> Run:
         raise RuntimeError(f"cannot create a run folder named {base} in {root}")
     run = Run(path)
     atomic_write(path / CONFIG, lambda tmp: tmp.write_text(config.to_json(), encoding="utf-8"))
-    run.write_status({"state": "created", "created": time.time(), "step": 0, "seconds": 0.0, "best": {},
-                      "pid": os.getpid(), "host": socket.gethostname()})
+    run.write_status(
+        {
+            "state": "created",
+            "created": time.time(),
+            "step": 0,
+            "seconds": 0.0,
+            "best": {},
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+        }
+    )
     return run
 
 

@@ -7,6 +7,7 @@
 Only rank 0 of a `torchrun` job writes the run folder and emits events; a stop requested on any rank
 stops every rank at the next logging step (pausing is for single-process runs).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -31,8 +32,13 @@ from .runs import Run, create_run, find_run
 
 
 class Trainer:
-    def __init__(self, config: Config | None = None, runs_dir=None, listeners: tuple[Listener, ...] | list = (),
-                 resume: str | Path | None = None):
+    def __init__(
+        self,
+        config: Config | None = None,
+        runs_dir=None,
+        listeners: tuple[Listener, ...] | list = (),
+        resume: str | Path | None = None,
+    ):
         """`resume` names a run (id, prefix or path) to continue from its last checkpoint; with `config`
         None the run's own config is used."""
         self.dist = distributed.context()
@@ -117,8 +123,11 @@ class Trainer:
         self.train_loader, self.val_loader, self.mix = self._loaders()
         self.steps_per_epoch = len(self.train_loader)
         if self.steps_per_epoch == 0:
-            raise ConfigError("optim.batch_size", f"{o.batch_size} x {self.dist.world_size} process(es) is more than "
-                                                  f"the {len(self.data.train)} training images")
+            raise ConfigError(
+                "optim.batch_size",
+                f"{o.batch_size} x {self.dist.world_size} process(es) is more than "
+                f"the {len(self.data.train)} training images",
+            )
         self.total_steps = o.epochs * self.steps_per_epoch
         self.warmup_steps = round(o.warmup_epochs * self.steps_per_epoch)
         self.best: float | None = None
@@ -129,13 +138,23 @@ class Trainer:
             self.train_model = torch.compile(self.model)
         if self.dist.enabled:
             self.train_model = nn.parallel.DistributedDataParallel(
-                self.train_model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
-        self._emit("started", run_dir=str(self.run_dir), total_steps=self.total_steps,
-                   steps_per_epoch=self.steps_per_epoch, world_size=self.dist.world_size,
-                   config=cfg.to_dict(), num_classes=self.data.num_classes,
-                   params=sum(p.numel() for p in self.model.parameters()),
-                   class_names=list(self.data.class_names), mean=list(self.data.mean), std=list(self.data.std),
-                   resumed_from=resumed_from, init_notes=init_notes)
+                self.train_model, device_ids=[self.device.index] if self.device.type == "cuda" else None
+            )
+        self._emit(
+            "started",
+            run_dir=str(self.run_dir),
+            total_steps=self.total_steps,
+            steps_per_epoch=self.steps_per_epoch,
+            world_size=self.dist.world_size,
+            config=cfg.to_dict(),
+            num_classes=self.data.num_classes,
+            params=sum(p.numel() for p in self.model.parameters()),
+            class_names=list(self.data.class_names),
+            mean=list(self.data.mean),
+            std=list(self.data.std),
+            resumed_from=resumed_from,
+            init_notes=init_notes,
+        )
 
     def _loaders(self):
         """Train and val batches (resident on the device when the data fits, else a DataLoader), each rank
@@ -143,14 +162,24 @@ class Trainer:
         from ..data import MixupCutmix, build_loader
 
         d, seed = self.config.data, self.config.runtime.seed
-        common = dict(device=self.device, resident=d.resident, seed=seed, num_workers=d.num_workers,
-                      num_replicas=self.dist.world_size, rank=self.dist.rank)
+        common = dict(
+            device=self.device,
+            resident=d.resident,
+            seed=seed,
+            num_workers=d.num_workers,
+            num_replicas=self.dist.world_size,
+            rank=self.dist.rank,
+        )
         train = build_loader(self.data.train, self.batch_size, train=True, repeats=d.repeats, **common)
         val = build_loader(self.data.val, 2 * self.batch_size, train=False, **common) if len(self.data.val) else None
         mix = None
         if d.mixup > 0 or d.cutmix > 0:
-            mix = MixupCutmix(self.data.num_classes, mixup_alpha=d.mixup, cutmix_alpha=d.cutmix,
-                              label_smoothing=self.config.objective.label_smoothing)
+            mix = MixupCutmix(
+                self.data.num_classes,
+                mixup_alpha=d.mixup,
+                cutmix_alpha=d.cutmix,
+                label_smoothing=self.config.objective.label_smoothing,
+            )
         return train, val, mix
 
     def _load_resume_state(self) -> int:
@@ -250,8 +279,12 @@ class Trainer:
         elapsed = time.perf_counter() - self._window_start
         images = self._window_steps * self.batch_size * self.dist.world_size
         if not math.isfinite(loss):
-            return self._emit("diverged", reason=f"loss became {loss} by step {self.step}; the last checkpoint "
-                              "is from before it. Try a lower optim.lr or a longer warm-up.", loss=loss)
+            return self._emit(
+                "diverged",
+                reason=f"loss became {loss} by step {self.step}; the last checkpoint "
+                "is from before it. Try a lower optim.lr or a longer warm-up.",
+                loss=loss,
+            )
         self._emit("step", loss=loss, lr=self._lr, images_per_sec=images / max(elapsed, 1e-9))
         self._loss_sum.zero_()
         self._window_start, self._window_steps = time.perf_counter(), 0
@@ -287,8 +320,13 @@ class Trainer:
         is_best = metric is not None and (self.best is None or metric > self.best)
         if is_best:
             self.best = metric
-        state = {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(), "step": self.step,
-                 "best": self.best, "config": self.config.to_dict()}
+        state = {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "step": self.step,
+            "best": self.best,
+            "config": self.config.to_dict(),
+        }
         save_checkpoint(self.run_record.last_checkpoint, state)
         if is_best:
             save_checkpoint(self.run_record.best_checkpoint, state)
@@ -299,8 +337,10 @@ class Trainer:
     def _failed(self, e: Exception) -> Event:
         if isinstance(e, torch.OutOfMemoryError) or "out of memory" in str(e).lower():
             b = self.config.optim.batch_size
-            reason = (f"out of memory on {getattr(self, 'device', 'the device')} with optim.batch_size {b}; "
-                      f"try a smaller batch, e.g. --set optim.batch_size={max(1, b // 2)}")
+            reason = (
+                f"out of memory on {getattr(self, 'device', 'the device')} with optim.batch_size {b}; "
+                f"try a smaller batch, e.g. --set optim.batch_size={max(1, b // 2)}"
+            )
         else:
             reason = f"{type(e).__name__}: {e}"
         return self._emit("failed", reason=reason, traceback=traceback.format_exc())
@@ -319,8 +359,9 @@ class Trainer:
         return torch.autocast(self.device.type, dtype=self.autocast_dtype)
 
     def _emit(self, kind: str, **data) -> Event:
-        event = Event(kind, self.step, self.step / self.steps_per_epoch if getattr(self, "steps_per_epoch", 0) else 0.0,
-                      data=data)
+        event = Event(
+            kind, self.step, self.step / self.steps_per_epoch if getattr(self, "steps_per_epoch", 0) else 0.0, data=data
+        )
         if self.dist.is_main:
             if self.run_record is not None:
                 self.run_record.record(event)
@@ -350,13 +391,17 @@ def build_model(cfg: Config, num_classes: int | None = None) -> nn.Module:
         return create_model(cfg.model.name, **kwargs)
     except TypeError as e:
         if "num_classes" in str(e):
-            raise ConfigError("objective.name", f"{cfg.model.name} has no classifier; pretrain it with objective "
-                                                "'mae' or 'mpp', or pick a classification model") from None
+            raise ConfigError(
+                "objective.name",
+                f"{cfg.model.name} has no classifier; pretrain it with objective "
+                "'mae' or 'mpp', or pick a classification model",
+            ) from None
         unknown = re.search(r"unexpected keyword argument '(\w+)'", str(e))
         if unknown and unknown[1] in kwargs:
             key = unknown[1]
-            raise ConfigError(f"model.{key}", f"{cfg.model.name} does not take {key}; unset it "
-                                              f"(--set model.{key}=none)") from None
+            raise ConfigError(
+                f"model.{key}", f"{cfg.model.name} does not take {key}; unset it (--set model.{key}=none)"
+            ) from None
         raise ConfigError("model", f"{cfg.model.name} cannot be built with {kwargs}: {e}") from None
     except ValueError as e:
         raise ConfigError("model", f"{cfg.model.name} cannot be built with {kwargs}: {e}") from None

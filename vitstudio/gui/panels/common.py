@@ -1,4 +1,5 @@
 """Small widget makers the panels share, and the label that lists a form's problems."""
+
 from __future__ import annotations
 
 from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QLabel, QLayout, QLineEdit, QSpinBox, QVBoxLayout, QWidget

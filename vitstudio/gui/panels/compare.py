@@ -3,6 +3,7 @@
 `CompareView` is a standalone widget (the runs panel embeds it); `OverlayPlot` draws the curves and is
 also what `vitstudio runs compare` renders to PNG (`write_comparison`, offscreen Qt, no window).
 """
+
 from __future__ import annotations
 
 import os
@@ -13,11 +14,39 @@ from typing import NamedTuple
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, Signal
-from PySide6.QtWidgets import (QApplication, QCheckBox, QComboBox, QFileDialog, QHBoxLayout, QHeaderView, QLabel, QMenu,
-                               QSlider, QTableWidget, QTableWidgetItem, QTabWidget, QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QApplication,
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QMenu,
+    QSlider,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
-from ...train.compare import (SUMMARY_COLUMNS, X_AXES, config_diff, curves_table, diff_table, ema, format_config_value,
-                              key_config, markdown_table, metric_names, table, write_csv, x_values)
+from ...train.compare import (
+    SUMMARY_COLUMNS,
+    X_AXES,
+    config_diff,
+    curves_table,
+    diff_table,
+    ema,
+    format_config_value,
+    key_config,
+    markdown_table,
+    metric_names,
+    table,
+    write_csv,
+    x_values,
+)
 from ...train.runs import Run
 
 #: Tableau 10, then pyqtgraph's evenly spaced hues for runs beyond ten.
@@ -56,8 +85,11 @@ class GridAxis(pg.AxisItem):
         if key not in self._opaque_pens:
             c, bg, a = pen.color(), self.background, pen.color().alphaF()
             opaque = self._opaque_pens[key] = pg.QtGui.QPen(pen)
-            opaque.setColor(pg.QtGui.QColor.fromRgbF(
-                *(a * getattr(c, f)() + (1 - a) * getattr(bg, f)() for f in ("redF", "greenF", "blueF"))))
+            opaque.setColor(
+                pg.QtGui.QColor.fromRgbF(
+                    *(a * getattr(c, f)() + (1 - a) * getattr(bg, f)() for f in ("redF", "greenF", "blueF"))
+                )
+            )
         return self._opaque_pens[key]
 
 
@@ -138,8 +170,9 @@ class OverlayPlot(pg.PlotWidget):
             self.getAxis(k).setZValue(self.getPlotItem().vb.zValue() - 1)  # the grid behind the curves
         self.setDownsampling(auto=True, mode="peak")
         self.setClipToView(True)
-        self.legend = self.addLegend(offset=(-10, 10), labelTextSize="8pt", labelTextColor="#222",
-                                     brush=pg.mkBrush(255, 255, 255, 200))
+        self.legend = self.addLegend(
+            offset=(-10, 10), labelTextSize="8pt", labelTextColor="#222", brush=pg.mkBrush(255, 255, 255, 200)
+        )
         self.lines: list[Curve] = []  # one per run
         self._faint: list[Curve] = []  # the raw values behind a smoothed line, for the first FEW_RUNS runs
         self._legend_names: list[str] = []
@@ -170,9 +203,16 @@ class OverlayPlot(pg.PlotWidget):
             s = series[i]
             color = run_color(i, n)
             markers = s.smooth is None and len(s.x) <= MARKERS_UP_TO
-            line.setData(s.x, s.y if s.smooth is None else s.smooth, pen=pg.mkPen(color, width=2 if few else 1),
-                         symbol="o" if markers else None, symbolSize=5, symbolBrush=color, symbolPen=None,
-                         **_connect(s.finite))
+            line.setData(
+                s.x,
+                s.y if s.smooth is None else s.smooth,
+                pen=pg.mkPen(color, width=2 if few else 1),
+                symbol="o" if markers else None,
+                symbolSize=5,
+                symbolBrush=color,
+                symbolPen=None,
+                **_connect(s.finite),
+            )
         for i, faint in enumerate(self._faint):
             if few and i < n and series[i].smooth is not None:
                 pale = pg.mkColor(run_color(i, n))
@@ -201,12 +241,14 @@ class OverlayPlot(pg.PlotWidget):
         left, right, top, bottom = 64, 12, 12, 44
         pw, ph = W - left - right, H - top - bottom
         (x0, x1), (y0, y1) = self.getPlotItem().vb.viewRange()
-        px = lambda v: left + (v - x0) / (x1 - x0) * pw  # noqa: E731
-        py = lambda v: top + (y1 - v) / (y1 - y0) * ph  # noqa: E731
-        out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" viewBox="0 0 {W} {H}" '
-               'font-family="sans-serif" font-size="11">',
-               f'<rect width="{W}" height="{H}" fill="white"/>',
-               f'<defs><clipPath id="area"><rect x="{left}" y="{top}" width="{pw}" height="{ph}"/></clipPath></defs>']
+        px = lambda v: left + (v - x0) / (x1 - x0) * pw
+        py = lambda v: top + (y1 - v) / (y1 - y0) * ph
+        out = [
+            f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" viewBox="0 0 {W} {H}" '
+            'font-family="sans-serif" font-size="11">',
+            f'<rect width="{W}" height="{H}" fill="white"/>',
+            f'<defs><clipPath id="area"><rect x="{left}" y="{top}" width="{pw}" height="{ph}"/></clipPath></defs>',
+        ]
         for name, lo, hi, length in (("bottom", x0, x1, pw), ("left", y0, y1, ph)):
             axis = self.getAxis(name)
             for level, (spacing, values) in enumerate(axis.tickValues(lo, hi, length)[:2]):
@@ -216,10 +258,16 @@ class OverlayPlot(pg.PlotWidget):
                         continue
                     grey = "#dddddd" if level == 0 else "#f0f0f0"
                     if name == "bottom":
-                        out.append(f'<line x1="{px(v):.1f}" y1="{top}" x2="{px(v):.1f}" y2="{top + ph}" stroke="{grey}"/>')
-                        out.append(f'<text x="{px(v):.1f}" y="{top + ph + 15}" text-anchor="middle">{escape(label)}</text>')
+                        out.append(
+                            f'<line x1="{px(v):.1f}" y1="{top}" x2="{px(v):.1f}" y2="{top + ph}" stroke="{grey}"/>'
+                        )
+                        out.append(
+                            f'<text x="{px(v):.1f}" y="{top + ph + 15}" text-anchor="middle">{escape(label)}</text>'
+                        )
                     else:
-                        out.append(f'<line x1="{left}" y1="{py(v):.1f}" x2="{left + pw}" y2="{py(v):.1f}" stroke="{grey}"/>')
+                        out.append(
+                            f'<line x1="{left}" y1="{py(v):.1f}" x2="{left + pw}" y2="{py(v):.1f}" stroke="{grey}"/>'
+                        )
                         out.append(f'<text x="{left - 5}" y="{py(v) + 4:.1f}" text-anchor="end">{escape(label)}</text>')
         out.append(f'<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="none" stroke="#888888"/>')
         out.append('<g clip-path="url(#area)" fill="none" stroke-linejoin="round">')
@@ -231,22 +279,32 @@ class OverlayPlot(pg.PlotWidget):
             color, alpha = pen.color().name(), pen.color().alphaF()
             ok = np.isfinite(x) & np.isfinite(y)
             points = " ".join(f"{px(a):.1f},{py(b):.1f}" for a, b in zip(x[ok], y[ok]))
-            out.append(f'<polyline points="{points}" stroke="{color}" stroke-opacity="{alpha:.2f}" '
-                       f'stroke-width="{pen.widthF() or 1:g}"/>')
+            out.append(
+                f'<polyline points="{points}" stroke="{color}" stroke-opacity="{alpha:.2f}" '
+                f'stroke-width="{pen.widthF() or 1:g}"/>'
+            )
             if item.opts["symbol"] is not None:
-                out += [f'<circle cx="{px(a):.1f}" cy="{py(b):.1f}" r="2.5" fill="{color}" stroke="none"/>'
-                        for a, b in zip(x[ok], y[ok])]
+                out += [
+                    f'<circle cx="{px(a):.1f}" cy="{py(b):.1f}" r="2.5" fill="{color}" stroke="none"/>'
+                    for a, b in zip(x[ok], y[ok])
+                ]
         out.append("</g>")
         for i, name in enumerate(self._legend_names):
             color = self.lines[i].opts["pen"].color().name()
             y = top + 14 + 16 * i
-            out.append(f'<line x1="{left + pw - 150}" y1="{y - 4}" x2="{left + pw - 130}" y2="{y - 4}" '
-                       f'stroke="{color}" stroke-width="2"/>')
+            out.append(
+                f'<line x1="{left + pw - 150}" y1="{y - 4}" x2="{left + pw - 130}" y2="{y - 4}" '
+                f'stroke="{color}" stroke-width="2"/>'
+            )
             out.append(f'<text x="{left + pw - 125}" y="{y}">{escape(name)}</text>')
-        out.append(f'<text x="{left + pw / 2}" y="{H - 8}" text-anchor="middle">'
-                   f'{escape(self.getAxis("bottom").labelText)}</text>')
-        out.append(f'<text transform="translate(14 {top + ph / 2}) rotate(-90)" text-anchor="middle">'
-                   f'{escape(self.getAxis("left").labelText)}</text>')
+        out.append(
+            f'<text x="{left + pw / 2}" y="{H - 8}" text-anchor="middle">'
+            f"{escape(self.getAxis('bottom').labelText)}</text>"
+        )
+        out.append(
+            f'<text transform="translate(14 {top + ph / 2}) rotate(-90)" text-anchor="middle">'
+            f"{escape(self.getAxis('left').labelText)}</text>"
+        )
         return "\n".join(out + ["</svg>"]) + "\n"
 
     def nearest(self, scene_pos) -> int | None:
@@ -303,8 +361,16 @@ class CompareView(QWidget):
         export.setMenu(menu)
 
         controls = QHBoxLayout()
-        for w in (QLabel("metric"), self.metric_box, QLabel("x"), self.x_box, QLabel("smoothing"), self.smoothing,
-                  self.smoothing_label, self.log_y):
+        for w in (
+            QLabel("metric"),
+            self.metric_box,
+            QLabel("x"),
+            self.x_box,
+            QLabel("smoothing"),
+            self.smoothing,
+            self.smoothing_label,
+            self.log_y,
+        ):
             controls.addWidget(w)
         controls.addStretch(1)
         controls.addWidget(export)
@@ -488,8 +554,14 @@ def save_plot(plot: OverlayPlot, path: str | Path, width: int | None = None) -> 
     return path
 
 
-def write_comparison(runs: list[Run], out: str | Path, metrics: list[str] | None = None, x: str = "step",
-                     smoothing: float = DEFAULT_SMOOTHING, log_y: bool = False) -> list[Path]:
+def write_comparison(
+    runs: list[Run],
+    out: str | Path,
+    metrics: list[str] | None = None,
+    x: str = "step",
+    smoothing: float = DEFAULT_SMOOTHING,
+    log_y: bool = False,
+) -> list[Path]:
     """Write what the compare view shows as files: one PNG per metric, the config diff and the summary
     (CSV and Markdown) and every logged point (CSV). Works without a display (offscreen Qt)."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -547,6 +619,7 @@ def _extent(values: np.ndarray | None, log: bool) -> tuple[float, float] | tuple
 
 
 # -- small table helpers ------------------------------------------------------------------------
+
 
 def _table() -> QTableWidget:
     t = QTableWidget()

@@ -1,11 +1,20 @@
 """The Data panel: dataset, image size and augmentation, with a grid of the images the model will see."""
+
 from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import Qt, QThread, Signal
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import (
-    QFileDialog, QFormLayout, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QPushButton, QToolButton, QVBoxLayout,
+    QFileDialog,
+    QFormLayout,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QToolButton,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -13,9 +22,17 @@ from ...config import AUGMENTS
 from ...data import DATASETS, datasets_from_config, sample_images
 from .common import ProblemsLabel, combo, dspin, form_column, line, spin
 
-DATASET_LABELS = {"builtin": "built-in shapes (no download)", "cifar10": "CIFAR-10", "cifar100": "CIFAR-100",
-                  "mnist": "MNIST", "fashion_mnist": "Fashion-MNIST", "stl10": "STL-10",
-                  "flowers102": "Flowers-102", "pets": "Oxford-IIIT Pets", "folder": "image folder"}
+DATASET_LABELS = {
+    "builtin": "built-in shapes (no download)",
+    "cifar10": "CIFAR-10",
+    "cifar100": "CIFAR-100",
+    "mnist": "MNIST",
+    "fashion_mnist": "Fashion-MNIST",
+    "stl10": "STL-10",
+    "flowers102": "Flowers-102",
+    "pets": "Oxford-IIIT Pets",
+    "folder": "image folder",
+}
 AUGMENT_LABELS = {"none": "none", "standard": "standard (crop, flip)", "deit": "DeiT (RandAugment, erasing)"}
 GRID_ROWS, GRID_COLS, THUMB = 4, 6, 112
 
@@ -154,7 +171,7 @@ class DataPanel(QWidget):
             image.setPixmap(QPixmap.fromImage(qimage).scaled(THUMB, THUMB, Qt.KeepAspectRatio, mode))
             caption.setText(caption.fontMetrics().elidedText(label, Qt.ElideRight, THUMB + 8))
             caption.setToolTip(label)
-        for image, caption in self.cells[len(images):]:
+        for image, caption in self.cells[len(images) :]:
             image.clear()
             caption.clear()
         self.status.setText(f"{num_classes} classes · {self.form.value('data.img_size')} px")

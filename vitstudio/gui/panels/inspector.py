@@ -10,11 +10,12 @@ Each view exports the figure it shows as a PNG.
 `InspectorBase` is what the single inspector and the side-by-side panel share: one settings column
 (`InspectorControls`) driving one `ModelViews` per model, on one worker.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 from PySide6.QtCore import Signal
@@ -109,11 +110,11 @@ class InspectorBase(QWidget):
         self.status.setStyleSheet("color: #b00020;" if error else "")
         self.statusChanged.emit(text)
 
-    def dragEnterEvent(self, event):  # noqa: N802 (Qt naming)
+    def dragEnterEvent(self, event):
         if event.mimeData().hasUrls() and any(u.isLocalFile() for u in event.mimeData().urls()):
             event.acceptProposedAction()
 
-    def dropEvent(self, event):  # noqa: N802
+    def dropEvent(self, event):
         files = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
         if files:
             self.load_image(files[0])
@@ -145,8 +146,9 @@ class InspectorPanel(InspectorBase):
     def source(self) -> ModelSource | None:
         return self.column.source
 
-    def set_model(self, model, class_names=None, mean=IMAGENET_MEAN, std=IMAGENET_STD,
-                  label: str | None = None) -> None:
+    def set_model(
+        self, model, class_names=None, mean=IMAGENET_MEAN, std=IMAGENET_STD, label: str | None = None
+    ) -> None:
         """Inspect `model` (a vitstudio ViT, Hybrid, DeiT or MAE), fed with `mean`/`std` normalisation."""
         self.set_source(ModelSource(model.eval(), label or type(model).__name__, tuple(mean), tuple(std), class_names))
 

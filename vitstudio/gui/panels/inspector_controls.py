@@ -4,16 +4,28 @@
 plain dicts (`attention_options()`, `mae_options()`), which the panels pass to each model's views.
 `fit_models` sets the ranges to span every model shown (the deepest, the most heads, the most prefix tokens).
 """
+
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox, QLabel,
-                               QPushButton, QSlider, QSpinBox, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QLabel,
+    QPushButton,
+    QSlider,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
 
 from ...analysis import figures, render
 from ...analysis.image import bundled_images
 from ...analysis.report import is_mae
-
 
 #: the query token entry that follows each model's head: its class token, or the patch-token mean when it pools.
 READOUT_LABEL = "what the head reads"
@@ -79,10 +91,17 @@ class InspectorControls(QWidget):
         form.addRow("opacity", self.opacity_slider)
         form.addRow("colormap", self.cmap_box)
         column.addWidget(box)
-        for signal in (self.layer_slider.valueChanged, self.head_slider.valueChanged, self.all_heads.toggled,
-                       self.token_box.currentIndexChanged, self.rollout_check.toggled,
-                       self.fusion_box.currentIndexChanged, self.discard_spin.valueChanged,
-                       self.opacity_slider.valueChanged, self.cmap_box.currentIndexChanged):
+        for signal in (
+            self.layer_slider.valueChanged,
+            self.head_slider.valueChanged,
+            self.all_heads.toggled,
+            self.token_box.currentIndexChanged,
+            self.rollout_check.toggled,
+            self.fusion_box.currentIndexChanged,
+            self.discard_spin.valueChanged,
+            self.opacity_slider.valueChanged,
+            self.cmap_box.currentIndexChanged,
+        ):
             signal.connect(self._on_attention)
 
         self.mae_box = QGroupBox("MAE reconstruction")
@@ -107,11 +126,17 @@ class InspectorControls(QWidget):
 
     def attention_options(self) -> dict:
         """The attention view's settings, as keyword arguments of `figures.attention_figure`."""
-        return dict(layer=self.layer_slider.value(), head=self.head_slider.value(),
-                    all_heads=self.all_heads.isChecked(), token=self.token_box.currentData(),
-                    rollout=self.rollout_check.isChecked(), head_fusion=self.fusion_box.currentText(),
-                    discard_ratio=self.discard_spin.value(), alpha=self.opacity_slider.value() / 100,
-                    cmap=self.cmap_box.currentText())
+        return dict(
+            layer=self.layer_slider.value(),
+            head=self.head_slider.value(),
+            all_heads=self.all_heads.isChecked(),
+            token=self.token_box.currentData(),
+            rollout=self.rollout_check.isChecked(),
+            head_fusion=self.fusion_box.currentText(),
+            discard_ratio=self.discard_spin.value(),
+            alpha=self.opacity_slider.value() / 100,
+            cmap=self.cmap_box.currentText(),
+        )
 
     def mae_options(self) -> dict:
         return dict(mask_ratio=self.mask_slider.value() / 100, seed=self.seed_spin.value())
@@ -163,8 +188,9 @@ class InspectorControls(QWidget):
             w.setEnabled(rollout)
 
     def _ask_image(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open an image", "",
-                                              "Images (*.png *.jpg *.jpeg *.bmp *.gif *.tif *.tiff *.webp)")
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open an image", "", "Images (*.png *.jpg *.jpeg *.bmp *.gif *.tif *.tiff *.webp)"
+        )
         if path:
             self.imageRequested.emit(path)
 

@@ -1,4 +1,5 @@
 """The Inspector tab: the single-model inspector or two models side by side, switched at its top."""
+
 from __future__ import annotations
 
 from PySide6.QtWidgets import QButtonGroup, QHBoxLayout, QPushButton, QStackedWidget, QVBoxLayout, QWidget
@@ -22,9 +23,12 @@ class InspectorTab(QWidget):
         for i, (panel, text) in enumerate(((self.single, "One model"), (self.side_by_side, "Side by side"))):
             self.stack.addWidget(panel)
             button = QPushButton(text, checkable=True, checked=i == 0)
-            button.setToolTip("Inspect one model" if i == 0 else
-                              "Two models on the same image with the same settings (or select two runs on the "
-                              "Runs tab: Inspect side by side)")
+            button.setToolTip(
+                "Inspect one model"
+                if i == 0
+                else "Two models on the same image with the same settings (or select two runs on the "
+                "Runs tab: Inspect side by side)"
+            )
             self.buttons.addButton(button, i)
             bar.addWidget(button)
         bar.addStretch(1)

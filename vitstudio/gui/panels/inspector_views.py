@@ -6,19 +6,34 @@ refresh them; a panel (`InspectorPanel`, `SideBySidePanel`) feeds it the image a
 where to take a model from) is placed by the panel. Several `ModelViews` may share one
 `LatestRequestRunner`: each uses its own slots, so the latest request wins per model.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtGui import QImage, QPixmap
-from PySide6.QtWidgets import (QComboBox, QFileDialog, QGroupBox, QHBoxLayout, QInputDialog, QLabel, QMenu, QPushButton,
-                               QScrollArea, QSplitter, QTabWidget, QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QGroupBox,
+    QHBoxLayout,
+    QInputDialog,
+    QLabel,
+    QMenu,
+    QPushButton,
+    QScrollArea,
+    QSplitter,
+    QTabWidget,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from ...analysis import figures, render
 from ...analysis.image import fit_image, normalize
@@ -91,8 +106,13 @@ def _distance_over_examples(source: ModelSource) -> tuple[np.ndarray, str]:
 
 
 #: what each worker task does, for messages.
-TASKS = {"source": "loading the model", "inspect": "the inspection", "attention": "the attention view",
-         "mae": "the MAE reconstruction", "distance": "the attention distance over many images"}
+TASKS = {
+    "source": "loading the model",
+    "inspect": "the inspection",
+    "attention": "the attention view",
+    "mae": "the MAE reconstruction",
+    "distance": "the attention distance over many images",
+}
 
 # -- views ---------------------------------------------------------------------------------------
 
@@ -162,7 +182,7 @@ class FigureView(QWidget):
             pixmap = pixmap.scaled(room, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
         self.label.setPixmap(pixmap)
 
-    def eventFilter(self, watched, event) -> bool:  # noqa: N802 (Qt naming)
+    def eventFilter(self, watched, event) -> bool:
         if event.type() == QEvent.Type.Resize:
             self._place()
         return False
@@ -207,8 +227,16 @@ class DistanceView(QWidget):
         layers = np.arange(1, distance.shape[0] + 1)
         for h in range(distance.shape[1]):
             color = render.CATEGORY_COLORS[h % len(render.CATEGORY_COLORS)]
-            self.plot.plot(layers, distance[:, h], pen=None, symbol="o", symbolSize=8, symbolBrush=color,
-                           symbolPen="k", name=f"head {h}")
+            self.plot.plot(
+                layers,
+                distance[:, h],
+                pen=None,
+                symbol="o",
+                symbolSize=8,
+                symbolBrush=color,
+                symbolPen="k",
+                name=f"head {h}",
+            )
         self.plot.getAxis("bottom").setTicks([[(int(i), str(i)) for i in layers]])
         self.plot.setXRange(0.5, len(layers) + 0.5, padding=0)
         self.plot.setYRange(0, max(float(distance.max()) * 1.1, 1.0), padding=0)
@@ -264,9 +292,15 @@ class ModelChooser(QGroupBox):
         if not folder:
             return None
         run = Run(folder)
-        choices = {f"{label} ({path.name})": which for which, label, path in (
-            ("final", "final weights", run.weights), ("best", "best checkpoint", run.best_checkpoint),
-            ("last", "last checkpoint", run.last_checkpoint)) if path.exists()}
+        choices = {
+            f"{label} ({path.name})": which
+            for which, label, path in (
+                ("final", "final weights", run.weights),
+                ("best", "best checkpoint", run.best_checkpoint),
+                ("last", "last checkpoint", run.last_checkpoint),
+            )
+            if path.exists()
+        }
         which = "final"
         if len(choices) > 1:
             label, ok = QInputDialog.getItem(self, "Training run", f"weights of {run.id}:", list(choices), 0, False)
@@ -276,8 +310,9 @@ class ModelChooser(QGroupBox):
         return partial(from_run, folder, which)
 
     def _ask_weights(self):
-        path, _ = QFileDialog.getOpenFileName(self, "Open weights", "",
-                                              "Weights (*.safetensors *.pth *.pt *.bin *.npz);;All files (*)")
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open weights", "", "Weights (*.safetensors *.pth *.pt *.bin *.npz);;All files (*)"
+        )
         if not path:
             return None
         if records_architecture(path):
@@ -299,8 +334,9 @@ class ModelViews(QWidget):
     statusChanged = Signal(str, bool)  # a message, whether it reports an error
     sourceChanged = Signal()  # a new model (the settings' ranges may change)
 
-    def __init__(self, runner: LatestRequestRunner, name: str = "", compact: bool = False,
-                 parent: QWidget | None = None):
+    def __init__(
+        self, runner: LatestRequestRunner, name: str = "", compact: bool = False, parent: QWidget | None = None
+    ):
         super().__init__(parent)
         self.runner, self.name, self.compact = runner, name, compact
         self.source: ModelSource | None = None
@@ -406,7 +442,7 @@ class ModelViews(QWidget):
     def _task(self, slot: str) -> str | None:
         """The task of one of this model's slots, None for another's."""
         prefix = f"{self.name}:" if self.name else ""
-        task = slot[len(prefix):] if slot.startswith(prefix) else None
+        task = slot[len(prefix) :] if slot.startswith(prefix) else None
         return task if task in TASKS else None
 
     def _request_inspection(self) -> None:
@@ -421,8 +457,9 @@ class ModelViews(QWidget):
 
     def _request_attention(self) -> None:
         if self.static is not None and self.attention_options:
-            self.runner.submit(self._slot("attention"),
-                               partial(attention_view, self.static.inspection, self.attention_options))
+            self.runner.submit(
+                self._slot("attention"), partial(attention_view, self.static.inspection, self.attention_options)
+            )
 
     def _request_distance(self) -> None:
         """Show the distance over the inspected image, or ask the worker for it over many images."""
@@ -442,8 +479,10 @@ class ModelViews(QWidget):
     def _request_mae(self) -> None:
         if self.source is None or self.image is None or not self.mae_options or not is_mae(self.source.model):
             return
-        self.runner.submit(self._slot("mae"), partial(_mae_figure, self.source, self.image,
-                                                      self.mae_options["mask_ratio"], self.mae_options["seed"]))
+        self.runner.submit(
+            self._slot("mae"),
+            partial(_mae_figure, self.source, self.image, self.mae_options["mask_ratio"], self.mae_options["seed"]),
+        )
 
     def _choose(self, choose) -> None:
         try:
@@ -490,16 +529,28 @@ class ModelViews(QWidget):
 
     def _show_static(self, s: _Static) -> None:
         insp = s.inspection
-        self._show("patches", s.patches, f"{insp.geometry.grid[0]}x{insp.geometry.grid[1]} patches of "
-                   f"{insp.geometry.patch_px[0]}x{insp.geometry.patch_px[1]} pixels")
+        self._show(
+            "patches",
+            s.patches,
+            f"{insp.geometry.grid[0]}x{insp.geometry.grid[1]} patches of "
+            f"{insp.geometry.patch_px[0]}x{insp.geometry.patch_px[1]} pixels",
+        )
         n = insp.geometry.num_prefix_tokens
         prefix = " and ".join(figures.TOKEN_NAMES[:n])
-        self._show("sequence", s.sequence, f"the patch tokens in order, numbered after the {prefix}" if n else
-                   "the patch tokens in order (no prefix tokens)")
+        self._show(
+            "sequence",
+            s.sequence,
+            f"the patch tokens in order, numbered after the {prefix}"
+            if n
+            else "the patch tokens in order (no prefix tokens)",
+        )
         self._show("position", s.position, insp.position_note)
         self._show("filters", s.filters, insp.filters.note)
         self._request_distance()
-        self._show("predictions", s.predictions,
-                   "" if s.predictions is not None else "this model has no classifier (a pretraining model)")
+        self._show(
+            "predictions",
+            s.predictions,
+            "" if s.predictions is not None else "this model has no classifier (a pretraining model)",
+        )
         if not is_mae(self.source.model):
             self._show("mae", None, "not a masked autoencoder: choose an MAE model to see reconstructions")

@@ -4,13 +4,22 @@ The form edits `config.model` (a registered name plus overrides) and `data.img_s
 variant and backbone pick the registered model closest to the choice and override the rest, so
 every combination the core accepts can be built.
 """
+
 from __future__ import annotations
 
 import inspect
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
-    QCheckBox, QComboBox, QFormLayout, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget,
+    QCheckBox,
+    QComboBox,
+    QFormLayout,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QVBoxLayout,
+    QWidget,
 )
 
 from ...config import GLOBAL_POOLS, POS_EMBEDS
@@ -23,30 +32,43 @@ from ..architecture import ArchitectureView, Shape
 from ..form import write_widget
 from .common import ProblemsLabel, combo, dspin, form_column, spin
 
-FAMILIES = {"vit": "ViT", "hybrid": "Hybrid (CNN features)", "deit": "DeiT", "mae": "MAE",
-            "mpp": "Masked patch prediction"}
+FAMILIES = {
+    "vit": "ViT",
+    "hybrid": "Hybrid (CNN features)",
+    "deit": "DeiT",
+    "mae": "MAE",
+    "mpp": "Masked patch prediction",
+}
 FAMILY_OBJECTIVES = {"mae": "mae", "mpp": "mpp"}  # families that only train with their own objective
-SIZE_LABELS = {"nano": "nano", "micro": "micro", "tiny": "Ti (tiny)", "small": "S (small)", "base": "B (base)",
-               "large": "L (large)", "huge": "H (huge)"}
+SIZE_LABELS = {
+    "nano": "nano",
+    "micro": "micro",
+    "tiny": "Ti (tiny)",
+    "small": "S (small)",
+    "base": "B (base)",
+    "large": "L (large)",
+    "huge": "H (huge)",
+}
 CUSTOM = "custom"
 SHAPE_KEYS = ("embed_dim", "depth", "num_heads", "mlp_ratio")
 POOL_LABELS = {"token": "class token", "avg": "average of patch tokens"}
 _VIT_DEFAULTS = {k: p.default for k, p in inspect.signature(VisionTransformer).parameters.items()}
 FAMILY_NOTES = {
     "vit": "ViT (Dosovitskiy et al., 2020): the image is cut into patches, each linearly embedded; a class token "
-           "and position embeddings are added and a plain Transformer encoder reads the sequence.",
+    "and position embeddings are added and a plain Transformer encoder reads the sequence.",
     "hybrid": "Hybrid ViT (the ViT paper, Table 6): a ResNet's feature map replaces the raw patches, so each token "
-              "already sees a neighbourhood; hybrids lead at small compute budgets.",
+    "already sees a neighbourhood; hybrids lead at small compute budgets.",
     "deit": "DeiT (Touvron et al., 2020): a data-efficient recipe; the distilled models add a distillation token "
-            "that learns from a teacher's predictions through its own head.",
+    "that learns from a teacher's predictions through its own head.",
     "mae": "MAE (He et al., 2021): 75% of the patches are hidden, the encoder sees only the rest and a light "
-           "decoder reconstructs the missing pixels; pretraining for a later fine-tune.",
+    "decoder reconstructs the missing pixels; pretraining for a later fine-tune.",
     "mpp": "Masked patch prediction (the ViT paper's self-supervision): half of the patch embeddings are corrupted "
-           "and the model predicts each one's mean colour.",
+    "and the model predicts each one's mean colour.",
 }
 
 
 # -- the registry seen as families, sizes and backbones -------------------------------------------
+
 
 def family_of(name: str) -> str:
     prefix = name.split("_")[0]
@@ -75,8 +97,9 @@ def backbone_of(args: dict) -> str:
     layers = tuple(args["layers"])
     named = {(): "ResNetV2 stem only", (2, 2, 2, 2): "ResNetV2 R26", (3, 4, 9): "ResNetV2 R50"}
     n, blocks = len(layers), sum(layers)
-    return named.get(layers, f"ResNetV2, {n} stage{'s' * (n > 1)} "
-                             f"({'+'.join(map(str, layers))} block{'s' * (blocks > 1)})")
+    return named.get(
+        layers, f"ResNetV2, {n} stage{'s' * (n > 1)} ({'+'.join(map(str, layers))} block{'s' * (blocks > 1)})"
+    )
 
 
 def pick_model(family: str, size: str, backbone: str | None, patch: int | None, img: int) -> str:
@@ -106,14 +129,16 @@ def accepted_args(name: str) -> set[str] | None:
 
 # -- the panel ----------------------------------------------------------------------------------
 
+
 class ModelPanel(QWidget):
     def __init__(self, form, parent=None):
         super().__init__(parent)
         self.form = form
         self.num_classes: int | None = None  # from the data panel, once it knows the dataset
 
-        self.family = combo({f: label for f, label in FAMILIES.items()
-                             if any(family_of(n) == f for n in list_models())})
+        self.family = combo(
+            {f: label for f, label in FAMILIES.items() if any(family_of(n) == f for n in list_models())}
+        )
         self.variant = combo({**{s: SIZE_LABELS.get(s, s) for s in SIZES}, CUSTOM: "custom"})
         self.backbone = QComboBox()
         self.backbone.addItem("none (patches of the image)", "")
@@ -153,11 +178,20 @@ class ModelPanel(QWidget):
         rows = QFormLayout(box)
         rows.setFieldGrowthPolicy(QFormLayout.AllNonFixedFieldsGrow)
         for label, widget in [
-            ("Family", self.family), ("Variant", self.variant), ("Hybrid backbone", self.backbone),
-            ("Width", self.width_box), ("Depth (blocks)", self.depth_box), ("Heads", self.heads_box),
-            ("MLP ratio", self.mlp_box), (self.patch_label, self.patch_box), ("Image size", self.img_box),
-            ("Position embedding", self.pos_box), ("Pooling", self.pool_box), ("", self.cls_box),
-            ("Drop path", self.drop_path_box), ("Dropout", self.drop_box),
+            ("Family", self.family),
+            ("Variant", self.variant),
+            ("Hybrid backbone", self.backbone),
+            ("Width", self.width_box),
+            ("Depth (blocks)", self.depth_box),
+            ("Heads", self.heads_box),
+            ("MLP ratio", self.mlp_box),
+            (self.patch_label, self.patch_box),
+            ("Image size", self.img_box),
+            ("Position embedding", self.pos_box),
+            ("Pooling", self.pool_box),
+            ("", self.cls_box),
+            ("Drop path", self.drop_path_box),
+            ("Dropout", self.drop_box),
         ]:
             rows.addRow(label, widget)
         rows.addRow(self.name_label)
@@ -166,8 +200,14 @@ class ModelPanel(QWidget):
         self.figures = {}
         figures_box = QGroupBox("Derived figures")
         grid = QGridLayout(figures_box)
-        for i, (key, title) in enumerate([("params", "Parameters"), ("gmacs", "GMACs per image"),
-                                          ("seq_len", "Sequence length"), ("memory", "Training memory")]):
+        for i, (key, title) in enumerate(
+            [
+                ("params", "Parameters"),
+                ("gmacs", "GMACs per image"),
+                ("seq_len", "Sequence length"),
+                ("memory", "Training memory"),
+            ]
+        ):
             value, note = QLabel("—"), QLabel(wordWrap=True)
             value.setStyleSheet("font-size: 18pt; font-weight: 600; color: #1a237e;")
             note.setStyleSheet("color: #666;")
@@ -277,8 +317,11 @@ class ModelPanel(QWidget):
         self.family_note.setText(FAMILY_NOTES.get(family, ""))
         hybrid = family == "hybrid"
         self.patch_label.setText("Patch (CNN map)" if hybrid else "Patch size")
-        self.patch_box.setToolTip("patch size on the CNN's feature map, in feature-map cells (1: each cell is a "
-                                  "token)" if hybrid else "patch size in pixels")
+        self.patch_box.setToolTip(
+            "patch size on the CNN's feature map, in feature-map cells (1: each cell is a token)"
+            if hybrid
+            else "patch size in pixels"
+        )
         try:
             stats = None if errors else model_stats(cfg.model.name, mask_ratio=cfg.objective.mask_ratio, **shape)
         except (TypeError, ValueError, ZeroDivisionError):  # a combination only building the model would reject
@@ -320,15 +363,26 @@ def _drawing(cfg, shape: dict, stats) -> Shape:
     family = family_of(cfg.model.name)
     prefix = ("cls",) * int(shape.get("class_token", True) or builder is MaskedAutoencoderViT)
     prefix += ("dist",) * (builder is DistilledVisionTransformer)
-    side = int(round(stats.patches ** 0.5))
+    side = round(stats.patches**0.5)
     dim = shape.get("embed_dim", 768)
     pool = "class token" if shape.get("global_pool", "token") == "token" else "average"
-    head = {"mae": "decoder → pixels of the hidden patches", "mpp": "Linear → mean colour of each corrupted patch",
-            }.get(family, f"{pool} → Linear → {shape.get('num_classes', '?')} classes")
-    return Shape(img_size=shape["img_size"], patch_size=shape.get("patch_size", 16), grid=(side, side), prefix=prefix,
-                 visible=stats.seq_len - len(prefix), embed_dim=dim, depth=shape.get("depth", 12),
-                 num_heads=shape.get("num_heads", 12), mlp_hidden=int(dim * shape.get("mlp_ratio", 4.0)),
-                 stem=backbone_of(shape), head=head)
+    head = {
+        "mae": "decoder → pixels of the hidden patches",
+        "mpp": "Linear → mean colour of each corrupted patch",
+    }.get(family, f"{pool} → Linear → {shape.get('num_classes', '?')} classes")
+    return Shape(
+        img_size=shape["img_size"],
+        patch_size=shape.get("patch_size", 16),
+        grid=(side, side),
+        prefix=prefix,
+        visible=stats.seq_len - len(prefix),
+        embed_dim=dim,
+        depth=shape.get("depth", 12),
+        num_heads=shape.get("num_heads", 12),
+        mlp_hidden=int(dim * shape.get("mlp_ratio", 4.0)),
+        stem=backbone_of(shape),
+        head=head,
+    )
 
 
 def _describe(model_cfg) -> str:

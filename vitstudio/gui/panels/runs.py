@@ -5,15 +5,37 @@ The table is a `RunsModel` behind a `RunsFilter` (sort and text filter); rename,
 trash, with undo), open folder and TensorBoard export act here; resume, "new run from this config" and
 "inspect side by side" are signals for the main window, which owns training and the inspector.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import (QAbstractTableModel, QItemSelectionModel, QModelIndex, QSortFilterProxyModel, Qt, QTimer,
-                            QUrl, Signal)
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QItemSelectionModel,
+    QModelIndex,
+    QSortFilterProxyModel,
+    Qt,
+    QTimer,
+    QUrl,
+    Signal,
+)
 from PySide6.QtGui import QAction, QColor, QDesktopServices, QKeySequence
-from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QInputDialog, QLabel, QLineEdit, QMenu,
-                               QMessageBox, QSplitter, QTableView, QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFileDialog,
+    QHBoxLayout,
+    QInputDialog,
+    QLabel,
+    QLineEdit,
+    QMenu,
+    QMessageBox,
+    QSplitter,
+    QTableView,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from ...train.compare import COLUMNS, TABLE_COLUMNS, table, write_csv
 from ...train.runs import ACTIVE_STATES, Run, delete_run, list_runs, restore_run, runs_root
@@ -21,8 +43,15 @@ from .compare import CompareView
 
 REFRESH_MS = 1000
 SORT_ROLE = Qt.UserRole + 1
-STATE_COLORS = {"running": "#1565c0", "paused": "#1565c0", "finished": "#2e7d32", "stopped": "#ef6c00",
-                "interrupted": "#ef6c00", "diverged": "#c62828", "failed": "#c62828"}
+STATE_COLORS = {
+    "running": "#1565c0",
+    "paused": "#1565c0",
+    "finished": "#2e7d32",
+    "stopped": "#ef6c00",
+    "interrupted": "#ef6c00",
+    "diverged": "#c62828",
+    "failed": "#c62828",
+}
 RESUMABLE = ("stopped", "interrupted", "failed", "diverged")
 NUMERIC = ("epoch", "best_top1", "last_top1", "best_val_loss", "last_val_loss", "params", "seconds", "images_per_sec")
 SEARCHED = ("name", "state", "objective", "model", "data", "tags", "note", "id")
@@ -87,8 +116,13 @@ class RunsModel(QAbstractTableModel):
         texts = [c.format(summary) for c in self.columns]
         values = [c.value(summary) for c in self.columns]
         if row == len(self.runs):
-            for rows, item in ((self.runs, run), (self._stamps, stamp), (self.summaries, summary),
-                               (self._texts, texts), (self._values, values)):
+            for rows, item in (
+                (self.runs, run),
+                (self._stamps, stamp),
+                (self.summaries, summary),
+                (self._texts, texts),
+                (self._values, values),
+            ):
                 rows.append(item)
         else:
             self._stamps[row], self.summaries[row], self._texts[row], self._values[row] = stamp, summary, texts, values
@@ -172,7 +206,9 @@ class RunsPanel(QWidget):
         self.proxy.setSourceModel(self.model)
         self.trashed: list[list[Path]] = []  # what each delete moved to the trash, newest last
 
-        self.filter_edit = QLineEdit(placeholderText="Filter runs (name, model, tag, status, …)", clearButtonEnabled=True)
+        self.filter_edit = QLineEdit(
+            placeholderText="Filter runs (name, model, tag, status, …)", clearButtonEnabled=True
+        )
         self.filter_edit.textChanged.connect(self.proxy.set_text)
         self.columns_button = QToolButton(text="Columns")
         self.columns_button.setPopupMode(QToolButton.InstantPopup)
@@ -181,20 +217,33 @@ class RunsPanel(QWidget):
         open_button.clicked.connect(self._choose_root)
         export_button = QToolButton(text="Export table…")
         export_button.clicked.connect(lambda: self.export_table())
-        self.undo_action = QAction("Undo delete", self, shortcut=QKeySequence.Undo, enabled=False,
-                                   shortcutContext=Qt.WidgetWithChildrenShortcut)
+        self.undo_action = QAction(
+            "Undo delete",
+            self,
+            shortcut=QKeySequence.Undo,
+            enabled=False,
+            shortcutContext=Qt.WidgetWithChildrenShortcut,
+        )
         self.undo_action.triggered.connect(self.undo_delete)
         self.addAction(self.undo_action)
         undo_button = QToolButton()
         undo_button.setDefaultAction(self.undo_action)
-        self.inspect_button = QToolButton(text="Inspect side by side", enabled=False,
-                                          toolTip="Select two runs to see their models on the same image")
+        self.inspect_button = QToolButton(
+            text="Inspect side by side", enabled=False, toolTip="Select two runs to see their models on the same image"
+        )
         self.inspect_button.clicked.connect(self.inspect_selected)
         self.count_label = QLabel()
 
         bar = QHBoxLayout()
-        for w in (self.filter_edit, self.columns_button, open_button, export_button, undo_button, self.inspect_button,
-                  self.count_label):
+        for w in (
+            self.filter_edit,
+            self.columns_button,
+            open_button,
+            export_button,
+            undo_button,
+            self.inspect_button,
+            self.count_label,
+        ):
             bar.addWidget(w)
         bar.setStretch(0, 1)
 
@@ -250,7 +299,9 @@ class RunsPanel(QWidget):
             action = menu.addAction(c.title)
             action.setCheckable(True)
             action.setData(c.key)
-            action.toggled.connect(lambda on, key=c.key: self.view.setColumnHidden(self.model.column_index(key), not on))
+            action.toggled.connect(
+                lambda on, key=c.key: self.view.setColumnHidden(self.model.column_index(key), not on)
+            )
 
     def visible_columns(self) -> list[str]:
         return [c.key for i, c in enumerate(self.model.columns) if not self.view.isColumnHidden(i)]
@@ -321,8 +372,11 @@ class RunsPanel(QWidget):
         menu.addSeparator()
         menu.addAction("Open folder", self.open_folder).setEnabled(one)
         menu.addAction("Resume training", lambda: self.resume_requested.emit(str(runs[0].path))).setEnabled(
-            one and state in RESUMABLE)
-        menu.addAction("New run from this config", lambda: self.new_run_requested.emit(runs[0].config())).setEnabled(one)
+            one and state in RESUMABLE
+        )
+        menu.addAction("New run from this config", lambda: self.new_run_requested.emit(runs[0].config())).setEnabled(
+            one
+        )
         menu.addAction("Export to TensorBoard…", self._ask_tensorboard).setEnabled(one)
         menu.addAction("Inspect side by side", self.inspect_selected).setEnabled(len(runs) == 2)
         menu.addSeparator()
@@ -344,7 +398,9 @@ class RunsPanel(QWidget):
 
     def _ask_rename(self) -> None:
         run = self.selected_runs()[0]
-        name, ok = QInputDialog.getText(self, "Rename run", "Name (empty: the folder name)", text=run.meta()["name"] or "")
+        name, ok = QInputDialog.getText(
+            self, "Rename run", "Name (empty: the folder name)", text=run.meta()["name"] or ""
+        )
         if ok:
             self.rename(run, name)
 
@@ -390,7 +446,9 @@ class RunsPanel(QWidget):
         if moved:
             self.trashed.append(moved)
             self.undo_action.setEnabled(True)
-            self.message.emit(f"Moved {len(moved)} run(s) to the trash; {self.undo_action.shortcut().toString()} undoes")
+            self.message.emit(
+                f"Moved {len(moved)} run(s) to the trash; {self.undo_action.shortcut().toString()} undoes"
+            )
         if refused:
             QMessageBox.warning(self, "Delete runs", "\n".join(refused))
         self.refresh()

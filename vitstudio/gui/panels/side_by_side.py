@@ -7,6 +7,7 @@ view note says so. Both columns show the same view tab. `load_runs` opens two tr
 tab's "Inspect side by side"). Analyses of both models share one worker, one job at a time; the latest
 request wins per column.
 """
+
 from __future__ import annotations
 
 from functools import partial

@@ -1,4 +1,5 @@
 """The Training panel: objective and optimisation settings, Start / Pause / Stop, progress and live curves."""
+
 from __future__ import annotations
 
 from collections import deque
@@ -6,8 +7,17 @@ from collections import deque
 from PySide6.QtCore import Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
-    QComboBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QProgressBar, QPushButton,
-    QToolButton, QVBoxLayout, QWidget,
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
 )
 
 from ...config import DEVICES, OBJECTIVES
@@ -17,8 +27,11 @@ from ..worker import TrainingThread
 from .common import ProblemsLabel, combo, form_column, line, spin
 
 OBJECTIVE_LABELS = {
-    "supervised": "Supervised (labels)", "distill": "Distillation (DeiT)", "mae": "MAE pretraining",
-    "mpp": "Masked patch prediction", "finetune": "Fine-tune",
+    "supervised": "Supervised (labels)",
+    "distill": "Distillation (DeiT)",
+    "mae": "MAE pretraining",
+    "mpp": "Masked patch prediction",
+    "finetune": "Fine-tune",
 }
 RESUMABLE_STATES = ("stopped", "interrupted", "failed", "diverged")
 
@@ -54,8 +67,12 @@ class TrainingPanel(QWidget):
         fields.addRow("Teacher", self.teacher)
         self.init_from = QComboBox(editable=True)
         self.init_from.lineEdit().setPlaceholderText("a run id or a weights file")
-        bind("objective.init_from", self.init_from,
-             read=lambda w: w.currentText().strip() or None, write=lambda w, v: w.setEditText(v or ""))
+        bind(
+            "objective.init_from",
+            self.init_from,
+            read=lambda w: w.currentText().strip() or None,
+            write=lambda w, v: w.setEditText(v or ""),
+        )
         browse = QToolButton(text="…", toolTip="Choose a weights file")
         browse.clicked.connect(self._browse_weights)
         row = QHBoxLayout()
@@ -86,13 +103,18 @@ class TrainingPanel(QWidget):
         results_box = QGroupBox("Results")
         results = QFormLayout(results_box)
         self.results = {}
-        for key, label in (("smooth", "Train loss (smoothed)"), ("val_loss", "Validation loss"),
-                           ("top1", "Validation top-1"), ("best", "Best top-1")):
+        for key, label in (
+            ("smooth", "Train loss (smoothed)"),
+            ("val_loss", "Validation loss"),
+            ("top1", "Validation top-1"),
+            ("best", "Best top-1"),
+        ):
             self.results[key] = QLabel("—")
             results.addRow(label, self.results[key])
 
-        left_box = form_column(settings, self.problems, buttons, self.progress, self.progress_label, self.run_label,
-                               results_box)
+        left_box = form_column(
+            settings, self.problems, buttons, self.progress, self.progress_label, self.run_label, results_box
+        )
 
         self.plots = LivePlots()
         self.x_axis = combo({k: f"x: {v}" for k, v in X_AXES.items()})
@@ -145,8 +167,9 @@ class TrainingPanel(QWidget):
         if self.running or not (self.form.valid or resume):
             return
         config = resume.config() if resume else self.form.config
-        self.thread = TrainingThread(config, runs_dir=self.runs_dir, resume=str(resume.path) if resume else None,
-                                     parent=self)
+        self.thread = TrainingThread(
+            config, runs_dir=self.runs_dir, resume=str(resume.path) if resume else None, parent=self
+        )
         self.thread.event.connect(self._on_event)
         self.thread.crashed.connect(self._on_crash)
         self.thread.finished.connect(self._on_thread_finished)
@@ -230,8 +253,11 @@ class TrainingPanel(QWidget):
                 self.progress.setValue(self.progress.maximum())
             self.progress_label.setText(f"{self.progress_label.text().split(' · ETA')[0]} · {event.kind}")
             if not replay and event.kind in ("failed", "diverged"):
-                self._show_failure("Training failed" if event.kind == "failed" else "Training diverged",
-                                   d.get("reason") or event.kind, d.get("traceback", ""))
+                self._show_failure(
+                    "Training failed" if event.kind == "failed" else "Training diverged",
+                    d.get("reason") or event.kind,
+                    d.get("traceback", ""),
+                )
 
     def _show_results(self) -> None:
         """The latest values of the curves, and the best top-1 so far."""
@@ -245,8 +271,7 @@ class TrainingPanel(QWidget):
 
     def _progress_text(self, event, replay: bool) -> str:
         epochs = self.form.value("optim.epochs")
-        parts = [f"epoch {min(int(event.epoch) + 1, epochs)}/{epochs}",
-                 f"step {event.step}/{self.total_steps}"]
+        parts = [f"epoch {min(int(event.epoch) + 1, epochs)}/{epochs}", f"step {event.step}/{self.total_steps}"]
         if event.data.get("images_per_sec"):
             parts.append(f"{event.data['images_per_sec']:,.0f} img/s")
         if not replay and len(self._rate) > 1:
@@ -278,8 +303,9 @@ class TrainingPanel(QWidget):
         self.run_ended.emit(self.thread.terminal or "failed")
 
     def _browse_weights(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Weights to fine-tune from", "",
-                                              "Weights (*.safetensors *.pth *.pt *.bin *.npz);;All files (*)")
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Weights to fine-tune from", "", "Weights (*.safetensors *.pth *.pt *.bin *.npz);;All files (*)"
+        )
         if path:
             self.form.update({"objective.init_from": path})
 
@@ -288,4 +314,3 @@ def _duration(seconds: float) -> str:
     seconds = int(seconds)
     h, rem = divmod(seconds, 3600)
     return f"{h}:{rem // 60:02d}:{rem % 60:02d}" if h else f"{rem // 60}:{rem % 60:02d}"
-

@@ -1,5 +1,6 @@
 """Weights in and out: one `load_pretrained(model, source)` for timm, DeiT, MAE, Google and transformers
 checkpoints (detected from their keys), and exports that rebuild our models or load into timm."""
+
 from __future__ import annotations
 
 import os
@@ -18,16 +19,25 @@ from .google import convert_google, is_google_layout
 from .hf import convert_transformers, is_transformers_layout
 
 __all__ = [
-    "LoadReport", "UnsafeCheckpointError", "export_safetensors", "export_timm", "load_model_file",
-    "load_pretrained", "pretrained_to_vit", "read_model_config", "read_weights", "resample_patch_embed",
-    "timm_state_dict", "to_timm_layout",
+    "LoadReport",
+    "UnsafeCheckpointError",
+    "export_safetensors",
+    "export_timm",
+    "load_model_file",
+    "load_pretrained",
+    "pretrained_to_vit",
+    "read_model_config",
+    "read_weights",
+    "resample_patch_embed",
+    "timm_state_dict",
+    "to_timm_layout",
 ]
 
 
 class LoadReport(NamedTuple):
-    missing: list[str]      # model weights the source lacked: they keep their fresh initialisation
-    unexpected: list[str]   # source weights the model has no place for (ignored; only with strict=False)
-    notes: list[str]        # adaptations made (resampling, dropped heads, ...)
+    missing: list[str]  # model weights the source lacked: they keep their fresh initialisation
+    unexpected: list[str]  # source weights the model has no place for (ignored; only with strict=False)
+    notes: list[str]  # adaptations made (resampling, dropped heads, ...)
 
 
 def to_timm_layout(state_dict: Mapping) -> dict[str, torch.Tensor]:
@@ -61,10 +71,13 @@ def load_pretrained(model: nn.Module, source, strict: bool = True) -> LoadReport
     unexpected = [k for k in sd if k not in target]
     not_fresh = [k for k in missing if not FRESH_OK.match(k)]
     if strict and (unexpected or not_fresh):
-        raise ValueError(f"weights from {name} do not fit {type(model).__name__}: "
-                         + "; ".join(f"{what} {_few(keys)}" for what, keys in
-                                     (("unexpected", unexpected), ("missing", not_fresh)) if keys)
-                         + ". Is it the right model (size, depth, options)? strict=False loads what fits.")
+        raise ValueError(
+            f"weights from {name} do not fit {type(model).__name__}: "
+            + "; ".join(
+                f"{what} {_few(keys)}" for what, keys in (("unexpected", unexpected), ("missing", not_fresh)) if keys
+            )
+            + ". Is it the right model (size, depth, options)? strict=False loads what fits."
+        )
     try:
         model.load_state_dict({k: v for k, v in sd.items() if k in target}, strict=False)
     except RuntimeError as e:

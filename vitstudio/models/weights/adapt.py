@@ -1,4 +1,5 @@
 """Fit a timm-layout state dict to a model: pretraining heads, prefix tokens, grids, patch size, class heads."""
+
 from __future__ import annotations
 
 import math
@@ -104,8 +105,10 @@ def fit_state_dict(model: nn.Module, state_dict: dict) -> tuple[dict, list[str],
         del sd[f"{head}.weight"], sd[f"{head}.bias"]
         if f"{head}.weight" in target:
             classes = target[f"{head}.weight"].shape[0]
-            warns.append(f"the checkpoint's {head} has {w.shape[0]} classes, the model {classes}: "
-                         f"{head} dropped, the model keeps its freshly initialised one")
+            warns.append(
+                f"the checkpoint's {head} has {w.shape[0]} classes, the model {classes}: "
+                f"{head} dropped, the model keeps its freshly initialised one"
+            )
         else:
             warns.append(f"the checkpoint's {head} ({w.shape[0]} classes) was dropped: the model has no head")
     return sd, notes, warns
@@ -115,8 +118,10 @@ def _fit_pos_embed(model, pos, src_tokens, target_pos):
     """Match prefix slots by token (class, distillation), then resample the grid to the model's."""
     model_tokens = [t for t in ("cls_token", "dist_token") if getattr(model, t, None) is not None]
     n_src = len(src_tokens)
-    prefix = [pos[:, src_tokens.index(t)][:, None] if t in src_tokens else target_pos[:, i][:, None]
-              for i, t in enumerate(model_tokens)]
+    prefix = [
+        pos[:, src_tokens.index(t)][:, None] if t in src_tokens else target_pos[:, i][:, None]
+        for i, t in enumerate(model_tokens)
+    ]
     grid = pos[:, n_src:]
     new_size = tuple(model.grid_size)
     if grid.shape[1] == new_size[0] * new_size[1]:
@@ -124,8 +129,10 @@ def _fit_pos_embed(model, pos, src_tokens, target_pos):
     else:
         side = math.isqrt(grid.shape[1])
         if side * side != grid.shape[1]:
-            raise ValueError(f"cannot infer the grid of the checkpoint's {grid.shape[1]} positions "
-                             f"(not square) to resample it to {new_size}")
+            raise ValueError(
+                f"cannot infer the grid of the checkpoint's {grid.shape[1]} positions "
+                f"(not square) to resample it to {new_size}"
+            )
         old_size = (side, side)
     grid = resample_abs_pos_embed(grid, new_size, old_size, num_prefix_tokens=0)
     return torch.cat(prefix + [grid], dim=1)

@@ -1,4 +1,5 @@
 """Our models out: a self-describing safetensors file, and state dicts in timm's layout."""
+
 from __future__ import annotations
 
 import json
@@ -46,12 +47,15 @@ def read_model_config(path) -> dict:
     except (SafetensorError, OSError) as e:
         raise ValueError(f"{path} is not a readable safetensors file: {e}") from None
     if raw is None:
-        raise ValueError(f"{path} has no vitstudio model config; load its weights into a model you build "
-                         "with load_pretrained(model, path)")
+        raise ValueError(
+            f"{path} has no vitstudio model config; load its weights into a model you build "
+            "with load_pretrained(model, path)"
+        )
     config = json.loads(raw)
     if config.get("format") != FORMAT or config.get("version", 0) > FORMAT_VERSION:
-        raise ValueError(f"{path}: unsupported model file format {config.get('format')!r} "
-                         f"version {config.get('version')!r}")
+        raise ValueError(
+            f"{path}: unsupported model file format {config.get('format')!r} version {config.get('version')!r}"
+        )
     return config
 
 

@@ -1,4 +1,5 @@
 """Read weight files without running code: safetensors, NumPy .npz, and PyTorch pickles (weights only)."""
+
 from __future__ import annotations
 
 import argparse
@@ -44,8 +45,9 @@ def read_weights(path) -> dict[str, torch.Tensor]:
             with np.load(path, allow_pickle=False) as npz:
                 return {k: torch.from_numpy(np.asarray(npz[k])) for k in npz.files}
         except ValueError as e:
-            raise UnsafeCheckpointError(f"refusing to load {path}: it holds pickled Python objects, "
-                                        f"not plain arrays ({e})") from None
+            raise UnsafeCheckpointError(
+                f"refusing to load {path}: it holds pickled Python objects, not plain arrays ({e})"
+            ) from None
     try:
         with torch.serialization.safe_globals([argparse.Namespace]):
             obj = torch.load(path, map_location="cpu", weights_only=True)
@@ -55,7 +57,8 @@ def read_weights(path) -> dict[str, torch.Tensor]:
         raise UnsafeCheckpointError(
             f"refusing to load {path}: it is not a plain weights file that loads without running code "
             f"({detail}); vitstudio never unpickles arbitrary objects. If you trust the file, re-save its "
-            "state dict as .safetensors.") from None
+            "state dict as .safetensors."
+        ) from None
     except (RuntimeError, EOFError, zipfile.BadZipFile) as e:
         raise ValueError(f"{path} is not a readable PyTorch weights file: {e}") from None
     return unwrap_state_dict(obj, str(path))
@@ -88,10 +91,11 @@ def unwrap_state_dict(obj, source: str = "the checkpoint") -> dict[str, torch.Te
             break
         obj = obj[key]
     if not isinstance(obj, dict) or not any(isinstance(v, torch.Tensor) for v in obj.values()):
-        raise ValueError(f"{source} holds no state dict (expected a dict of tensors, possibly under "
-                         f"one of {_CONTAINER_KEYS})")
+        raise ValueError(
+            f"{source} holds no state dict (expected a dict of tensors, possibly under one of {_CONTAINER_KEYS})"
+        )
     state_dict = {k: v for k, v in obj.items() if isinstance(v, torch.Tensor)}
     for prefix in _PREFIXES:
         if all(k.startswith(prefix) for k in state_dict):
-            state_dict = {k[len(prefix):]: v for k, v in state_dict.items()}
+            state_dict = {k[len(prefix) :]: v for k, v in state_dict.items()}
     return state_dict

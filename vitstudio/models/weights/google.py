@@ -7,6 +7,7 @@ Reads the original `vision_transformer` layout (`Transformer/encoderblock_N/Mult
 `LayerNorm_1`, `MlpBlock_0`, and blocks stacked along a leading axis under `Transformer/encoderblock/`).
 Kernels are HWIO / (in, out) / (D, heads, head_dim) and are transposed to PyTorch's layouts.
 """
+
 from __future__ import annotations
 
 import re
@@ -32,7 +33,7 @@ def convert_google(npz: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Google key names and layouts -> timm's (the names our models use). Unknown keys are kept as they are."""
     prefix = next((p for p in _PREFIXES if f"{p}embedding/kernel" in npz), "")
     # only the model's parameters: optimizer state ('opt/state/...') and other trees are ignored
-    w = {k[len(prefix):]: torch.as_tensor(v).float() for k, v in npz.items() if k.startswith(prefix)}
+    w = {k[len(prefix) :]: torch.as_tensor(v).float() for k, v in npz.items() if k.startswith(prefix)}
     w = _unstack_scanned_blocks(w)
     out: dict[str, torch.Tensor] = {}
     out["patch_embed.proj.weight"] = _conv(w.pop("embedding/kernel"))
@@ -76,8 +77,11 @@ def _convert_blocks(w: dict) -> dict:
     for i in range(depth):
         src, dst = f"Transformer/encoderblock_{i}/", f"blocks.{i}."
         big_vision = f"{src}MultiHeadDotProductAttention_0/query/kernel" in w
-        mha, ln2, mlp = ("MultiHeadDotProductAttention_0", "LayerNorm_1", "MlpBlock_0") if big_vision else \
-            ("MultiHeadDotProductAttention_1", "LayerNorm_2", "MlpBlock_3")
+        mha, ln2, mlp = (
+            ("MultiHeadDotProductAttention_0", "LayerNorm_1", "MlpBlock_0")
+            if big_vision
+            else ("MultiHeadDotProductAttention_1", "LayerNorm_2", "MlpBlock_3")
+        )
         for ours, theirs in (("norm1", "LayerNorm_0"), ("norm2", ln2)):
             out[f"{dst}{ours}.weight"] = w.pop(f"{src}{theirs}/scale")
             out[f"{dst}{ours}.bias"] = w.pop(f"{src}{theirs}/bias")
@@ -104,8 +108,12 @@ def _convert_resnet(w: dict) -> dict:
     out[f"{stem}norm.weight"], out[f"{stem}norm.bias"] = _vec(w.pop("gn_root/scale")), _vec(w.pop("gn_root/bias"))
     for s, j in units:
         src, dst = f"block{s}/unit{j}/", f"patch_embed.backbone.stages.{s - 1}.blocks.{j - 1}."
-        for ours_conv, ours_norm, r in (("conv1", "norm1", "1"), ("conv2", "norm2", "2"), ("conv3", "norm3", "3"),
-                                        ("downsample.conv", "downsample.norm", "_proj")):
+        for ours_conv, ours_norm, r in (
+            ("conv1", "norm1", "1"),
+            ("conv2", "norm2", "2"),
+            ("conv3", "norm3", "3"),
+            ("downsample.conv", "downsample.norm", "_proj"),
+        ):
             if f"{src}conv{r}/kernel" not in w:
                 continue
             out[f"{dst}{ours_conv}.weight"] = _conv(w.pop(f"{src}conv{r}/kernel"))

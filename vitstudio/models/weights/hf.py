@@ -7,6 +7,7 @@ Covers `ViTModel`, `ViTForImageClassification`, `ViTMAEModel` / `ViTMAEForPreTra
   * 5.x: `vit.layers.N.attention.{q,k,v,o}_proj`, `mlp.fc1`, `mlp.fc2`.
 Query, key and value are fused into timm's `qkv` (rows q|k|v).
 """
+
 from __future__ import annotations
 
 import re
