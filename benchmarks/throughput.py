@@ -34,7 +34,7 @@ from functools import partial
 import torch
 import torch.nn.functional as F
 
-from vitstudio.models import create_model, model_args
+from vitstudio.models import create_model, model_args, model_entry
 
 # -- analytic FLOPs ---------------------------------------------------------------------------------
 # Kept here because the core has no model-statistics module yet; move it there when one exists.
@@ -228,19 +228,18 @@ def build_pair(name: str, device: torch.device, img_size: int | None, channels_l
     import timm
     from timm.models.vision_transformer import VisionTransformer as TimmViT
 
-    from vitstudio.models import HybridEmbed, PatchEmbed, VisionTransformer
-
     overrides = {"img_size": img_size} if img_size else {}
     if not model_args(name).get("num_classes", 1000):
         overrides["num_classes"] = 1000
     kwargs = {**model_args(name), **overrides}
     ours = create_model(name, **overrides)
+    family = model_entry(name).family.name
     timm.layers.set_fused_attn(True)
     if timm.is_model(name):
         ref = timm.create_model(name, pretrained=False, **overrides)
-    elif type(ours) is VisionTransformer and type(ours.patch_embed) is PatchEmbed:
+    elif family == "vit":
         ref = TimmViT(**kwargs)
-    elif type(ours) is VisionTransformer and type(ours.patch_embed) is HybridEmbed and "layers" in kwargs:
+    elif family == "hybrid" and kwargs.get("backbone", "resnetv2") == "resnetv2":
         ref = timm_resnetv2_hybrid(**kwargs)
     else:
         raise ValueError(f"timm has no model named {name!r} and it is not a plain ViT: nothing to race it against")

@@ -100,9 +100,9 @@ def test_example_images_fall_back_to_the_bundled_samples_and_say_why(tmp_path):
 
 def test_the_readout_follows_the_models_pooling():
     pooled = create_model("vit_nano_patch4_32", depth=1, global_pool="avg").eval()
-    assert A.readout_token(create_model("vit_nano_patch4_32", depth=1)) == 0
-    assert A.readout_token(pooled) is None  # the class token exists but the head averages the patches
-    assert A.readout_token(create_model("vit_nano_patch4_32", depth=1, global_pool="avg", class_token=False)) is None
+    assert create_model("vit_nano_patch4_32", depth=1).readout_token == 0
+    assert pooled.readout_token is None  # the class token exists but the head averages the patches
+    assert create_model("vit_nano_patch4_32", depth=1, global_pool="avg", class_token=False).readout_token is None
     insp = A.inspect_image(pooled, A.load_image(A.bundled_images()[0]))
     patch_mean = A.attention_rollout(insp.attention, insp.geometry.grid, 1, token=None)
     class_row = A.attention_rollout(insp.attention, insp.geometry.grid, 1, token=0)

@@ -12,7 +12,7 @@ from vitstudio.models import (
     create_teacher,
     export_safetensors,
 )
-from vitstudio.models.teachers import adapt_to_small_images
+from vitstudio.models.torchvision_nets import adapt_to_small_images
 
 
 def tiny(**kw):

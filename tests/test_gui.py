@@ -244,11 +244,15 @@ def test_the_model_panel_shows_the_papers_figures(qtbot, window):
     panel.patch_box.setValue(16)
     panel.img_box.setValue(224)
     assert window.form.value("model.embed_dim") is None  # a registered base model, not overrides
+    # the patch and image size moved the form to the registered model they make: its name is not stale
+    assert window.form.value("model.name") == "vit_base_patch16_224" and not window.form.config.model.overrides()
+    assert "<b>vit_base_patch16_224</b>" in panel.name_label.text() and "patch8" not in panel.name_label.text()
     assert panel.figures["seq_len"][0].text() == "197"
     assert panel.figures["gmacs"][0].text() == "17.6"
     assert panel.drawing.shape.depth == 12 and panel.drawing.shape.grid == (14, 14)
     panel.depth_box.setValue(6)
     assert panel.variant.currentData() == "custom" and panel.drawing.shape.depth == 6
+    assert "<b>vit_custom_w768_d6_h12_mlp4_p16_224</b>" in panel.name_label.text()
 
 
 def test_a_hybrid_shows_its_patch_size_on_the_feature_map(qtbot, window):

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from vitstudio.models import HybridEmbed, ResNetV2, VisionTransformer, create_model, hybrid_vit
+from vitstudio.models import HybridEmbed, HybridVisionTransformer, ResNetV2, VisionTransformer, create_model
 from vitstudio.models.hybrid import TorchvisionResNet
 from vitstudio.models.resnetv2 import StdConv2d, same_padding
 
@@ -41,7 +41,7 @@ def test_backbone_depths_and_stem_only():
 def test_torchvision_backbones_cut_at_stride_16(name, channels):
     import torchvision
 
-    m = hybrid_vit(backbone=name, img_size=64, embed_dim=32, depth=1, num_heads=2, num_classes=3)
+    m = HybridVisionTransformer(backbone=name, img_size=64, embed_dim=32, depth=1, num_heads=2, num_classes=3)
     backbone = m.patch_embed.backbone
     assert isinstance(backbone, TorchvisionResNet) and backbone.num_features == channels
     assert m.grid_size == (4, 4) and m(torch.randn(2, 3, 64, 64)).shape == (2, 3)
@@ -62,7 +62,7 @@ def test_embed_layer_contract_and_sizes():
     with pytest.raises(ValueError, match="not divisible by the backbone stride"):
         create_model("vit_micro_r_s4_p1_32", img_size=30)
     with pytest.raises(ValueError, match="backbone must be one of"):
-        hybrid_vit(backbone="vgg16")
+        HybridVisionTransformer(backbone="vgg16")
     with pytest.raises(ValueError, match="padding"):
-        hybrid_vit(padding="reflect", layers=(1,), img_size=32, depth=1)
+        HybridVisionTransformer(padding="reflect", layers=(1,), img_size=32, depth=1)
     assert isinstance(create_model("vit_micro_resnet18_s4_32", depth=1), VisionTransformer)

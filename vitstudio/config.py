@@ -18,9 +18,6 @@ from dataclasses import dataclass, field, fields
 from importlib import resources
 from pathlib import Path
 
-from .models.vit import GLOBAL_POOLS
-from .models.vit import POS_EMBED_KINDS as POS_EMBEDS
-
 OBJECTIVES = ("supervised", "distill", "mae", "mpp", "finetune")
 CLASSIFICATION_OBJECTIVES = ("supervised", "distill", "finetune")
 AUGMENTS = ("none", "standard", "deit")
@@ -293,9 +290,10 @@ def validate(cfg: Config) -> Config:
 
 def check(cfg: Config) -> list[ConfigError]:
     """Every problem with `cfg`, in field order (a form can mark them all)."""
+    # Deferred: reading and writing configs needs no torch, and the window reads one before torch loads.
     from .data import DATASETS
-    from .models import list_models, model_args
-    from .models.teachers import torchvision_classifiers
+    from .models import list_models, model_entry
+    from .models.vit import GLOBAL_POOLS, POS_EMBED_KINDS
 
     errors: list[ConfigError] = []
 
@@ -307,18 +305,22 @@ def check(cfg: Config) -> list[ConfigError]:
         need(value in choices, key, f"{value!r} is not one of {', '.join(map(str, choices))}")
 
     m, d, o, obj, rt = cfg.model, cfg.data, cfg.optim, cfg.objective, cfg.runtime
-    known = m.name in list_models()
-    torchvision = not known and m.name in torchvision_classifiers()
-    need(
-        known or torchvision,
-        "model.name",
-        f"unknown model {m.name!r}: not in `vitstudio models` nor a torchvision "
-        f"classifier{_suggest(m.name, list_models(), list_all=False)}",
-    )
-    if torchvision:
+    try:
+        entry = model_entry(m.name)
+    except KeyError:
+        entry = None
+        suggestion = _suggest(m.name, list_models(), list_all=False)
+        errors.append(
+            ConfigError(
+                "model.name",
+                f"unknown model {m.name!r}: not in `vitstudio models` nor a torchvision classifier{suggestion}",
+            )
+        )
+    if entry is not None and entry.family.name == "torchvision":
         need(not m.overrides(), "model", f"{m.name} is a torchvision classifier; it takes no model overrides")
-        need(obj.name in CLASSIFICATION_OBJECTIVES, "objective.name", f"{m.name} is a classifier")
-    shape = {**(model_args(m.name) if known else {}), **m.overrides()}
+    elif entry is not None:
+        errors.extend(unaccepted_args(entry, m.overrides()))
+    shape = {**(entry.args() if entry else {}), **m.overrides()}
     patch, dim, heads = shape.get("patch_size"), shape.get("embed_dim"), shape.get("num_heads")
     for key in ("patch_size", "embed_dim", "depth", "num_heads"):
         need(getattr(m, key) is None or getattr(m, key) >= 1, f"model.{key}", "must be at least 1")
@@ -329,7 +331,7 @@ def check(cfg: Config) -> list[ConfigError]:
         need(dim % heads == 0, "model.num_heads", f"{heads} does not divide model.embed_dim {dim}")
     need(m.mlp_ratio is None or m.mlp_ratio > 0, "model.mlp_ratio", "must be positive")
     if m.pos_embed is not None:
-        choice("model.pos_embed", m.pos_embed, POS_EMBEDS)
+        choice("model.pos_embed", m.pos_embed, POS_EMBED_KINDS)
     if m.global_pool is not None:
         choice("model.global_pool", m.global_pool, GLOBAL_POOLS)
     if m.global_pool == "token" or (m.global_pool is None and shape.get("global_pool", "token") == "token"):
@@ -383,6 +385,13 @@ def check(cfg: Config) -> list[ConfigError]:
     )
     if obj.name not in CLASSIFICATION_OBJECTIVES:
         need(d.mixup == 0 and d.cutmix == 0, "data.mixup", f"Mixup/CutMix mix labels; objective {obj.name!r} has none")
+    if entry is not None and obj.name in OBJECTIVES:
+        family = entry.family
+        need(
+            obj.name in family.objectives,
+            "objective.name",
+            f"{m.name} is a {family.label} model: it trains with {' or '.join(map(repr, family.objectives))}",
+        )
 
     choice("runtime.device", rt.device, DEVICES)
     choice("runtime.precision", rt.precision, PRECISIONS)
@@ -394,3 +403,12 @@ def check(cfg: Config) -> list[ConfigError]:
         "must not contain a path separator",
     )
     return errors
+
+
+def unaccepted_args(entry, overrides: dict) -> list[ConfigError]:
+    """An error for each model override the catalogue entry's builder does not take."""
+    return [
+        ConfigError(f"model.{key}", f"{entry.name} does not take {key}; unset it (--set model.{key}=none)")
+        for key in overrides
+        if key not in entry.accepts
+    ]

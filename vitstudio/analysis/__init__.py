@@ -12,25 +12,16 @@ from .attention import (
     fuse_heads,
     mean_attention_distance,
     patch_distances,
-    readout_token,
     token_attention,
 )
 from .filters import FilterComponents, filter_pca, image_conv, patch_filters
 from .image import IMAGENET_MEAN, IMAGENET_STD, bundled_images, denormalize, fit_image, load_image, normalize
+from .inspection import Geometry, Inspection, geometry
 from .mae import MAEPanels, mae_reconstruction, masking_noise
 from .patches import patch_sequence, patchify, unpatchify
 from .position import patch_position_embedding, position_similarity
-from .predictions import predict, predict_from_features, top_k
-from .report import (
-    Geometry,
-    Inspection,
-    attention_distance,
-    geometry,
-    has_classifier,
-    inspect_image,
-    is_mae,
-    write_report,
-)
+from .predictions import has_classifier, predict, predict_from_features, top_k
+from .report import attention_distance, inspect_image, write_report
 
 __all__ = [
     "IMAGENET_MEAN",
@@ -52,7 +43,6 @@ __all__ = [
     "has_classifier",
     "image_conv",
     "inspect_image",
-    "is_mae",
     "load_image",
     "mae_reconstruction",
     "masking_noise",
@@ -66,7 +56,6 @@ __all__ = [
     "position_similarity",
     "predict",
     "predict_from_features",
-    "readout_token",
     "token_attention",
     "top_k",
     "unpatchify",

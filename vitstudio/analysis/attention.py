@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ..models import family_of
 from ._arrays import as_numpy, pair
 
 HEAD_FUSIONS = ("mean", "max", "min")
@@ -19,8 +20,8 @@ HEAD_FUSIONS = ("mean", "max", "min")
 def features_and_attention(model, x: torch.Tensor) -> tuple[torch.Tensor, np.ndarray]:
     """One forward pass through the model's explicit attention path: the final tokens (B, N, D)
     and every block's attention weights (layers, B, heads, N, N) as float32."""
-    if not hasattr(model, "forward_features"):
-        raise TypeError(f"{type(model).__name__} does not expose its attention (no forward_features)")
+    if not family_of(model).transformer:
+        raise TypeError(f"{type(model).__name__} is not a transformer: it has no attention to show")
     feats, attns = model.forward_features(x, return_attention=True)
     return feats, np.stack([as_numpy(a) for a in attns])
 
@@ -51,19 +52,11 @@ def token_attention(attn, grid, num_prefix_tokens: int = 1, token: int | None = 
 
     (..., N, N) -> (..., gh, gw): the raw weights on the patch keys, not renormalised (what the
     prefix tokens receive is left out, so a map may sum to less than 1). `token=None` averages
-    over the patch tokens as queries: what global average pooling reads (see `readout_token`).
+    over the patch tokens as queries: what global average pooling reads (the model's `readout_token`).
     """
     attn = as_numpy(attn)
     gh, gw = _check_tokens(attn, grid, num_prefix_tokens)
     return _query_row(attn, token, num_prefix_tokens)[..., num_prefix_tokens:].reshape(*attn.shape[:-2], gh, gw)
-
-
-def readout_token(model) -> int | None:
-    """The query whose attention explains the model's output: the class token (0) when the head reads it,
-    None (the patch tokens' mean) when the model pools by averaging the patch tokens or has no prefix tokens."""
-    if getattr(model, "global_pool", "token") == "avg" or not getattr(model, "num_prefix_tokens", 0):
-        return None
-    return 0
 
 
 def fuse_heads(attn, head_fusion: str = "mean") -> np.ndarray:

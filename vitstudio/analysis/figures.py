@@ -5,18 +5,14 @@ The GUI shows these arrays and exports them; `vitstudio inspect` writes them as 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
 from . import render
 from .attention import attention_rollout, token_attention
 from .filters import FilterComponents
+from .inspection import Inspection
 from .mae import MAEPanels
 from .patches import patch_sequence, patchify
-
-if TYPE_CHECKING:
-    from .report import Inspection
 
 #: what the prefix tokens are called, by position.
 TOKEN_NAMES = ("class token", "distillation token")

@@ -8,11 +8,8 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
+from ..models.catalogue import IMAGENET_MEAN, IMAGENET_STD  # used when a model's own normalisation is unknown
 from ._arrays import as_numpy, pair
-
-#: timm's default normalisation (ImageNet statistics), used when a model's own is unknown.
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 def to_rgb(img: Image.Image) -> Image.Image:

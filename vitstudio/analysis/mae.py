@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ..models import family_of
 from .image import IMAGENET_MEAN, IMAGENET_STD, denormalize
 
 NORM_PIX_NOTE = (
@@ -55,7 +56,7 @@ def mae_reconstruction(
     prediction, never one un-normalised with the hidden patches' own statistics, which would leak
     what the model was not shown.
     """
-    if not hasattr(model, "reconstruct"):
+    if not family_of(model).reconstructs:
         raise TypeError(f"{type(model).__name__} is not a masked autoencoder (it has no reconstruct())")
     if not 0.0 <= mask_ratio < 1.0:
         raise ValueError(f"mask_ratio must be in [0, 1), got {mask_ratio}")

@@ -12,10 +12,9 @@ from ._arrays import as_numpy, pair
 def patch_position_embedding(model) -> np.ndarray:
     """The position embedding of each patch of `model`'s grid, prefix tokens left out: (gh*gw, D)."""
     gh, gw = model.grid_size
-    kind = getattr(model, "pos_embed_kind", "learned")
-    if kind == "none":
+    pos = model.grid_pos_embed((gh, gw))
+    if pos is None:
         raise ValueError("this model has no position embedding (pos_embed='none')")
-    pos = model._grid_pos_embed((gh, gw)) if hasattr(model, "_grid_pos_embed") else model.pos_embed
     pos = as_numpy(pos).reshape(-1, pos.shape[-1])
     return pos[len(pos) - gh * gw :]
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from ..models import family_of
+
 Prediction = list[tuple[str, float]]
 
 
@@ -15,6 +17,12 @@ def top_k(logits: torch.Tensor, k: int = 5, class_names=None) -> Prediction:
         raise ValueError(f"{len(class_names)} class names for {probs.numel()} classes")
     names = class_names or [f"class {i}" for i in range(probs.numel())]
     return [(names[i], float(q)) for q, i in zip(p.tolist(), idx.tolist())]
+
+
+def has_classifier(model) -> bool:
+    """Whether the model classifies: a transformer of ours with a head (pretraining models have none)."""
+    family = family_of(model)
+    return family.transformer and not family.pretraining and model.num_classes > 0
 
 
 @torch.no_grad()
@@ -31,9 +39,9 @@ def predict_from_features(model, feats: torch.Tensor, k: int = 5, class_names=No
     its distillation head and 'average', the softmax of the two heads' mean logits (what it
     predicts at inference).
     """
-    if getattr(model, "num_classes", 1) <= 0 or not hasattr(model, "forward_head"):
+    if not has_classifier(model):
         raise ValueError(f"{type(model).__name__} has no classification head to predict with")
-    if getattr(model, "head_dist", None) is None:
+    if family_of(model).name != "deit":
         return {"prediction": top_k(model.forward_head(feats)[0], k, class_names)}
     cls_logits, dist_logits = model.head(feats[:, 0]), model.head_dist(feats[:, 1])
     return {

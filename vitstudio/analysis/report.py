@@ -3,64 +3,20 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from ..models import family_of
 from . import figures, render
-from .attention import collect_attention, features_and_attention, mean_attention_distance, readout_token
-from .filters import FilterComponents, patch_filters
+from .attention import collect_attention, features_and_attention, mean_attention_distance
+from .filters import patch_filters
 from .image import IMAGENET_MEAN, IMAGENET_STD, fit_image, normalize
+from .inspection import Inspection, geometry
 from .mae import mae_reconstruction
 from .position import patch_position_embedding, position_similarity
-from .predictions import Prediction, predict_from_features
-
-
-@dataclass
-class Geometry:
-    """How a model turns an image into tokens."""
-
-    img_size: tuple[int, int]  # input (H, W) in pixels
-    grid: tuple[int, int]  # patch grid (gh, gw)
-    num_prefix_tokens: int  # class, distillation, ... tokens before the patches
-    readout_token: int | None = 0  # the query the head reads: a prefix token, or None for the patch tokens' mean
-
-    @property
-    def patch_px(self) -> tuple[int, int]:
-        """Pixels one token covers (a hybrid's total stride)."""
-        return self.img_size[0] // self.grid[0], self.img_size[1] // self.grid[1]
-
-
-def geometry(model) -> Geometry:
-    return Geometry(
-        tuple(model.patch_embed.img_size), tuple(model.grid_size), int(model.num_prefix_tokens), readout_token(model)
-    )
-
-
-def is_mae(model) -> bool:
-    return hasattr(model, "reconstruct")
-
-
-def has_classifier(model) -> bool:
-    """Whether the model classifies (pretraining models such as MAE and masked patch prediction do not)."""
-    return getattr(model, "num_classes", 0) > 0 and not is_mae(model)
-
-
-@dataclass
-class Inspection:
-    """The analyses of one image that do not depend on view settings; views are drawn from these."""
-
-    image: np.ndarray  # (H, W, 3) uint8, fitted to the model's input size
-    x: torch.Tensor  # the normalised model input (1, 3, H, W)
-    geometry: Geometry
-    attention: np.ndarray  # (layers, heads, N, N)
-    distance: np.ndarray  # (layers, heads) mean attention distance in pixels
-    similarity: np.ndarray | None  # (gh, gw, gh, gw) position-embedding cosine similarity
-    position_note: str  # why there is no similarity, if there is none
-    filters: FilterComponents
-    predictions: dict[str, Prediction] | None  # None for models without a classifier (pretraining models)
+from .predictions import has_classifier, predict_from_features
 
 
 @torch.no_grad()
@@ -164,7 +120,7 @@ def write_report(
         save("predictions.png", figures.predictions_figure(insp.predictions))
         save_text("predictions.txt", figures.predictions_text(insp.predictions))
         save_text("predictions.json", json.dumps(insp.predictions, indent=1))
-    if is_mae(model):
+    if family_of(model).reconstructs:
         panels = mae_reconstruction(model, insp.x, mask_ratio, seed, mean, std)
         save("mae_reconstruction.png", figures.mae_figure(panels))
     return written

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..models.catalogue import IMAGENET_MEAN, IMAGENET_STD
+
 
 class DatasetNotFound(FileNotFoundError):
     """A dataset's files are not in its folder (and could not be downloaded)."""
@@ -33,7 +35,7 @@ class Source:
     std: tuple[float, float, float]
 
 
-_IMAGENET = {"mean": (0.485, 0.456, 0.406), "std": (0.229, 0.224, 0.225)}
+_IMAGENET = {"mean": IMAGENET_MEAN, "std": IMAGENET_STD}
 _MNIST_FILES = (
     "train-images-idx3-ubyte",
     "train-labels-idx1-ubyte",

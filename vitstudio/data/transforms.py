@@ -12,10 +12,9 @@ from dataclasses import dataclass
 import torch
 from torchvision.transforms import v2
 
-AUGMENTS = ("none", "standard", "deit")
+from ..models.catalogue import IMAGENET_MEAN, IMAGENET_STD
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+AUGMENTS = ("none", "standard", "deit")
 
 
 @dataclass(frozen=True)

@@ -1,13 +1,23 @@
-"""The model family (Qt-free): ViT, Hybrid, DeiT, MAE, masked patch prediction, the registry, and weights."""
+"""The models (Qt-free): ViT, Hybrid, DeiT, MAE, masked patch prediction, the catalogue of named models, weights."""
 
 from . import variants  # noqa: F401  (registers the named models)
+from .catalogue import (
+    FAMILIES,
+    Family,
+    ModelEntry,
+    create_model,
+    family_of,
+    list_models,
+    model_args,
+    model_entry,
+    register_model,
+)
 from .deit import DistillationLoss, DistilledVisionTransformer
-from .hybrid import HybridEmbed, hybrid_vit
+from .hybrid import HybridEmbed, HybridVisionTransformer
 from .layers import Attention, Block, Mlp, PatchEmbed
 from .mae import MaskedAutoencoderViT
 from .mpp import MaskedPatchPredictionViT
 from .pos_embed import resample_abs_pos_embed, sincos_2d
-from .registry import create_model, list_models, model_args, register_model
 from .resnetv2 import ResNetV2
 from .teachers import create_teacher
 from .vit import VisionTransformer
@@ -23,14 +33,18 @@ from .weights import (
 )
 
 __all__ = [
+    "FAMILIES",
     "Attention",
     "Block",
     "DistillationLoss",
     "DistilledVisionTransformer",
+    "Family",
     "HybridEmbed",
+    "HybridVisionTransformer",
     "MaskedAutoencoderViT",
     "MaskedPatchPredictionViT",
     "Mlp",
+    "ModelEntry",
     "PatchEmbed",
     "ResNetV2",
     "UnsafeCheckpointError",
@@ -39,11 +53,12 @@ __all__ = [
     "create_teacher",
     "export_safetensors",
     "export_timm",
-    "hybrid_vit",
+    "family_of",
     "list_models",
     "load_model_file",
     "load_pretrained",
     "model_args",
+    "model_entry",
     "pretrained_to_vit",
     "read_model_config",
     "register_model",

@@ -19,6 +19,8 @@ DISTILLATION_KINDS = ("none", "soft", "hard")
 class DistilledVisionTransformer(VisionTransformer):
     """ViT with a distillation token and head; parameter names as timm's `VisionTransformerDistilled`."""
 
+    family = "deit"
+
     def __init__(self, *args, **kwargs):
         if kwargs.get("global_pool", "token") != "token" or not kwargs.get("class_token", True):
             raise ValueError("a distilled ViT reads its class and distillation tokens: it needs global_pool='token'")

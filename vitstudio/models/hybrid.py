@@ -15,6 +15,7 @@ from torch import nn
 
 from .layers import check_img_size, to_2tuple
 from .resnetv2 import resnetv2_backbone
+from .torchvision_nets import adapt_to_small_images
 from .vit import VisionTransformer
 
 TORCHVISION_RESNETS = ("resnet18", "resnet34", "resnet50")
@@ -59,8 +60,6 @@ class TorchvisionResNet(nn.Sequential):
     def __init__(self, name: str = "resnet50", in_chans: int = 3, cifar_stem: bool = False):
         import torchvision
 
-        from .teachers import adapt_to_small_images
-
         if name not in TORCHVISION_RESNETS:
             raise ValueError(f"torchvision backbone must be one of {TORCHVISION_RESNETS}, got {name!r}")
         net = getattr(torchvision.models, name)(weights=None)
@@ -87,15 +86,20 @@ def create_backbone(
     raise ValueError(f"backbone must be one of {BACKBONES}, got {backbone!r}")
 
 
-def hybrid_vit(
-    backbone: str = "resnetv2",
-    layers=(3, 4, 9),
-    padding: str = "same",
-    cifar_stem: bool = False,
-    patch_size=1,
-    in_chans: int = 3,
-    **kwargs,
-) -> VisionTransformer:
+class HybridVisionTransformer(VisionTransformer):
     """A ViT whose tokens are a CNN's features; `kwargs` are `VisionTransformer`'s (`patch_size` is on the map)."""
-    net = create_backbone(backbone, in_chans, layers, padding, cifar_stem)
-    return VisionTransformer(embed_layer=partial(HybridEmbed, net), patch_size=patch_size, in_chans=in_chans, **kwargs)
+
+    family = "hybrid"
+
+    def __init__(
+        self,
+        backbone: str = "resnetv2",
+        layers=(3, 4, 9),
+        padding: str = "same",
+        cifar_stem: bool = False,
+        patch_size=1,
+        in_chans: int = 3,
+        **kwargs,
+    ):
+        net = create_backbone(backbone, in_chans, layers, padding, cifar_stem)
+        super().__init__(embed_layer=partial(HybridEmbed, net), patch_size=patch_size, in_chans=in_chans, **kwargs)

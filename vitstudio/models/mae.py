@@ -69,6 +69,9 @@ class MaskedAutoencoderViT(VisionTransformer):
     mask: (B, N), 1 where the patch was removed. The loss is the MSE over removed patches only.
     """
 
+    family = "mae"
+    default_mask_ratio = 0.75  # the paper's: the encoder sees a quarter of the patches
+
     def __init__(
         self,
         img_size=224,
@@ -164,14 +167,17 @@ class MaskedAutoencoderViT(VisionTransformer):
         loss = ((pred - self.target(imgs)) ** 2).mean(dim=-1)
         return (loss * mask).sum() / mask.sum()
 
-    def forward(self, imgs: torch.Tensor, mask_ratio: float = 0.75, noise: torch.Tensor | None = None):
+    def forward(self, imgs: torch.Tensor, mask_ratio: float | None = None, noise: torch.Tensor | None = None):
+        mask_ratio = self.default_mask_ratio if mask_ratio is None else mask_ratio
         check_mask_ratio(mask_ratio)
         latent, mask, ids_restore = self.forward_encoder(imgs, mask_ratio, noise)
         pred = self.forward_decoder(latent, ids_restore)
         return self.forward_loss(imgs, pred, mask), pred, mask
 
     @torch.no_grad()
-    def reconstruct(self, imgs: torch.Tensor, mask_ratio: float = 0.75, noise: torch.Tensor | None = None) -> dict:
+    def reconstruct(
+        self, imgs: torch.Tensor, mask_ratio: float | None = None, noise: torch.Tensor | None = None
+    ) -> dict:
         """What the reconstruction view shows, all (B, C, H, W) in the input's (normalised) pixel space.
 
         `pred`: the prediction. With `norm_pix_loss` it stays per-patch normalised, as the MAE authors

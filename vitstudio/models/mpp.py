@@ -32,6 +32,9 @@ class MaskedPatchPredictionViT(VisionTransformer):
     highest-noise (uncorrupted) patches of the same image.
     """
 
+    family = "mpp"
+    default_mask_ratio = 0.5  # the ViT paper's: half of the patch embeddings are corrupted
+
     def __init__(
         self,
         img_size=224,
@@ -98,7 +101,8 @@ class MaskedPatchPredictionViT(VisionTransformer):
         weights = levels ** torch.arange(bins.shape[-1] - 1, -1, -1, device=bins.device)
         return (bins * weights).sum(-1)
 
-    def forward(self, imgs: torch.Tensor, mask_ratio: float = 0.5, noise: torch.Tensor | None = None):
+    def forward(self, imgs: torch.Tensor, mask_ratio: float | None = None, noise: torch.Tensor | None = None):
+        mask_ratio = self.default_mask_ratio if mask_ratio is None else mask_ratio
         check_mask_ratio(mask_ratio)
         grid = self.patch_embed(imgs)
         B, gh, gw, D = grid.shape

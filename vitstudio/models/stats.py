@@ -13,11 +13,15 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from .catalogue import FAMILIES, model_entry
+from .hybrid import create_backbone
 from .layers import to_2tuple
 
 #: fp32 weight, gradient and AdamW's two moments.
 OPTIMIZER_BYTES_PER_PARAM = 16
-MAE_MASK_RATIO, MPP_MASK_RATIO = 0.75, 0.5
 
 
 @dataclass(frozen=True)
@@ -146,7 +150,7 @@ def mpp_stats(
     patches = s.seq_len - int(kwargs.get("class_token", True))
     head = linear(embed_dim, out, patches)
     # the loss keeps the log-probabilities (or errors) of the masked patches only
-    masked = int(patches * (MPP_MASK_RATIO if mask_ratio is None else mask_ratio))
+    masked = int(patches * (FAMILIES["mpp"].mask_ratio if mask_ratio is None else mask_ratio))
     return replace(
         s,
         params=s.params + embed_dim + head.params,
@@ -173,7 +177,7 @@ def mae_stats(
     """MAE: the encoder sees the visible patches only (its `seq_len`), the decoder all of them."""
     (h, w), (ph, pw) = to_2tuple(img_size), to_2tuple(patch_size)
     patches, patch_in = (h // ph) * (w // pw), in_chans * ph * pw
-    visible = 1 + int(patches * (1 - (MAE_MASK_RATIO if mask_ratio is None else mask_ratio)))
+    visible = 1 + int(patches * (1 - (FAMILIES["mae"].mask_ratio if mask_ratio is None else mask_ratio)))
     encoder = encoder_stats(visible, embed_dim, depth, num_heads, mlp_ratio, qkv_bias)
     decoder = encoder_stats(patches + 1, decoder_embed_dim, decoder_depth, decoder_num_heads, mlp_ratio, qkv_bias)
     embed, pred = linear(embed_dim, decoder_embed_dim, visible), linear(decoder_embed_dim, patch_in, patches + 1)
@@ -225,11 +229,6 @@ def hybrid_stats(
 @lru_cache(maxsize=64)
 def backbone_stats(backbone, layers, padding, cifar_stem, in_chans, img_size) -> tuple[ModelStats, int, int]:
     """A hybrid's CNN counted on the `meta` device: (its figures, output channels, stride)."""
-    import torch
-    from torch.utils.flop_counter import FlopCounterMode
-
-    from .hybrid import create_backbone
-
     with torch.device("meta"):
         net = create_backbone(backbone, in_chans, layers, padding, cifar_stem).train()
     weights = {id(p) for p in net.parameters()}
@@ -258,22 +257,18 @@ def backbone_stats(backbone, layers, padding, cifar_stem, in_chans, img_size) ->
 
 
 def model_stats(name: str, mask_ratio: float | None = None, **overrides) -> ModelStats:
-    """Figures of `create_model(name, **overrides)`, without building it.
+    """Figures of `create_model(name, **overrides)`, without building it (registered models of ours).
 
-    `mask_ratio` is the share of patches MAE hides from its encoder (default 0.75) and masked patch
-    prediction corrupts (default 0.5).
+    `mask_ratio` is the share of patches a pretraining model masks (its family's default when None).
     """
-    from .deit import DistilledVisionTransformer
-    from .hybrid import hybrid_vit
-    from .mae import MaskedAutoencoderViT
-    from .mpp import MaskedPatchPredictionViT
-    from .registry import model_args, model_builder
+    entry = model_entry(name)
+    args = {**entry.defaults, **overrides}
+    family = entry.family.name
+    if entry.family.pretraining:
+        args["mask_ratio"] = mask_ratio
+    if family not in FAMILY_STATS:
+        raise ValueError(f"{name} is a {entry.family.label}: its figures are not computed")
+    return FAMILY_STATS[family](**args)
 
-    args = {**model_args(name), **overrides}
-    builder = model_builder(name)
-    if builder is MaskedAutoencoderViT:
-        return mae_stats(mask_ratio=mask_ratio, **args)
-    if builder is MaskedPatchPredictionViT:
-        return mpp_stats(mask_ratio=mask_ratio, **args)
-    family = {DistilledVisionTransformer: deit_stats, hybrid_vit: hybrid_stats}
-    return family.get(builder, vit_stats)(**args)
+
+FAMILY_STATS = {"vit": vit_stats, "hybrid": hybrid_stats, "deit": deit_stats, "mae": mae_stats, "mpp": mpp_stats}

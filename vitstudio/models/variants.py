@@ -3,11 +3,11 @@ sizes (timm names where timm has them) and small sizes that train on a CPU."""
 
 from __future__ import annotations
 
+from .catalogue import register_model
 from .deit import DistilledVisionTransformer
-from .hybrid import hybrid_vit
+from .hybrid import HybridVisionTransformer
 from .mae import MaskedAutoencoderViT
 from .mpp import MaskedPatchPredictionViT
-from .registry import register_model
 from .vit import VisionTransformer
 
 #: width, depth and heads of each size (MLP ratio 4): Table 1 of the ViT paper, DeiT's Ti and S,
@@ -72,15 +72,19 @@ _HYBRIDS = [
     ("vit_base_r50_s16_384", (3, 4, 9), "base", 1, 384, 1000),
 ]
 for name, layers, size, patch, img, classes in _HYBRIDS:
-    register_model(name, hybrid_vit, layers=layers, patch_size=patch, img_size=img, num_classes=classes, **SIZES[size])
+    register_model(
+        name, HybridVisionTransformer, layers=layers, patch_size=patch, img_size=img, num_classes=classes, **SIZES[size]
+    )
 # Small hybrids for 32x32 images, 64 tokens: the ResNetV2 stem (stride 4), or torchvision's ResNet-18 to
 # layer3 with a 3x3/1 stem and no max-pool (stride 4).
-register_model("vit_micro_r_s4_p1_32", hybrid_vit, layers=(), img_size=32, num_classes=10, **SIZES["micro"])
+register_model(
+    "vit_micro_r_s4_p1_32", HybridVisionTransformer, layers=(), img_size=32, num_classes=10, **SIZES["micro"]
+)
 # The `quick` preset's model: the stem and one bottleneck block (256 channels) under a pico ViT with a 2x MLP
 # that averages its patch tokens.
 register_model(
     "vit_pico_r1_s4_p1_32",
-    hybrid_vit,
+    HybridVisionTransformer,
     layers=(1,),
     img_size=32,
     num_classes=10,
@@ -90,7 +94,7 @@ register_model(
 )
 register_model(
     "vit_micro_resnet18_s4_32",
-    hybrid_vit,
+    HybridVisionTransformer,
     backbone="resnet18",
     cifar_stem=True,
     img_size=32,

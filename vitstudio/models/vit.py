@@ -33,6 +33,8 @@ class VisionTransformer(nn.Module):
     explicit path; otherwise the fused `scaled_dot_product_attention` path runs.
     """
 
+    family = "vit"  # the model catalogue's family (subclasses name theirs)
+
     def __init__(
         self,
         img_size: int | tuple[int, int] = 224,
@@ -154,7 +156,7 @@ class VisionTransformer(nn.Module):
         """Tokens prepended to the patch sequence (class token; subclasses add more)."""
         return [] if self.cls_token is None else [self.cls_token.expand(batch, -1, -1)]
 
-    def _grid_pos_embed(self, grid: tuple[int, int]) -> torch.Tensor | None:
+    def grid_pos_embed(self, grid: tuple[int, int]) -> torch.Tensor | None:
         """The position embedding for a patch grid, resampled when it differs from the built one."""
         kind, n_prefix = self.pos_embed_kind, self.num_prefix_tokens
         if kind == "none":
@@ -176,7 +178,7 @@ class VisionTransformer(nn.Module):
         """Flatten the (B, gh, gw, D) patch grid, prepend prefix tokens and add position embeddings."""
         B, gh, gw, D = x.shape
         x = x.reshape(B, gh * gw, D)
-        pos = self._grid_pos_embed((gh, gw))
+        pos = self.grid_pos_embed((gh, gw))
         prefix = self.prefix_tokens(B)
         if pos is not None and self.pos_embed_kind == "learned_2d":
             x = x + pos
@@ -196,6 +198,11 @@ class VisionTransformer(nn.Module):
             x, a = blk(x, return_attention=True)
             attns.append(a)
         return self.norm(x), attns
+
+    @property
+    def readout_token(self) -> int | None:
+        """The token the head reads: 0 (the class token), or None when it averages the patch tokens."""
+        return None if self.global_pool == "avg" or not self.num_prefix_tokens else 0
 
     def pool(self, x: torch.Tensor) -> torch.Tensor:
         if self.global_pool == "avg":

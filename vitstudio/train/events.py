@@ -1,7 +1,8 @@
 """What a training run reports: one `Event` per happening, sent to listeners and logged one per line.
 
 Kinds and their `data`:
-  started    run_dir, total_steps, steps_per_epoch, config, num_classes, class_names, params (parameter count),
+  started    run_dir, total_steps, steps_per_epoch, config, model (a name that says what the model is),
+             model_args (every argument it was built with), num_classes, class_names, params (parameter count),
              resumed_from (the checkpoint's step when resuming, else None),
              init_notes (how pretrained weights were adapted)
   step       loss, lr, images_per_sec (the mean loss and rate since the previous step event)

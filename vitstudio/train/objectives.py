@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..config import Config, ConfigError
+from ..models import family_of
 
 
 class Supervised:
@@ -92,14 +93,13 @@ class MaskedPretraining:
 
 def build_objective(cfg: Config, model: nn.Module, device: torch.device, num_classes: int, runs_dir=None):
     """The objective `cfg.objective.name` names, set up for `model` (a distillation teacher is loaded to `device`)."""
-    o = cfg.objective
-    if o.name in ("mae", "mpp"):
-        if not hasattr(model, "patchify") and not hasattr(model, "corrupt"):
-            raise ConfigError(
-                "model.name",
-                f"{cfg.model.name} is not a pretraining model; objective {o.name!r} needs "
-                f"one that returns (loss, pred, mask), e.g. mae_vit_*/mpp_vit_*",
-            )
+    o, family = cfg.objective, family_of(model)
+    if o.name not in family.objectives:
+        raise ConfigError(
+            "objective.name",
+            f"{cfg.model.name} is a {family.label} model: it trains with {' or '.join(map(repr, family.objectives))}",
+        )
+    if family.pretraining:
         return MaskedPretraining(o.mask_ratio)
     if o.name == "distill":
         teacher = load_teacher(o.teacher, num_classes, cfg.data.img_size, runs_dir).to(device)

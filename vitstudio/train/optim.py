@@ -8,6 +8,8 @@ import re
 import torch
 from torch import nn
 
+from ..models import family_of
+
 _EMBEDDING = re.compile(r"^(cls_token|dist_token|mask_token|reg_token|pos_embed\w*|patch_embed)(\.|$)")
 _BLOCK = re.compile(r"^blocks\.(\d+)\.")
 
@@ -23,10 +25,11 @@ def layer_id(name: str, num_layers: int) -> int:
 def param_groups(model: nn.Module, weight_decay: float, layer_decay: float = 1.0) -> list[dict]:
     """AdamW groups: decay only matrices that are not tokens or position tables; with `layer_decay` < 1 each
     group also carries `lr_scale` = layer_decay ** (depth from the top), as in BEiT / MAE fine-tuning."""
-    skip = set(getattr(model, "no_weight_decay", set)())
-    num_layers = len(model.blocks) if layer_decay < 1 else 0
-    if layer_decay < 1 and not hasattr(model, "blocks"):
+    transformer = family_of(model).transformer
+    if layer_decay < 1 and not transformer:
         raise ValueError("optim.layer_decay needs a transformer with `blocks`; set it to 1 for this model")
+    skip = model.no_weight_decay() if transformer else set()
+    num_layers = len(model.blocks) if layer_decay < 1 else 0
     groups: dict[tuple[int, bool], dict] = {}
     for name, p in model.named_parameters():
         if not p.requires_grad:

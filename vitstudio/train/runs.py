@@ -123,8 +123,9 @@ class Run:
 
     def load_model(self, which: str = "final"):
         """The run's model with its weights (see `weights_file`), in eval mode."""
+        # deferred: listing and reading runs needs no torch
+        from .build import build_model
         from .checkpoint import load_weights
-        from .trainer import build_model
 
         model = build_model(self.config(), self._read_status().get("num_classes"))
         model.load_state_dict(load_weights(self.weights_file(which)))
@@ -163,7 +164,7 @@ class Run:
             "name": meta["name"] or self.id,
             "tags": meta["tags"],
             "note": meta["note"],
-            "model": cfg.model.name,
+            "model": status.get("model") or cfg.model.name,  # a changed architecture's own name
             "objective": cfg.objective.name,
             "data": cfg.data.name,
             "step": status.get("step", 0),
@@ -271,6 +272,8 @@ def _fold(status: dict, event: Event) -> None:
                     "total_steps",
                     "steps_per_epoch",
                     "world_size",
+                    "model",
+                    "model_args",
                     "num_classes",
                     "class_names",
                     "params",
@@ -550,11 +553,12 @@ def _number(v) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
-def create_run(config: Config, runs_dir: str | Path | None = None) -> Run:
-    """A new run folder named `<date>-<time>-<name or model>` holding the config and a 'created' status."""
+def create_run(config: Config, runs_dir: str | Path | None = None, label: str | None = None) -> Run:
+    """A new run folder named `<date>-<time>-<name or label>` holding the config and a 'created' status;
+    `label` names the model (default: `config.model.name`)."""
     root = runs_root(runs_dir)
     root.mkdir(parents=True, exist_ok=True)
-    base = f"{time.strftime('%Y%m%d-%H%M%S')}-{config.runtime.name or config.model.name}"
+    base = f"{time.strftime('%Y%m%d-%H%M%S')}-{config.runtime.name or label or config.model.name}"
     for n in range(1000):
         path = root / (base if n == 0 else f"{base}-{n}")
         try:

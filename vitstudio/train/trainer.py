@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import re
 import threading
 import time
 import traceback
@@ -21,9 +20,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..config import CLASSIFICATION_OBJECTIVES, Config, ConfigError, validate
-from ..models import create_model, create_teacher, list_models, model_args
+from ..config import Config, ConfigError, validate
+from ..models import family_of
 from . import distributed
+from .build import build_model, model_label, resolved_model_args
 from .checkpoint import load_checkpoint, save_checkpoint, save_model
 from .events import Event, Listener
 from .objectives import build_objective, freeze_for_linear_probe, init_for_finetuning
@@ -52,7 +52,7 @@ class Trainer:
         self.listeners = list(listeners)
         self.runs_dir = runs_dir
         if self.run_record is None and self.dist.is_main:
-            self.run_record = create_run(self.config, runs_dir)
+            self.run_record = create_run(self.config, runs_dir, label=model_label(self.config))
         self._resuming = resume is not None
         self._stop = threading.Event()
         self._paused = threading.Event()
@@ -112,7 +112,7 @@ class Trainer:
             init_notes = init_for_finetuning(self.model, cfg.objective.init_from, self.runs_dir)
         if cfg.objective.linear_probe:
             freeze_for_linear_probe(self.model)
-        if hasattr(self.model, "pixel_mean"):  # masked patch prediction reads colours from un-normalised pixels
+        if family_of(self.model).reads_raw_pixels:  # its targets are colours of the un-normalised pixels
             self.model.pixel_mean.copy_(torch.tensor(self.data.mean).view_as(self.model.pixel_mean))
             self.model.pixel_std.copy_(torch.tensor(self.data.std).view_as(self.model.pixel_std))
         self.model.to(self.device)
@@ -147,6 +147,8 @@ class Trainer:
             steps_per_epoch=self.steps_per_epoch,
             world_size=self.dist.world_size,
             config=cfg.to_dict(),
+            model=model_label(cfg),
+            model_args=resolved_model_args(cfg, self.data.num_classes),
             num_classes=self.data.num_classes,
             params=sum(p.numel() for p in self.model.parameters()),
             class_names=list(self.data.class_names),
@@ -368,43 +370,6 @@ class Trainer:
             for listener in self.listeners:
                 listener(event)
         return event
-
-
-def model_kwargs(cfg: Config, num_classes: int | None = None) -> dict:
-    """What `build_model` passes to the registered model `cfg.model.name`: the config's overrides, the data's
-    image size (if the model takes one) and, for a classification objective, `num_classes` (when known)."""
-    kwargs = cfg.model.overrides()
-    if "img_size" in model_args(cfg.model.name):
-        kwargs["img_size"] = cfg.data.img_size
-    if num_classes is not None and cfg.objective.name in CLASSIFICATION_OBJECTIVES:
-        kwargs["num_classes"] = num_classes
-    return kwargs
-
-
-def build_model(cfg: Config, num_classes: int | None = None) -> nn.Module:
-    """The model `cfg.model` names, built for `cfg.data.img_size` and (for classification) `num_classes`:
-    a registered model, or a torchvision classifier (e.g. a ResNet to train as a distillation teacher)."""
-    if cfg.model.name not in list_models():
-        return create_teacher(cfg.model.name, num_classes, cfg.data.img_size).train().requires_grad_(True)
-    kwargs = model_kwargs(cfg, num_classes)
-    try:
-        return create_model(cfg.model.name, **kwargs)
-    except TypeError as e:
-        if "num_classes" in str(e):
-            raise ConfigError(
-                "objective.name",
-                f"{cfg.model.name} has no classifier; pretrain it with objective "
-                "'mae' or 'mpp', or pick a classification model",
-            ) from None
-        unknown = re.search(r"unexpected keyword argument '(\w+)'", str(e))
-        if unknown and unknown[1] in kwargs:
-            key = unknown[1]
-            raise ConfigError(
-                f"model.{key}", f"{cfg.model.name} does not take {key}; unset it (--set model.{key}=none)"
-            ) from None
-        raise ConfigError("model", f"{cfg.model.name} cannot be built with {kwargs}: {e}") from None
-    except ValueError as e:
-        raise ConfigError("model", f"{cfg.model.name} cannot be built with {kwargs}: {e}") from None
 
 
 def _device(choice: str, ctx: distributed.DistContext) -> torch.device:

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 
 from ...analysis import figures, render
 from ...analysis.image import bundled_images
-from ...analysis.report import is_mae
+from ...models import family_of
 
 #: the query token entry that follows each model's head: its class token, or the patch-token mean when it pools.
 READOUT_LABEL = "what the head reads"
@@ -161,7 +161,7 @@ class InspectorControls(QWidget):
                 self.token_box.addItem(figures.token_name(t), t)
         for w in widgets:
             w.blockSignals(False)
-        self.mae_box.setEnabled(any(is_mae(m) for m in models))
+        self.mae_box.setEnabled(any(family_of(m).reconstructs for m in models))
         self._sync_labels()
 
     def show_image(self, label: str, shape) -> None:

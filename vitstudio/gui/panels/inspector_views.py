@@ -37,9 +37,11 @@ from PySide6.QtWidgets import (
 
 from ...analysis import figures, render
 from ...analysis.image import fit_image, normalize
+from ...analysis.inspection import Inspection
 from ...analysis.mae import mae_reconstruction
-from ...analysis.report import Inspection, attention_distance, inspect_image, is_mae
+from ...analysis.report import attention_distance, inspect_image
 from ...analysis.sources import ModelSource, example_images, from_name, from_run, from_weights, records_architecture
+from ...models import family_of
 from ..worker import LatestRequestRunner
 
 # -- figures computed on the worker ------------------------------------------------------------
@@ -477,7 +479,12 @@ class ModelViews(QWidget):
             self.runner.submit(self._slot("distance"), partial(_distance_over_examples, self.source))
 
     def _request_mae(self) -> None:
-        if self.source is None or self.image is None or not self.mae_options or not is_mae(self.source.model):
+        if (
+            self.source is None
+            or self.image is None
+            or not self.mae_options
+            or not family_of(self.source.model).reconstructs
+        ):
             return
         self.runner.submit(
             self._slot("mae"),
@@ -552,5 +559,5 @@ class ModelViews(QWidget):
             s.predictions,
             "" if s.predictions is not None else "this model has no classifier (a pretraining model)",
         )
-        if not is_mae(self.source.model):
+        if not family_of(self.source.model).reconstructs:
             self._show("mae", None, "not a masked autoencoder: choose an MAE model to see reconstructions")

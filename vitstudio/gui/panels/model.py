@@ -7,8 +7,6 @@ every combination the core accepts can be built.
 
 from __future__ import annotations
 
-import inspect
-
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -22,24 +20,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...config import GLOBAL_POOLS, POS_EMBEDS
-from ...models import DistilledVisionTransformer, MaskedAutoencoderViT, VisionTransformer, list_models, model_args
-from ...models.registry import model_builder
+from ...models import FAMILIES, list_models, model_args, model_entry
 from ...models.stats import model_stats
 from ...models.variants import SIZES
-from ...train.trainer import model_kwargs
+from ...models.vit import GLOBAL_POOLS, POS_EMBED_KINDS
+from ...train.build import model_label, resolved_model_args
 from ..architecture import ArchitectureView, Shape
 from ..form import write_widget
 from .common import ProblemsLabel, combo, dspin, form_column, spin
 
-FAMILIES = {
-    "vit": "ViT",
-    "hybrid": "Hybrid (CNN features)",
-    "deit": "DeiT",
-    "mae": "MAE",
-    "mpp": "Masked patch prediction",
-}
-FAMILY_OBJECTIVES = {"mae": "mae", "mpp": "mpp"}  # families that only train with their own objective
 SIZE_LABELS = {
     "nano": "nano",
     "micro": "micro",
@@ -52,7 +41,7 @@ SIZE_LABELS = {
 CUSTOM = "custom"
 SHAPE_KEYS = ("embed_dim", "depth", "num_heads", "mlp_ratio")
 POOL_LABELS = {"token": "class token", "avg": "average of patch tokens"}
-_VIT_DEFAULTS = {k: p.default for k, p in inspect.signature(VisionTransformer).parameters.items()}
+_VIT_DEFAULTS = model_entry("vit_base_patch16_224").args()  # what a ViT argument is when a model does not say
 FAMILY_NOTES = {
     "vit": "ViT (Dosovitskiy et al., 2020): the image is cut into patches, each linearly embedded; a class token "
     "and position embeddings are added and a plain Transformer encoder reads the sequence.",
@@ -71,11 +60,7 @@ FAMILY_NOTES = {
 
 
 def family_of(name: str) -> str:
-    prefix = name.split("_")[0]
-    if prefix in ("deit", "mae", "mpp"):
-        return prefix
-    args = model_args(name)
-    return "hybrid" if "layers" in args or "backbone" in args else "vit"
+    return model_entry(name).family.name
 
 
 def size_of(args: dict) -> str:
@@ -115,18 +100,6 @@ def pick_model(family: str, size: str, backbone: str | None, patch: int | None, 
     return max(names, key=score)
 
 
-def builder_defaults(name: str) -> dict:
-    """The defaults a model's builder gives its own arguments (a hybrid's patch size of 1 on the feature map)."""
-    params = inspect.signature(model_builder(name)).parameters.values()
-    return {p.name: p.default for p in params if p.default is not p.empty}
-
-
-def accepted_args(name: str) -> set[str] | None:
-    """The keyword arguments a model's builder takes (None: any VisionTransformer argument)."""
-    params = inspect.signature(model_builder(name)).parameters.values()
-    return None if any(p.kind is p.VAR_KEYWORD for p in params) else {p.name for p in params}
-
-
 # -- the panel ----------------------------------------------------------------------------------
 
 
@@ -136,9 +109,7 @@ class ModelPanel(QWidget):
         self.form = form
         self.num_classes: int | None = None  # from the data panel, once it knows the dataset
 
-        self.family = combo(
-            {f: label for f, label in FAMILIES.items() if any(family_of(n) == f for n in list_models())}
-        )
+        self.family = combo({f.name: f.label for f in FAMILIES.values() if list_models(family=f.name)})
         self.variant = combo({**{s: SIZE_LABELS.get(s, s) for s in SIZES}, CUSTOM: "custom"})
         self.backbone = QComboBox()
         self.backbone.addItem("none (patches of the image)", "")
@@ -163,13 +134,15 @@ class ModelPanel(QWidget):
         self.patch_box = bind_model("patch_size", spin(1, 512))
         self.patch_label = QLabel("Patch size")
         self.img_box = form.bind("data.img_size", spin(1, 4096))
-        self.pos_box = bind_model("pos_embed", combo({k: k.replace("_", " ") for k in POS_EMBEDS}))
+        self.pos_box = bind_model("pos_embed", combo({k: k.replace("_", " ") for k in POS_EMBED_KINDS}))
         self.pool_box = bind_model("global_pool", combo({k: POOL_LABELS[k] for k in GLOBAL_POOLS}))
         self.cls_box = bind_model("class_token", QCheckBox("prepend a class token"))
         self.drop_path_box = bind_model("drop_path_rate", dspin(0, 0.95, 0.05))
         self.drop_box = bind_model("drop_rate", dspin(0, 0.95, 0.05))
         for box in (self.pos_box, self.pool_box):
             box.setPlaceholderText("set by the model")
+        for box in (self.patch_box, self.img_box):  # a new patch or image size may match another registered model
+            box.valueChanged.connect(lambda *_: self._choose())
         self.name_label = QLabel(wordWrap=True, textInteractionFlags=Qt.TextSelectableByMouse)
         self.name_label.setStyleSheet("color: #555;")
         self.problems = ProblemsLabel()
@@ -238,19 +211,17 @@ class ModelPanel(QWidget):
 
     def shape(self) -> dict:
         """The model's arguments as it will be built: registered defaults, overrides, the data's image size."""
-        cfg = self.form.config
         try:
-            args = {**builder_defaults(cfg.model.name), **model_args(cfg.model.name)}
+            return resolved_model_args(self.form.config, self.num_classes)
         except KeyError:
             return {}
-        return {**args, **model_kwargs(cfg, self.num_classes)}
 
     def _show_effective(self, widget, key: str, value) -> None:
         """Show an unset (None) model field as the value the model will use; blank if the model fixes it."""
         if value is None:
             value = self.shape().get(key, _VIT_DEFAULTS.get(key))
         try:
-            fixed = key not in (accepted_args(self.form.value("model.name")) or {key})
+            fixed = key not in model_entry(self.form.value("model.name")).accepts
         except KeyError:
             fixed = False
         if fixed and isinstance(widget, QComboBox):
@@ -269,7 +240,7 @@ class ModelPanel(QWidget):
         patch = current.get("patch_size")
         backbone = self.backbone.currentData() if keep_backbone else None
         name = pick_model(family, size, backbone, patch, self.form.value("data.img_size"))
-        args, takes = model_args(name), accepted_args(name)
+        args, takes = model_args(name), model_entry(name).accepts
         values = {"model.name": name}
         if size != CUSTOM:
             dims = {**SIZES[size], "mlp_ratio": 4.0}
@@ -280,13 +251,11 @@ class ModelPanel(QWidget):
         same_family = family_of(self.form.value("model.name")) == family
         values["model.patch_size"] = patch if same_family and args.get("patch_size") != patch else None
         for k in self.form.config.model.overrides():
-            if takes is not None and k not in takes:
+            if k not in takes:
                 values[f"model.{k}"] = None
-        objective = self.form.value("objective.name")
-        if family in FAMILY_OBJECTIVES:
-            values["objective.name"] = FAMILY_OBJECTIVES[family]
-        elif objective in FAMILY_OBJECTIVES.values():
-            values["objective.name"] = "supervised"
+        objectives = FAMILIES[family].objectives
+        if self.form.value("objective.name") not in objectives:
+            values["objective.name"] = objectives[0]
         self.form.update(values)
 
     def _choose_backbone(self) -> None:
@@ -313,7 +282,7 @@ class ModelPanel(QWidget):
             box.blockSignals(True)
             box.setCurrentIndex(max(box.findData(value), 0))
             box.blockSignals(False)
-        self.name_label.setText(_describe(cfg.model))
+        self.name_label.setText(_describe(cfg))
         self.family_note.setText(FAMILY_NOTES.get(family, ""))
         hybrid = family == "hybrid"
         self.patch_label.setText("Patch (CNN map)" if hybrid else "Patch size")
@@ -359,10 +328,9 @@ class ModelPanel(QWidget):
 
 
 def _drawing(cfg, shape: dict, stats) -> Shape:
-    builder = model_builder(cfg.model.name)
     family = family_of(cfg.model.name)
-    prefix = ("cls",) * int(shape.get("class_token", True) or builder is MaskedAutoencoderViT)
-    prefix += ("dist",) * (builder is DistilledVisionTransformer)
+    prefix = ("cls",) * int(shape.get("class_token", True))
+    prefix += ("dist",) * (family == "deit")
     side = round(stats.patches**0.5)
     dim = shape.get("embed_dim", 768)
     pool = "class token" if shape.get("global_pool", "token") == "token" else "average"
@@ -385,9 +353,13 @@ def _drawing(cfg, shape: dict, stats) -> Shape:
     )
 
 
-def _describe(model_cfg) -> str:
-    overrides = ", ".join(f"{k}={v}" for k, v in model_cfg.overrides().items())
-    return f"registered model <b>{model_cfg.name}</b>" + (f" with {overrides}" if overrides else "")
+def _describe(cfg) -> str:
+    """The model's own name, and the registered model it starts from when its architecture differs."""
+    label, name = model_label(cfg), cfg.model.name
+    if label == name:
+        return f"model <b>{name}</b>"
+    overrides = ", ".join(f"{k}={v}" for k, v in cfg.model.overrides().items())
+    return f"model <b>{label}</b>: {name}" + (f" with {overrides}" if overrides else f" at {cfg.data.img_size} px")
 
 
 def _si(n: float) -> str:

@@ -9,6 +9,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ..catalogue import create_model, family_of
+from ..hybrid import TorchvisionResNet
 from .adapt import pretrained_to_vit
 
 #: safetensors metadata key holding the model's JSON config.
@@ -63,8 +65,6 @@ def load_model_file(path) -> nn.Module:
     """Rebuild the exact model saved by `export_safetensors` (architecture and weights)."""
     from safetensors.torch import load_file
 
-    from ..registry import create_model
-
     config = read_model_config(path)
     model = create_model(config["name"], **config["args"])
     model.load_state_dict(load_file(str(path)), strict=True)
@@ -77,18 +77,14 @@ def timm_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
     ViT, DeiT (plain and distilled) and ResNetV2 hybrids are already in timm's layout; MAE and masked
     patch prediction models give their encoder, a timm ViT with `num_classes=0`.
     """
-    from ..hybrid import TorchvisionResNet
-    from ..mae import MaskedAutoencoderViT
-    from ..mpp import MaskedPatchPredictionViT
-
-    if getattr(model, "pos_embed_kind", None) == "learned_2d":
+    if model.pos_embed_kind == "learned_2d":
         raise ValueError("timm's ViT has no separate row/column position tables (pos_embed='learned_2d')")
     if isinstance(getattr(model, "pre_logits", None), nn.Sequential):
         raise ValueError("timm's ViT has no pre-logits layer (representation_size)")
     if isinstance(getattr(model.patch_embed, "backbone", None), TorchvisionResNet):
         raise ValueError("timm has no ViT with a torchvision ResNet backbone")
     sd = {k: v.detach() for k, v in model.state_dict().items()}
-    if isinstance(model, (MaskedAutoencoderViT, MaskedPatchPredictionViT)):
+    if family_of(model).pretraining:
         sd = pretrained_to_vit(sd)
     return sd
 
