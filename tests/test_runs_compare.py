@@ -279,6 +279,21 @@ def test_config_diff_lists_exactly_the_differing_fields(tmp_path):
     assert config_diff([{"a": {"x": 1}}, {"a": {"x": 1, "y": None}}]) == [("a.y", [MISSING, None])]
 
 
+def test_the_diff_compares_the_architectures_that_ran_not_the_overrides(tmp_path):
+    """The quick hybrid against a plain ViT of the same width, depth, heads and MLP ratio: what differs is the
+    backbone, the patch size and the pooling, not the transformer's shape."""
+    hybrid = fake_run(tmp_path, overrides=["model.name=vit_pico_r1_s4_p1_32"])
+    plain = fake_run(
+        tmp_path, overrides=["model.embed_dim=96", "model.depth=3", "model.num_heads=3", "model.mlp_ratio=2"]
+    )
+    rows = dict((field, values) for field, *values in diff_table([hybrid, plain])[1])
+    for key in ("model.embed_dim", "model.depth", "model.num_heads", "model.mlp_ratio"):
+        assert key not in rows
+    assert rows["model.patch_size"] == ["1", "4"] and rows["model.global_pool"] == ["avg", "token"]
+    assert rows["model.backbone"] == ["resnetv2", "(absent)"] and rows["model.layers"] == ["1", "(absent)"]
+    assert rows["model.label"] == ["vit_pico_r1_s4_p1_32", "vit_nano_patch4_32"]  # no status yet: the name
+
+
 def test_summary_and_curve_exports(tmp_path):
     a, b = fake_run(tmp_path, steps=6, top1=(50.0, 70.0)), fake_run(tmp_path, steps=9, top1=(10.0, 20.0, 30.0))
     assert metric_names([a, b]) == ["loss", "lr", "images_per_sec", "val_loss", "top1", "top5"]

@@ -90,11 +90,13 @@ def _cmd_runs(args) -> int:
         print(f"vitstudio runs: {e}", file=sys.stderr)
         return 2
     if args.action == "show":
+        from .train.compare import resolved_config
+
         s = run.summary()
         reason = f" ({s['reason']})" if s["reason"] else ""
         print(f"run {s['id']}: {s['state']} at step {s['step']}/{s['total_steps']}{reason}")
         print(f"folder {s['path']}")
-        print(run.config().to_json())
+        print(json.dumps(resolved_config(run), indent=2))
         for e in run.events():
             if e.kind == "eval":
                 print(f"epoch {e.epoch:6.2f}  step {e.step:6d}  {format_eval(e.data)}")

@@ -24,7 +24,8 @@ from PySide6.QtWidgets import (
 )
 
 from .. import __version__
-from .app import CoreLoader
+from .startup import import_core, warm_up
+from .worker import CoreLoader
 
 TABS = ("Model", "Data", "Training", "Runs", "Inspector")
 
@@ -81,7 +82,7 @@ class MainWindow(QMainWindow):
         """Import torch and the core on a thread; the panels appear when it is done."""
         if getattr(self, "_loader", None) is not None:
             return
-        self._loader = CoreLoader(self)
+        self._loader = CoreLoader(import_core, warm_up, self)
         self._loader.loaded.connect(self._on_core_loaded)
         self._loader.warmed.connect(self._on_warmed)
         self._loader.failed.connect(lambda s, tb: self.show_error("vitstudio cannot load its core", s, tb))

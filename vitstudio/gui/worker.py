@@ -1,5 +1,7 @@
-"""Work off the UI thread: a `Trainer` runs in a QThread and its events reach the UI as queued signals; the
-inspector's analyses run through a `LatestRequestRunner`, which delivers only each slot's latest result."""
+"""Work off the UI thread: torch and the core are imported by a `CoreLoader` behind the painted window (what
+it imports is `startup.py`'s); a
+`Trainer` runs in a QThread and its events reach the UI as queued signals; the inspector's analyses run
+through a `LatestRequestRunner`, which delivers only each slot's latest result."""
 
 from __future__ import annotations
 
@@ -9,6 +11,28 @@ import traceback
 from collections.abc import Callable
 
 from PySide6.QtCore import QObject, QRunnable, QThread, QThreadPool, Signal
+
+
+class CoreLoader(QThread):
+    """Runs `load()` (returning a dict) then `warm()` on a thread; `loaded(info)`, `warmed()` or
+    `failed(summary, traceback)` arrive on the UI thread."""
+
+    loaded = Signal(dict)
+    warmed = Signal()
+    failed = Signal(str, str)
+
+    def __init__(self, load: Callable[[], dict], warm: Callable[[], None], parent=None):
+        super().__init__(parent)
+        self.load, self.warm = load, warm
+
+    def run(self) -> None:
+        try:
+            self.loaded.emit(self.load())
+            self.warm()
+        except Exception as e:
+            self.failed.emit(f"{type(e).__name__}: {e}", traceback.format_exc())
+            return
+        self.warmed.emit()
 
 
 class TrainingThread(QThread):

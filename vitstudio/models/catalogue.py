@@ -122,7 +122,7 @@ class ModelEntry:
 _MODELS: dict[str, ModelEntry] = {}
 
 
-def register_model(name: str, builder: Callable[..., nn.Module], **defaults) -> ModelEntry:
+def register_model(name: str, builder: type[VisionTransformer], **defaults) -> ModelEntry:
     """Register `name` as `builder(**defaults)`; each name is defined once. The family is the builder's."""
     if name in _MODELS:
         raise ValueError(f"model {name!r} is registered twice")
@@ -164,7 +164,7 @@ def create_model(name: str, **overrides) -> nn.Module:
     The model remembers how it was made in `model.model_spec` (`{name, args}`), which exports use.
     """
     entry = model_entry(name)
-    model = entry.builder(**{**entry.defaults, **overrides})
+    model: Any = entry.builder(**{**entry.defaults, **overrides})  # Any: nn.Module types its attributes loosely
     model.model_spec = {"name": name, "args": dict(overrides)}
     return model
 
@@ -172,7 +172,7 @@ def create_model(name: str, **overrides) -> nn.Module:
 def family_of(model: nn.Module) -> Family:
     """The family of a model built by the catalogue (or any model class of ours)."""
     family = getattr(model, "family", None)
-    if family not in FAMILIES:
+    if not isinstance(family, str) or family not in FAMILIES:
         raise TypeError(f"{type(model).__name__} is not a model of the catalogue")
     return FAMILIES[family]
 

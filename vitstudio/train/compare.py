@@ -1,7 +1,7 @@
 """Comparing runs, Qt-free: the runs table, smoothed curves on a chosen x axis, config differences, exports.
 
 The GUI's runs panel and `vitstudio runs compare` both use these functions; runs are read through the
-run store (`Run.summary()` for the table, `Run.metrics()` for curves, `Run.config()` for the diff).
+run store (`Run.summary()` for the table, `Run.metrics()` for curves, `resolved_config(run)` for the diff).
 """
 
 from __future__ import annotations
@@ -221,6 +221,24 @@ def flatten(d: dict, prefix: str = "") -> dict:
     return flat
 
 
+def resolved_config(run: Run) -> dict:
+    """The run's config as it ran: the model section holds every argument the model was built with (what the
+    trainer recorded; for a run from before that, resolved through the model catalogue) rather than the sparse
+    overrides."""
+    cfg, status = run.config(), run.status()
+    resolved = cfg.to_dict()
+    args = status.get("model_args")
+    if not isinstance(args, dict):
+        from .build import resolved_model_args  # deferred: only older runs need the catalogue (and torch)
+
+        try:
+            args = resolved_model_args(cfg, status.get("num_classes"))
+        except (KeyError, TypeError, ValueError):
+            args = {}
+    resolved["model"] = {"name": cfg.model.name, "label": status.get("model") or cfg.model.name, **args}
+    return json.loads(json.dumps(resolved))
+
+
 def config_diff(configs: list[dict], only_differences: bool = True) -> list[tuple[str, list]]:
     """Rows (dotted key, one value per config) of the fields of `configs`, in order of first appearance.
 
@@ -281,7 +299,7 @@ def markdown_table(header: list[str], rows: list[list]) -> str:
 def diff_table(runs: list[Run], only_differences: bool = True) -> tuple[list[str], list[list]]:
     """Header ('field', then each run's name) and rows of the config diff of `runs`."""
     names = [r.summary()["name"] for r in runs]
-    rows = config_diff([r.config().to_dict() for r in runs], only_differences)
+    rows = config_diff([resolved_config(r) for r in runs], only_differences)
     return ["field", *names], [[k, *map(format_config_value, values)] for k, values in rows]
 
 

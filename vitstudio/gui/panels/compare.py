@@ -43,6 +43,7 @@ from ...train.compare import (
     key_config,
     markdown_table,
     metric_names,
+    resolved_config,
     table,
     write_csv,
     x_values,
@@ -416,7 +417,7 @@ class CompareView(QWidget):
     def set_runs(self, runs: list[Run]) -> None:
         """Show these runs (in this order); their logs are read now and re-read by `refresh`."""
         self.runs = list(runs)
-        self._configs = [r.config().to_dict() for r in self.runs]
+        self._configs = [resolved_config(r) for r in self.runs]
         self._diff = config_diff(self._configs)
         self._read([r.metrics() for r in self.runs])
         self._fill_diff()

@@ -1,0 +1,35 @@
+"""What the window loads behind itself after it has painted: torch, the core and the panels (seconds)."""
+
+from __future__ import annotations
+
+
+def describe_device() -> str:
+    """What a run on 'auto' trains on, for the status bar."""
+    import torch
+
+    if torch.cuda.is_available():
+        return f"GPU: {torch.cuda.get_device_name(0)}"
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return "GPU: Apple MPS"
+    return f"CPU ({torch.get_num_threads()} threads)"
+
+
+def import_core() -> dict:
+    """Import torch, the core and the panels' plotting library (seconds); runs off the UI thread."""
+    # deferred, and the reason this thread exists: these imports take seconds
+    import pyqtgraph  # noqa: F401
+
+    from .. import analysis, config, models, train  # noqa: F401
+    from .panels import data, inspector_tab, model, runs, training  # noqa: F401
+
+    return {"device": describe_device()}
+
+
+def warm_up() -> None:
+    """Import what torch defers to a run's first optimiser (its compiler stack: ~900 modules, seconds).
+
+    Imports hold the GIL in long stretches; done here, ahead of time, they do not stall the window
+    while the first run starts.
+    """
+    import safetensors.torch  # noqa: F401
+    import torch._dynamo  # noqa: F401
