@@ -1,12 +1,11 @@
 """Compare runs: overlaid curves of any logged metric, the config diff and a summary of results.
 
-`CompareView` is a standalone widget (the runs panel embeds it); `OverlayPlot` draws the curves and is
-also what `vitstudio runs compare` renders to PNG (`write_comparison`, offscreen Qt, no window).
+`CompareView` is a standalone widget (the runs panel embeds it); `OverlayPlot` draws the curves on screen.
+The files it exports are written by the core (`vitstudio.train.compare`), as `vitstudio runs compare` writes them.
 """
 
 from __future__ import annotations
 
-import os
 from html import escape
 from pathlib import Path
 from typing import NamedTuple
@@ -15,7 +14,6 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtWidgets import (
-    QApplication,
     QCheckBox,
     QComboBox,
     QFileDialog,
@@ -32,16 +30,19 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ...charts import category_color
 from ...train.compare import (
+    DEFAULT_SMOOTHING,
+    FAINT,
+    FEW_RUNS,
+    MARKERS_UP_TO,
     SUMMARY_COLUMNS,
     X_AXES,
     config_diff,
     curves_table,
-    diff_table,
     ema,
     format_config_value,
     key_config,
-    markdown_table,
     metric_names,
     table,
     write_csv,
@@ -49,15 +50,11 @@ from ...train.compare import (
 )
 from ...train.runs import Run
 
-#: Tableau 10, then pyqtgraph's evenly spaced hues for runs beyond ten.
-PALETTE = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac"]
 HOVER_PX = 12  # how close (in pixels) the pointer must be to a curve to name it
-DEFAULT_SMOOTHING = 0.6
-MARKERS_UP_TO = 60  # curves with this few points (evaluations) get a marker per point
 
 
 def run_color(i: int, n: int):
-    return pg.mkColor(PALETTE[i]) if n <= len(PALETTE) else pg.intColor(i, hues=n, values=1, maxValue=220)
+    return pg.mkColor(category_color(i, n))
 
 
 class GridAxis(pg.AxisItem):
@@ -161,8 +158,6 @@ class OverlayPlot(pg.PlotWidget):
     Past `FEW_RUNS` runs, lines are thin, raw values are not drawn and the legend gives way to hovering.
     """
 
-    FEW_RUNS = 10
-
     def __init__(self, parent=None):
         super().__init__(parent, background="w", axisItems={k: GridAxis(k, "w") for k in ("bottom", "left")})
         self.showGrid(x=True, y=True, alpha=0.25)
@@ -188,10 +183,10 @@ class OverlayPlot(pg.PlotWidget):
     def show_series(self, series: list[Series]):
         """Draw `series`, reusing the curves already there."""
         n = len(series)
-        few = n <= self.FEW_RUNS
+        few = n <= FEW_RUNS
         while len(self.lines) < n:
             self.lines.append(self._item())
-        while len(self._faint) < min(n, self.FEW_RUNS):
+        while len(self._faint) < min(n, FEW_RUNS):
             self._faint.append(self._item(z=-1))
         curves = self.lines + self._faint
         for c in curves:
@@ -216,7 +211,7 @@ class OverlayPlot(pg.PlotWidget):
         for i, faint in enumerate(self._faint):
             if few and i < n and series[i].smooth is not None:
                 pale = pg.mkColor(run_color(i, n))
-                pale.setAlpha(70)
+                pale.setAlphaF(FAINT)
                 faint.setData(series[i].x, series[i].y, pen=pg.mkPen(pale, width=1), **_connect(series[i].finite))
             else:
                 _clear(faint)
@@ -552,46 +547,6 @@ def save_plot(plot: OverlayPlot, path: str | Path, width: int | None = None) -> 
     exporter.parameters()["width"] = width or int(item.sceneBoundingRect().width())
     exporter.export(str(path))
     return path
-
-
-def write_comparison(
-    runs: list[Run],
-    out: str | Path,
-    metrics: list[str] | None = None,
-    x: str = "step",
-    smoothing: float = DEFAULT_SMOOTHING,
-    log_y: bool = False,
-) -> list[Path]:
-    """Write what the compare view shows as files: one PNG per metric, the config diff and the summary
-    (CSV and Markdown) and every logged point (CSV). Works without a display (offscreen Qt)."""
-    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    app = pg.mkQApp()  # noqa: F841 -- widgets need an application
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    view = CompareView()
-    view.setAttribute(Qt.WA_DontShowOnScreen, True)
-    view.resize(1100, 760)
-    view.show()  # laid out at that size, never on a screen
-    view.set_runs(runs)
-    view.x_box.setCurrentIndex(list(X_AXES).index(x))
-    view.smoothing.setValue(round(smoothing * 100))
-    view.log_y.setChecked(log_y)
-    available = [view.metric_box.itemData(i) for i in range(view.metric_box.count())]
-    unknown = [m for m in metrics or [] if m not in available]
-    if unknown:
-        raise ValueError(f"no run logged {', '.join(unknown)}; logged: {', '.join(available)}")
-    written = []
-    for metric in metrics or available:
-        view.metric_box.setCurrentIndex(available.index(metric))
-        view.plot.setTitle(metric, color="#222")
-        QApplication.processEvents()
-        written.append(save_plot(view.plot, out / f"{metric}.png"))
-    for name, (header, rows) in {"config_diff": diff_table(runs), "summary": _contents(view.summary_table)}.items():
-        written.append(write_csv(out / f"{name}.csv", header, rows))
-        (out / f"{name}.md").write_text(markdown_table(header, rows), encoding="utf-8")
-        written.append(out / f"{name}.md")
-    written.append(write_csv(out / "metrics.csv", *curves_table(runs, metrics, smoothing)))
-    return written
 
 
 def _clear(item: pg.PlotDataItem) -> None:
