@@ -201,6 +201,15 @@ def test_exports(panel, runs, tmp_path):
     png = panel.compare.export_plot("png", str(tmp_path / "loss.png"))
     svg = panel.compare.export_plot("svg", str(tmp_path / "loss.svg"))
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    from PIL import Image
+
+    from vitstudio.charts import category_color, hex_rgb
+
+    image = np.asarray(Image.open(png).convert("RGB"))
+    plot = panel.compare.plot
+    assert image.shape[:2] == (plot.height(), plot.width())  # at its size on screen
+    colours = {tuple(c) for c in image.reshape(-1, 3)}
+    assert {hex_rgb(category_color(0, 2)), hex_rgb(category_color(1, 2))} <= colours
     text = svg.read_text()
     assert text.startswith("<svg") and text.count("<polyline") >= 2 and a.id in text and b.id in text
     metrics = panel.compare.export_metrics(str(tmp_path / "metrics.csv"))
