@@ -179,7 +179,7 @@ SECTIONS = tuple(f.name for f in fields(Config))
 
 def list_presets() -> list[str]:
     """Names of the packaged presets (`quick` is the default)."""
-    folder = resources.files("vitstudio") / "resources" / "presets"
+    folder = resources.files("vitstudio.resources") / "presets"
     return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
 
 
@@ -194,7 +194,7 @@ def load_config(path_or_preset: str | Path, base: Config | None = None) -> Confi
         name = str(path_or_preset)
         if name not in list_presets():
             raise ConfigError("preset", f"unknown preset {name!r}; available: {', '.join(list_presets())}")
-        text = (resources.files("vitstudio") / "resources" / "presets" / f"{name}.toml").read_text(encoding="utf-8")
+        text = (resources.files("vitstudio.resources") / "presets" / f"{name}.toml").read_text(encoding="utf-8")
         origin = f"preset {name}"
     try:
         data = tomllib.loads(text)
