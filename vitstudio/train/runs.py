@@ -20,7 +20,6 @@ import json
 import math
 import os
 import socket
-import sys
 import threading
 import time
 import zipfile
@@ -30,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import platformdirs
 
 from ..config import Config
 from .checkpoint import atomic_write
@@ -47,15 +47,9 @@ GAP_KINDS = ("started", "resumed")  # the time before these events is not traini
 
 
 def default_runs_dir() -> Path:
-    """The per-user data folder for runs on this platform."""
-    home = Path.home()
-    if sys.platform == "win32":
-        base = Path(os.environ.get("LOCALAPPDATA", home / "AppData" / "Local"))
-    elif sys.platform == "darwin":
-        base = home / "Library" / "Application Support"
-    else:
-        base = Path(os.environ.get("XDG_DATA_HOME") or home / ".local" / "share")
-    return base / "vitstudio" / "runs"
+    """The per-user data folder for runs on this platform (`platformdirs`: `$XDG_DATA_HOME/vitstudio/runs` or
+    `~/.local/share/vitstudio/runs` on Linux)."""
+    return Path(platformdirs.user_data_dir("vitstudio", appauthor=False)) / "runs"
 
 
 def runs_root(runs_dir: str | Path | None = None) -> Path:
