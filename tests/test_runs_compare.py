@@ -14,6 +14,7 @@ from vitstudio.config import Config, apply_overrides
 from vitstudio.train.compare import (
     COLUMNS,
     MISSING,
+    Smoother,
     config_diff,
     curves_table,
     diff_table,
@@ -68,6 +69,13 @@ def test_summary_has_best_and_last_results_time_and_params(tmp_path):
     header, rows = table([s], ("name", "state", "best_top1", "last_top1", "params", "seconds"))
     assert header == ["run", "status", "best top-1 %", "last top-1 %", "params", "time"]
     assert rows == [[s["id"], "finished", "60.00", "55.00", "1.2k", "31s"]]
+
+
+def test_best_results_from_the_status_and_from_the_log_agree(tmp_path):
+    run = fake_run(tmp_path, steps=30, top1=(40.0, 60.0, 55.0))
+    best = run.summary()["best"]  # folded event by event into status.json
+    assert best == run.metrics().status()["best"]  # computed from the log's columns (runs without a status file)
+    assert best["top1"] == 60.0 and best["val_loss"] == pytest.approx(2.0 - 0.6) and best["top5"] == 99.0
 
 
 def test_training_time_leaves_out_pauses_and_the_gap_before_a_resume(tmp_path):
@@ -236,6 +244,10 @@ def test_ema_matches_tensorboard(weight):
     assert ema([2.0, 4.0], 0.5)[0] == 2.0  # debiased: the first point is the first value
     with pytest.raises(ValueError, match="smoothing"):
         ema(y, 1.0)
+    smoother = Smoother(weight)  # the same average a point at a time (the training tab's live curve)
+    one_by_one = np.array([smoother.add(v) for v in y])
+    assert np.array_equal(np.isfinite(one_by_one), f)
+    assert np.abs(one_by_one[f] - ours[f]).max() <= 1e-9 * np.abs(ref[f]).max()
 
 
 def test_x_axes(tmp_path):

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import torch
 from torchvision.transforms import v2
 
-AUGMENTS = ("none", "standard", "deit")
+from ..config import AUGMENTS  # the recipes' names, defined once with the config field they fill
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)

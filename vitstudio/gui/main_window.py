@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 
 from .. import __version__
 from .app import CoreLoader
+from .panels.common import weights_filter
 
 TABS = ("Model", "Data", "Training", "Runs", "Inspector")
 
@@ -273,9 +274,7 @@ class MainWindow(QMainWindow):
             self.open_run(path)
 
     def _choose_weights(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(
-            self, "Import weights", "", "Weights (*.safetensors *.pth *.pt *.bin *.npz);;All files (*)"
-        )
+        path, _ = QFileDialog.getOpenFileName(self, "Import weights", "", weights_filter())
         if path:
             self.import_weights(path)
 

@@ -138,6 +138,23 @@ def metric_chart(
     return Chart(tuple(faint + lines), X_AXES[axis], metric, title=metric, size=size, xlim=xlim, ylim=ylim, log_y=log_y)
 
 
+class Smoother:
+    """`ema` one value at a time, for curves that grow (the training tab's): the same debiased average."""
+
+    def __init__(self, weight: float = DEFAULT_SMOOTHING):
+        if not 0 <= weight < 1:
+            raise ValueError(f"smoothing weight must be in [0, 1), got {weight}")
+        self.weight, self._sum, self._norm = weight, 0.0, 0.0
+
+    def add(self, value: float) -> float:
+        """The smoothed value at `value`; a non-finite value is returned as it is and skipped by the average."""
+        if not math.isfinite(value):
+            return value
+        self._sum = self.weight * self._sum + (1 - self.weight) * value
+        self._norm = self.weight * self._norm + (1 - self.weight)
+        return self._sum / self._norm
+
+
 # -- the runs table -----------------------------------------------------------------------------
 
 

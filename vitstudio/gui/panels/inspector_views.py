@@ -40,6 +40,7 @@ from ...analysis.mae import mae_reconstruction
 from ...analysis.report import Inspection, attention_distance, inspect_image, is_mae
 from ...analysis.sources import ModelSource, example_images, from_name, from_run, from_weights, records_architecture
 from ..worker import LatestRequestRunner
+from .common import weights_filter
 
 # -- figures computed on the worker ------------------------------------------------------------
 
@@ -284,9 +285,7 @@ class ModelChooser(QGroupBox):
         return partial(from_run, folder, which)
 
     def _ask_weights(self):
-        path, _ = QFileDialog.getOpenFileName(
-            self, "Open weights", "", "Weights (*.safetensors *.pth *.pt *.bin *.npz);;All files (*)"
-        )
+        path, _ = QFileDialog.getOpenFileName(self, "Open weights", "", weights_filter())
         if not path:
             return None
         if records_architecture(path):
