@@ -159,7 +159,7 @@ def _limits(values: list[np.ndarray], given, from_zero: bool = False, pad: float
 
 
 def _tick_label(v: float, log: bool) -> str:
-    return f"{10**v:.3g}" if log else f"{v:.6g}"
+    return f"{float(f'{10**v:.3g}'):g}" if log else f"{v:.6g}"  # log: 3 digits, 1000 not 1e+03
 
 
 def _segments(px: np.ndarray, py: np.ndarray, width: int) -> list[np.ndarray]:
@@ -249,7 +249,10 @@ def _draw(chart: Chart, c: _Raster | _Svg) -> None:
 
 
 class _Raster:
-    """Draws on a PIL image; what is drawn with `clip` stays inside the rectangle given to `rect`."""
+    """Draws on a PIL image. What is drawn with `clip` stays inside the rectangle given to `rect`, drawn at
+    `SUPERSAMPLE` times the resolution and scaled down, so lines and dots are smooth (antialiased)."""
+
+    SUPERSAMPLE = 2
 
     def __init__(self, height: int, width: int):
         self.font = load_font(11)
@@ -259,21 +262,27 @@ class _Raster:
         self.origin = (0, 0)
 
     def rect(self, x: float, y: float, w: float, h: float) -> None:
-        self.origin = (round(x), round(y))
-        self.area = Image.new("RGB", (round(w) + 1, round(h) + 1), WHITE)
+        self.origin, k = (round(x), round(y)), self.SUPERSAMPLE
+        self.area = Image.new("RGB", (k * (round(w) + 1), k * (round(h) + 1)), WHITE)
         self.area_draw = ImageDraw.Draw(self.area)
 
+    def _to(self, clip: bool):
+        """The drawing, an offset and a scale for coordinates on the chart."""
+        return (self.area_draw, self.origin, self.SUPERSAMPLE) if clip else (self.draw, (0, 0), 1)
+
     def line(self, points, color, width: float, clip: bool = False) -> None:
-        draw, (ox, oy) = (self.area_draw, self.origin) if clip else (self.draw, (0, 0))
-        draw.line([(a - ox, b - oy) for a, b in points], fill=tuple(color), width=max(1, round(width)), joint="curve")
+        draw, (ox, oy), k = self._to(clip)
+        xy = [(k * (a - ox), k * (b - oy)) for a, b in points]
+        draw.line(xy, fill=tuple(color), width=max(1, round(k * width)), joint="curve")
 
     def dot(self, x: float, y: float, r: float, color, outline: bool = False, clip: bool = False) -> None:
-        draw, (ox, oy) = (self.area_draw, self.origin) if clip else (self.draw, (0, 0))
-        box = [x - ox - r, y - oy - r, x - ox + r, y - oy + r]
-        draw.ellipse(box, fill=tuple(color), outline=BLACK if outline else None)
+        draw, (ox, oy), k = self._to(clip)
+        box = [k * (x - ox - r), k * (y - oy - r), k * (x - ox + r), k * (y - oy + r)]
+        draw.ellipse(box, fill=tuple(color), outline=BLACK if outline else None, width=k)
 
     def frame(self, x: float, y: float, w: float, h: float) -> None:
-        self.image.paste(self.area, self.origin)
+        k = self.SUPERSAMPLE
+        self.image.paste(self.area.resize((self.area.width // k, self.area.height // k), Image.BOX), self.origin)
         self.draw.rectangle([x, y, x + w, y + h], outline=(136, 136, 136))
 
     def text(self, x: float, y: float, s: str, anchor: str, vertical: bool = False) -> None:
@@ -323,10 +332,12 @@ class _Svg:
 
     def text(self, x: float, y: float, s: str, anchor: str, vertical: bool = False) -> None:
         baseline = y + text_size("A", self.font)[1] + 1
+        # as wide as in the PNG, whatever font the viewer has: the layout was made for that width
+        fit = f'textLength="{text_size(s, self.font)[0]}" lengthAdjust="spacingAndGlyphs"'
         if vertical:
-            el = f'<text transform="translate({x + 10:.1f} {y:.1f}) rotate(-90)" text-anchor="middle">'
+            el = f'<text transform="translate({x + 10:.1f} {y:.1f}) rotate(-90)" text-anchor="middle" {fit}>'
         else:
-            el = f'<text x="{x:.1f}" y="{baseline:.1f}" text-anchor="{anchor}">'
+            el = f'<text x="{x:.1f}" y="{baseline:.1f}" text-anchor="{anchor}" {fit}>'
         self.top.append(el + escape(s) + "</text>")
 
     def result(self) -> str:
