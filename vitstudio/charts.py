@@ -33,7 +33,7 @@ GRID = (221, 221, 221)
 
 
 def hex_rgb(h: str) -> tuple[int, int, int]:
-    return tuple(int(h[i : i + 2], 16) for i in (1, 3, 5))
+    return int(h[1:3], 16), int(h[3:5], 16), int(h[5:7], 16)
 
 
 def category_color(i: int, n: int) -> str:
@@ -53,7 +53,7 @@ def load_font(size: int = 11):
 
 def text_size(text: str, font) -> tuple[int, int]:
     left, top, right, bottom = ImageDraw.Draw(Image.new("RGB", (1, 1))).textbbox((0, 0), text, font=font)
-    return right - left, bottom - top
+    return int(right - left), int(bottom - top)
 
 
 def fit_text(text: str, width: int, font) -> str:
@@ -214,7 +214,7 @@ def _draw(chart: Chart, c: _Raster | _Svg) -> None:
         c.line([(left, py(t)), (left + pw, py(t))], GRID, 1, clip=True)
         c.text(left - 6, py(t) - line_h / 2 - 1, _tick_label(t, chart.log_y), "end")
     for s, (x, y) in zip(chart.series, data):
-        color = hex_rgb(s.color)
+        color: tuple[int, ...] = hex_rgb(s.color)
         if s.alpha < 1:  # faint: blended over the white background
             color = tuple(round(s.alpha * v + (1 - s.alpha) * 255) for v in color)
         for seg in _segments(px(x), py(y), pw):
@@ -258,7 +258,8 @@ class _Raster:
         self.font = load_font(11)
         self.image = Image.new("RGB", (width, height), WHITE)
         self.draw = ImageDraw.Draw(self.image)
-        self.area = self.area_draw = None
+        self.area = Image.new("RGB", (1, 1), WHITE)  # the plot area, made by `rect`
+        self.area_draw = ImageDraw.Draw(self.area)
         self.origin = (0, 0)
 
     def rect(self, x: float, y: float, w: float, h: float) -> None:
@@ -282,7 +283,9 @@ class _Raster:
 
     def frame(self, x: float, y: float, w: float, h: float) -> None:
         k = self.SUPERSAMPLE
-        self.image.paste(self.area.resize((self.area.width // k, self.area.height // k), Image.BOX), self.origin)
+        self.image.paste(
+            self.area.resize((self.area.width // k, self.area.height // k), Image.Resampling.BOX), self.origin
+        )
         self.draw.rectangle([x, y, x + w, y + h], outline=(136, 136, 136))
 
     def text(self, x: float, y: float, s: str, anchor: str, vertical: bool = False) -> None:

@@ -70,7 +70,7 @@ class TrainingClock:
         self.gaps = 0.0
 
     def tick(self, event: Event) -> float:
-        if self.first_time is None:
+        if self.first_time is None or self.last_time is None:
             self.first_time = event.time
         elif event.kind in GAP_KINDS:
             self.gaps += max(event.time - self.last_time, 0.0)
