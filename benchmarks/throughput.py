@@ -7,7 +7,7 @@ the same precision (fp32 on CPU, bf16 autocast on CUDA) and the same attention k
 The table shows the median images/s of each, and the ratio ours/timm as the median of the per-pair ratios
 (each of our repetitions against the timm repetition right after it), which cancels slow drifts in the
 load of a shared machine. On CUDA it adds the model-FLOPs utilisation (analytic FLOPs, see
-`vit_forward_flops`, against a bf16 matmul peak measured here) and the peak memory.
+`forward_flops`: `vitstudio.models.stats`, against a bf16 matmul peak measured here) and the peak memory.
 
 With `--mae`, it also races an MAE pretraining step (encoder on the visible patches only) against a
 supervised step of a ViT with the same encoder, and prints the speed-up the FLOPs predict beside it.
@@ -35,55 +35,16 @@ import torch
 import torch.nn.functional as F
 
 from vitstudio.models import create_model, model_args, model_entry
+from vitstudio.models.stats import model_stats, vit_stats
 
 # -- analytic FLOPs ---------------------------------------------------------------------------------
-# Kept here because the core has no model-statistics module yet; move it there when one exists.
 
 
-def encoder_macs(tokens: int, dim: int, depth: int, mlp_hidden: int) -> int:
-    """Multiply-accumulates of `depth` pre-norm blocks over `tokens` tokens.
-
-    Per block: qkv 3*N*D^2, q k^T and attn @ v 2*N^2*D, output projection N*D^2, MLP 2*N*D*H.
-    Norms, softmax, GELU and residual adds are ignored (the usual MFU convention).
-    """
-    return depth * (4 * tokens * dim * dim + 2 * tokens * tokens * dim + 2 * tokens * dim * mlp_hidden)
-
-
-def vit_forward_flops(model) -> int:
-    """FLOPs (2 x MACs) of one image through a ViT's forward pass: patch embedding, blocks, head(s),
-    and a hybrid's CNN backbone (`cnn_flops`).
-
-    Reads only the structure (ours and timm's share the attribute names). ViT-B/16 at 224: 35.1 GFLOPs.
-    A training step costs about 3x this (backward = 2x forward).
-    """
-    conv = model.patch_embed.proj
-    patch_in = conv.in_channels * conv.kernel_size[0] * conv.kernel_size[1]
-    num_patches = model.patch_embed.num_patches
-    tokens = num_patches + model.num_prefix_tokens
-    blk = model.blocks[0]
-    macs = num_patches * patch_in * conv.out_channels
-    macs += encoder_macs(tokens, model.embed_dim, len(model.blocks), blk.mlp.fc1.out_features)
-    for head in (getattr(model, "head", None), getattr(model, "head_dist", None)):
-        if isinstance(head, torch.nn.Linear):
-            macs += head.in_features * head.out_features
-    return 2 * macs + cnn_flops(model)
-
-
-def cnn_flops(model) -> int:
-    """FLOPs of a hybrid's CNN backbone for one image (0 without one), counted by torch on one forward:
-    a formula per ResNet variant would only restate the layer list."""
-    backbone = getattr(model.patch_embed, "backbone", None)
-    if backbone is None:
-        return 0
-    from torch.utils.flop_counter import FlopCounterMode
-
-    stem = next(m for m in backbone.modules() if isinstance(m, torch.nn.Conv2d))
-    x = torch.zeros(1, stem.in_channels, *model.patch_embed.img_size, device=stem.weight.device)
-    was_training = backbone.training
-    with FlopCounterMode(display=False) as counter, torch.no_grad():
-        backbone.eval()(x)
-    backbone.train(was_training)
-    return counter.get_total_flops()
+def forward_flops(name: str, mask_ratio: float | None = None, **kwargs) -> int:
+    """FLOPs (2 x MACs) of one image through `create_model(name, **kwargs)`'s forward pass, from the model's
+    figures (`vitstudio.models.stats`, what the studio shows). ViT-B/16 at 224: 35.1 GFLOPs. A training step
+    costs about 3x this (backward = 2x forward); `mask_ratio` is MAE's."""
+    return 2 * model_stats(name, mask_ratio=mask_ratio, **kwargs).macs
 
 
 # -- measurement ------------------------------------------------------------------------------------
@@ -267,7 +228,7 @@ def run_model(name: str, args, device: torch.device, peak: float | None) -> None
     torch.manual_seed(0)
     ours, ref, kwargs = build_pair(name, device, args.img_size, args.channels_last)
     x, y = inputs(kwargs, args, device)
-    flops = vit_forward_flops(ours)
+    flops = forward_flops(name, **kwargs)
     if args.compile:
         ours, ref = torch.compile(ours), torch.compile(ref)
     for mode in args.modes:
@@ -294,23 +255,6 @@ def run_model(name: str, args, device: torch.device, peak: float | None) -> None
 
 
 # -- MAE against supervised training of the same encoder -------------------------------------------
-
-
-def mae_forward_flops(model, mask_ratio: float) -> int:
-    """FLOPs of one image through an MAE forward pass (authors' layout): patch embedding of every patch,
-    encoder over the prefix + visible tokens, decoder embedding, decoder blocks and pixel head over all."""
-    conv = model.patch_embed.proj
-    num_patches, n_prefix = model.patch_embed.num_patches, model.num_prefix_tokens
-    visible = n_prefix + int(num_patches * (1 - mask_ratio))
-    dec_dim = model.decoder_embed.out_features
-    macs = num_patches * conv.in_channels * conv.kernel_size[0] * conv.kernel_size[1] * conv.out_channels
-    macs += encoder_macs(visible, model.embed_dim, len(model.blocks), model.blocks[0].mlp.fc1.out_features)
-    macs += visible * model.embed_dim * dec_dim
-    macs += encoder_macs(
-        num_patches + n_prefix, dec_dim, len(model.decoder_blocks), model.decoder_blocks[0].mlp.fc1.out_features
-    )
-    macs += (num_patches + n_prefix) * dec_dim * model.decoder_pred.out_features
-    return 2 * macs
 
 
 def build_mae_and_encoder(name: str, device: torch.device):
@@ -346,7 +290,7 @@ def run_mae(name: str, args, device: torch.device, peak: float | None) -> None:
     torch.manual_seed(0)
     mae, vit, kwargs = build_mae_and_encoder(name, device)
     x, y = inputs(kwargs, args, device)
-    flops = {"mae": 3 * mae_forward_flops(mae, args.mask_ratio), "sup": 3 * vit_forward_flops(vit)}
+    flops = {"mae": 3 * forward_flops(name, args.mask_ratio), "sup": 3 * 2 * vit_stats(**kwargs).macs}
     if args.compile:
         mae, vit = torch.compile(mae), torch.compile(vit)
     timings = compare(

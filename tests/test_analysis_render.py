@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from vitstudio import charts
 from vitstudio.analysis import render
 
 
@@ -53,17 +54,17 @@ def test_titled_adds_a_wrapped_title_above():
     np.testing.assert_array_equal(one[-10:], img)
 
 
-def test_scatter_plot_draws_each_group_in_its_colour():
-    plot = render.scatter_plot(
-        [1, 2, 3], [5.0, 10.0, 20.0], groups=[0, 1, 1], xlabel="layer", ylabel="px", size=(200, 300)
-    )
+def test_scatter_chart_draws_each_series_in_its_colour():
+    heads = [charts.Series([1], [5.0], charts.CATEGORY_COLORS[0], "0", line=False, markers=True)]
+    heads.append(charts.Series([2, 3], [10.0, 20.0], charts.CATEGORY_COLORS[1], "1", line=False, markers=True))
+    plot = charts.Chart(tuple(heads), xlabel="layer", ylabel="px", size=(200, 300), integer_x=True).image()
     assert plot.shape == (200, 300, 3)
     colours = {tuple(c) for c in plot.reshape(-1, 3)}
     assert render.hex_rgb(render.CATEGORY_COLORS[0]) in colours
     assert render.hex_rgb(render.CATEGORY_COLORS[1]) in colours
     assert render.hex_rgb(render.CATEGORY_COLORS[2]) not in colours
-    with pytest.raises(ValueError, match="same non-zero length"):
-        render.scatter_plot([1, 2], [1.0])
+    with pytest.raises(ValueError, match="same length"):
+        charts.Chart((charts.Series([1, 2], [1.0], "#000000"),)).image()
 
 
 def test_save_png_round_trips(tmp_path):

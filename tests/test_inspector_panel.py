@@ -159,7 +159,7 @@ def test_a_model_source_loads_on_the_worker(qtbot, panel, tmp_path):
     assert "loading the model failed" in panel.status.text() and "no such weights file" in panel.status.text()
 
 
-def test_attention_distance_over_many_images_and_back(qtbot, loaded):
+def test_attention_distance_over_many_images_and_back(qtbot, loaded, tmp_path):
     from vitstudio.analysis import attention_distance, load_image
 
     view = loaded.column.views["distance"]
@@ -174,3 +174,10 @@ def test_attention_distance_over_many_images_and_back(qtbot, loaded):
     wait_view(qtbot, loaded, "distance", lambda: view.over_box.setCurrentIndex(0))
     assert view.note.text() == "averaged over the inspected image"
     np.testing.assert_array_equal(view.distance, loaded.column.static.inspection.distance)
+    # the screen shows the figure the export writes, pixel for pixel
+    from PIL import Image
+
+    shown = view.label.pixmap()
+    assert (shown.height(), shown.width()) == view.figure.shape[:2]
+    exported = Image.open(loaded.column.export_view("distance", tmp_path / "distance.png"))
+    np.testing.assert_array_equal(np.asarray(exported.convert("RGB")), view.figure)

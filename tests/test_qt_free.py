@@ -6,7 +6,14 @@ import sys
 
 import pytest
 
-CORE = ["vitstudio.models", "vitstudio.data", "vitstudio.train", "vitstudio.analysis", "vitstudio.config"]
+CORE = [
+    "vitstudio.models",
+    "vitstudio.data",
+    "vitstudio.train",
+    "vitstudio.analysis",
+    "vitstudio.config",
+    "vitstudio.charts",
+]
 
 
 @pytest.mark.parametrize("module", [m for m in CORE if importlib.util.find_spec(m) is not None])

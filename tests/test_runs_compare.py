@@ -3,7 +3,9 @@
 import csv
 import json
 import math
+import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,6 +14,7 @@ from vitstudio.config import Config, apply_overrides
 from vitstudio.train.compare import (
     COLUMNS,
     MISSING,
+    Smoother,
     config_diff,
     curves_table,
     diff_table,
@@ -66,6 +69,13 @@ def test_summary_has_best_and_last_results_time_and_params(tmp_path):
     header, rows = table([s], ("name", "state", "best_top1", "last_top1", "params", "seconds"))
     assert header == ["run", "status", "best top-1 %", "last top-1 %", "params", "time"]
     assert rows == [[s["id"], "finished", "60.00", "55.00", "1.2k", "31s"]]
+
+
+def test_best_results_from_the_status_and_from_the_log_agree(tmp_path):
+    run = fake_run(tmp_path, steps=30, top1=(40.0, 60.0, 55.0))
+    best = run.summary()["best"]  # folded event by event into status.json
+    assert best == run.metrics().status()["best"]  # computed from the log's columns (runs without a status file)
+    assert best["top1"] == 60.0 and best["val_loss"] == pytest.approx(2.0 - 0.6) and best["top5"] == 99.0
 
 
 def test_training_time_leaves_out_pauses_and_the_gap_before_a_resume(tmp_path):
@@ -234,6 +244,10 @@ def test_ema_matches_tensorboard(weight):
     assert ema([2.0, 4.0], 0.5)[0] == 2.0  # debiased: the first point is the first value
     with pytest.raises(ValueError, match="smoothing"):
         ema(y, 1.0)
+    smoother = Smoother(weight)  # the same average a point at a time (the training tab's live curve)
+    one_by_one = np.array([smoother.add(v) for v in y])
+    assert np.array_equal(np.isfinite(one_by_one), f)
+    assert np.abs(one_by_one[f] - ours[f]).max() <= 1e-9 * np.abs(ref[f]).max()
 
 
 def test_x_axes(tmp_path):
@@ -333,3 +347,46 @@ def test_tensorboard_export_without_tensorboard_says_what_to_install(tmp_path, m
     with pytest.raises(RuntimeError, match="pip install tensorboard"):
         export_tensorboard(fake_run(tmp_path), tmp_path / "tb")
     assert not (tmp_path / "tb").exists()
+
+
+NO_QT = """
+import importlib.abc, sys
+
+class NoQt(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name.split(".")[0] in ("PySide6", "pyqtgraph", "shiboken6"):
+            raise ImportError(f"No module named {name!r} (blocked by the test)")
+
+sys.meta_path.insert(0, NoQt())
+from vitstudio.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_runs_compare_writes_every_file_where_qt_cannot_be_imported(tmp_path):
+    from PIL import Image
+
+    from vitstudio.charts import CATEGORY_COLORS, hex_rgb
+
+    root, out = tmp_path / "runs", tmp_path / "cmp"
+    a = fake_run(root, steps=30, overrides=["optim.lr=0.002"])
+    b = fake_run(root, steps=30, top1=(30.0, 50.0, 65.0), overrides=["optim.lr=0.001"], t0=5000.0)
+    args = ["runs", "compare", a.id, b.id, "--out", str(out), "--runs-dir", str(root), "--x", "seconds"]
+    repo = Path(__file__).resolve().parents[1]  # `-c` imports vitstudio from the working folder
+    done = subprocess.run([sys.executable, "-c", NO_QT, *args], capture_output=True, text=True, cwd=repo)
+    assert done.returncode == 0, done.stderr
+    metrics = ["images_per_sec", "loss", "lr", "top1", "top5", "val_loss"]
+    tables = ["config_diff.csv", "config_diff.md", "metrics.csv", "summary.csv", "summary.md"]
+    assert sorted(p.name for p in out.iterdir()) == sorted([f"{m}.png" for m in metrics] + tables)
+    assert sorted(done.stdout.split()) == sorted(str(p) for p in out.iterdir())
+    for m in metrics:
+        colours = {tuple(c) for c in np.asarray(Image.open(out / f"{m}.png").convert("RGB")).reshape(-1, 3)}
+        assert {hex_rgb(CATEGORY_COLORS[0]), hex_rgb(CATEGORY_COLORS[1])} <= colours, f"{m}.png lacks a run's line"
+    assert (out / "config_diff.md").read_text().splitlines()[2] == "| optim.lr | 0.002 | 0.001 |"
+    with open(out / "summary.csv", newline="") as f:
+        summary = list(csv.DictReader(f))
+    assert [(r["run"], r["best top-1 %"]) for r in summary] == [(a.id, "60.00"), (b.id, "65.00")]
+    with open(out / "metrics.csv", newline="") as f:
+        loss = [r for r in csv.DictReader(f) if r["metric"] == "loss" and r["run"] == b.id]
+    assert [float(r["seconds"]) for r in loss] == [float(s) for s in range(1, 31)]
+    assert [float(r["smoothed"]) for r in loss] == pytest.approx(ema([3.0 / s for s in range(1, 31)], 0.6))

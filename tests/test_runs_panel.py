@@ -11,7 +11,7 @@ from train_helpers import tiny_config
 from vitstudio.cli import main
 from vitstudio.train import Trainer
 from vitstudio.train.build import model_label
-from vitstudio.train.compare import ema, flatten
+from vitstudio.train.compare import ema, flatten, resolved_config
 from vitstudio.train.runs import list_runs
 
 
@@ -149,7 +149,7 @@ def test_config_diff_shows_exactly_the_differing_fields(panel, runs):
     cells = [[table.item(r, c).text() for c in range(table.columnCount())] for r in range(table.rowCount())]
     assert cells == [["optim.lr", "0.002", "0.001"]]
     panel.compare.differences_only.setChecked(False)
-    assert table.rowCount() == len(flatten(runs["a"].config().to_dict()))
+    assert table.rowCount() == len(flatten(resolved_config(runs["a"])))  # the model as built, every argument
 
 
 def test_delete_then_undo_restores_the_run(panel, runs):
@@ -204,8 +204,18 @@ def test_exports(panel, runs, tmp_path):
     png = panel.compare.export_plot("png", str(tmp_path / "loss.png"))
     svg = panel.compare.export_plot("svg", str(tmp_path / "loss.svg"))
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    from PIL import Image
+
+    from vitstudio.charts import category_color, hex_rgb
+
+    image = np.asarray(Image.open(png).convert("RGB"))
+    plot = panel.compare.plot
+    assert image.shape[:2] == (plot.height(), plot.width())  # at its size on screen
+    colours = {tuple(c) for c in image.reshape(-1, 3)}
+    assert {hex_rgb(category_color(0, 2)), hex_rgb(category_color(1, 2))} <= colours
     text = svg.read_text()
-    assert text.startswith("<svg") and text.count("<polyline") >= 2 and a.id in text and b.id in text
+    # each run in the legend (long names are cut to the legend's width: their date-time prefix stays)
+    assert text.startswith("<svg") and text.count("<polyline") >= 2 and a.id[:15] in text and b.id[:15] in text
     metrics = panel.compare.export_metrics(str(tmp_path / "metrics.csv"))
     with open(metrics, newline="") as f:
         assert {r["run"] for r in csv.DictReader(f)} == {a.id, b.id}

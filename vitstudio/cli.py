@@ -136,7 +136,7 @@ def _cmd_runs_compare(args) -> int:
     if not 0 <= args.smoothing < 1:
         print(f"vitstudio runs compare: --smoothing must be in [0, 1), got {args.smoothing}", file=sys.stderr)
         return 2
-    from .gui.panels.compare import write_comparison
+    from .train.compare import write_comparison
 
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
     try:

@@ -20,7 +20,6 @@ from pathlib import Path
 
 OBJECTIVES = ("supervised", "distill", "mae", "mpp", "finetune")
 CLASSIFICATION_OBJECTIVES = ("supervised", "distill", "finetune")
-AUGMENTS = ("none", "standard", "deit")
 RESIDENT = ("auto", "on", "off")
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("auto", "fp32", "bf16")
@@ -176,7 +175,7 @@ SECTIONS = tuple(f.name for f in fields(Config))
 
 def list_presets() -> list[str]:
     """Names of the packaged presets (`quick` is the default)."""
-    folder = resources.files("vitstudio") / "resources" / "presets"
+    folder = resources.files("vitstudio.resources") / "presets"
     return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
 
 
@@ -191,7 +190,7 @@ def load_config(path_or_preset: str | Path, base: Config | None = None) -> Confi
         name = str(path_or_preset)
         if name not in list_presets():
             raise ConfigError("preset", f"unknown preset {name!r}; available: {', '.join(list_presets())}")
-        text = (resources.files("vitstudio") / "resources" / "presets" / f"{name}.toml").read_text(encoding="utf-8")
+        text = (resources.files("vitstudio.resources") / "presets" / f"{name}.toml").read_text(encoding="utf-8")
         origin = f"preset {name}"
     try:
         data = tomllib.loads(text)
@@ -291,7 +290,7 @@ def validate(cfg: Config) -> Config:
 def check(cfg: Config) -> list[ConfigError]:
     """Every problem with `cfg`, in field order (a form can mark them all)."""
     # Deferred: reading and writing configs needs no torch, and the window reads one before torch loads.
-    from .data import DATASETS
+    from .data import AUGMENTS, DATASETS
     from .models import list_models, model_entry
     from .models.vit import GLOBAL_POOLS, POS_EMBED_KINDS
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import charts
 from . import render
 from .attention import attention_rollout, token_attention
 from .filters import FilterComponents
@@ -147,21 +148,31 @@ def filters_figure(filters: FilterComponents, ncols: int = 7) -> np.ndarray:
     return render.titled(fig, f"principal components of the filters ({filters.note})")
 
 
-def distance_figure(distance: np.ndarray, over: str = "one image") -> np.ndarray:
-    """Mean attention distance (layers, heads) as a scatter: network depth against distance, one point per head;
-    `over` says which images it averages (in the title)."""
+def distance_chart(distance: np.ndarray, over: str = "one image") -> charts.Chart:
+    """Mean attention distance (layers, heads) as a scatter: network depth against distance, one point per head
+    in the head's colour; `over` says which images it averages (in the title)."""
     L, H = distance.shape
-    layers = np.repeat(np.arange(1, L + 1), H)
-    heads = np.tile(np.arange(H), L)
-    return render.scatter_plot(
-        layers,
-        distance.ravel(),
-        groups=heads,
+    layers = np.arange(1, L + 1)
+    heads = tuple(
+        charts.Series(layers, distance[:, h], charts.category_color(h, H), str(h), line=False, markers=True)
+        for h in range(H)
+    )
+    return charts.Chart(
+        heads,
         xlabel="network depth (layer)",
         ylabel="mean attention distance (pixels)",
         title=f"mean attention distance by head, over {over}",
         legend_title="head",
+        size=(360, 480),
+        xlim=(0.5, L + 0.5),
+        integer_x=True,
+        y_from_zero=True,
     )
+
+
+def distance_figure(distance: np.ndarray, over: str = "one image") -> np.ndarray:
+    """`distance_chart` drawn as an (H, W, 3) uint8 image."""
+    return distance_chart(distance, over).image()
 
 
 def mae_figure(panels: MAEPanels) -> np.ndarray:

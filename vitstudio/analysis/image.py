@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -68,7 +69,7 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".we
 
 
 def bundled_images() -> list[Path]:
-    """The bundled sample images (`vitstudio/resources/images/`, credited in CREDITS.md there), sorted by name:
+    """The bundled sample images (`resources/images/`, credited in CREDITS.md there), sorted by name:
     photographs, then `shape_*.png` drawn by the built-in dataset's generator."""
-    folder = Path(__file__).resolve().parent.parent / "resources" / "images"
-    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    folder = resources.files("vitstudio.resources") / "images"
+    return sorted(Path(str(p)) for p in folder.iterdir() if p.name.lower().endswith(IMAGE_SUFFIXES))

@@ -1,6 +1,7 @@
 """Figures as (H, W, 3) uint8 RGB arrays, shared by the GUI inspector and `vitstudio inspect`.
 
-Colormaps, heatmap overlays, labelled tile grids and a small scatter plot, drawn with numpy and PIL.
+Colormaps, heatmap overlays, labelled tile grids and bar charts, drawn with numpy and PIL (plots with axes are
+`vitstudio.charts`).
 """
 
 from __future__ import annotations
@@ -8,8 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 
+from ..charts import CATEGORY_COLORS, fit_text, hex_rgb, load_font, text_size
 from ._arrays import as_numpy, pair
 
 #: evenly spaced stops of matplotlib's perceptually uniform maps (and jet and gray), interpolated linearly.
@@ -19,24 +21,7 @@ COLORMAPS = {
     "jet": ["#00007f", "#0000ff", "#007fff", "#00ffff", "#7fff7f", "#ffff00", "#ff7f00", "#ff0000", "#7f0000"],
     "gray": ["#000000", "#ffffff"],
 }
-#: distinct colours for categories (one per attention head), Tableau 10.
-CATEGORY_COLORS = [
-    "#4e79a7",
-    "#f28e2b",
-    "#e15759",
-    "#76b7b2",
-    "#59a14f",
-    "#edc948",
-    "#b07aa1",
-    "#ff9da7",
-    "#9c755f",
-    "#bab0ac",
-]
 WHITE, BLACK, GRAY = (255, 255, 255), (0, 0, 0), (128, 128, 128)
-
-
-def hex_rgb(h: str) -> tuple[int, int, int]:
-    return tuple(int(h[i : i + 2], 16) for i in (1, 3, 5))
 
 
 def normalize01(values, vmin=None, vmax=None) -> np.ndarray:
@@ -90,27 +75,6 @@ def overlay(
     colored = resize(colormap(heat, cmap, vmin, vmax), image.shape[:2], smooth)
     out = (1 - alpha) * image.astype(np.float64) + alpha * colored
     return out.round().astype(np.uint8)
-
-
-def load_font(size: int = 11):
-    try:
-        return ImageFont.load_default(size=size)
-    except TypeError:  # Pillow < 10.1 has one bitmap size
-        return ImageFont.load_default()
-
-
-def text_size(text: str, font) -> tuple[int, int]:
-    left, top, right, bottom = ImageDraw.Draw(Image.new("RGB", (1, 1))).textbbox((0, 0), text, font=font)
-    return right - left, bottom - top
-
-
-def fit_text(text: str, width: int, font) -> str:
-    """Shorten `text` with an ellipsis until it fits in `width` pixels."""
-    if text_size(text, font)[0] <= width:
-        return text
-    while text and text_size(text + "…", font)[0] > width:
-        text = text[:-1]
-    return text + "…"
 
 
 def tile_grid(
@@ -174,82 +138,6 @@ def wrap_text(text: str, width: int, font) -> list[str]:
                 line = trial
         lines.append(line)
     return lines
-
-
-def _nice_ticks(lo: float, hi: float, n: int = 5) -> np.ndarray:
-    span = max(hi - lo, 1e-9)
-    raw = span / n
-    decade = 10 ** np.floor(np.log10(raw))
-    step = min(m * decade for m in (1, 2, 2.5, 5, 10) if m * decade >= raw)
-    return np.arange(np.ceil(lo / step) * step, hi + step * 1e-6, step)
-
-
-def scatter_plot(
-    x,
-    y,
-    groups=None,
-    xlabel: str = "",
-    ylabel: str = "",
-    title: str = "",
-    size=(360, 480),
-    xlim=None,
-    ylim=None,
-    legend_title: str = "",
-) -> np.ndarray:
-    """A scatter plot with axes, ticks and labels: (H, W, 3) uint8.
-
-    `groups` (an int per point) colours the points by category and adds a legend.
-    """
-    x, y = as_numpy(x).astype(np.float64).ravel(), as_numpy(y).astype(np.float64).ravel()
-    if x.shape != y.shape or x.size == 0:
-        raise ValueError(f"scatter_plot needs x and y of the same non-zero length, got {x.size} and {y.size}")
-    groups = np.zeros(x.size, int) if groups is None else as_numpy(groups).astype(int).ravel()
-    H, W = pair(size)
-    font = load_font(11)
-    n_groups = int(groups.max()) + 1
-    legend_w = 64 if n_groups > 1 else 0
-    left, right, top, bottom = 52, 12 + legend_w, 28 if title else 12, 40
-    xlo, xhi = xlim or (x.min() - 0.5, x.max() + 0.5)
-    ylo, yhi = ylim or (0.0, max(y.max() * 1.05, 1e-9))
-    px = lambda v: left + (v - xlo) / (xhi - xlo) * (W - left - right)
-    py = lambda v: H - bottom - (v - ylo) / (yhi - ylo) * (H - top - bottom)
-
-    canvas = Image.new("RGB", (W, H), WHITE)
-    d = ImageDraw.Draw(canvas)
-    d.rectangle([left, top, W - right, H - bottom], outline=BLACK)
-    for t in _nice_ticks(ylo, yhi):
-        d.line([left - 4, py(t), left, py(t)], fill=BLACK)
-        d.line([left + 1, py(t), W - right - 1, py(t)], fill=(230, 230, 230))
-        label = f"{t:g}"
-        d.text((left - 6 - text_size(label, font)[0], py(t) - 6), label, fill=BLACK, font=font)
-    xticks = np.unique(np.round(x)) if len(np.unique(x)) <= 16 else _nice_ticks(xlo, xhi)
-    for t in xticks:
-        d.line([px(t), H - bottom, px(t), H - bottom + 4], fill=BLACK)
-        label = f"{t:g}"
-        d.text((px(t) - text_size(label, font)[0] / 2, H - bottom + 6), label, fill=BLACK, font=font)
-    for xi, yi, g in zip(x, y, groups):
-        color = hex_rgb(CATEGORY_COLORS[g % len(CATEGORY_COLORS)])
-        d.ellipse([px(xi) - 3.5, py(yi) - 3.5, px(xi) + 3.5, py(yi) + 3.5], fill=color, outline=BLACK)
-    if xlabel:
-        d.text((left + (W - left - right - text_size(xlabel, font)[0]) / 2, H - 18), xlabel, fill=BLACK, font=font)
-    if ylabel:
-        tw, th = text_size(ylabel, font)
-        lab = Image.new("RGB", (tw + 4, th + 6), WHITE)
-        ImageDraw.Draw(lab).text((2, 1), ylabel, fill=BLACK, font=font)
-        lab = lab.rotate(90, expand=True)
-        canvas.paste(lab, (2, int(top + (H - top - bottom - lab.height) / 2)))
-    if title:
-        d.text(((W - text_size(title, font)[0]) / 2, 8), title, fill=BLACK, font=font)
-    if n_groups > 1:
-        lx = W - legend_w + 2
-        if legend_title:
-            d.text((lx, top), legend_title, fill=BLACK, font=font)
-        for g in range(n_groups):
-            yy = top + 16 * (g + bool(legend_title)) + 2
-            color = hex_rgb(CATEGORY_COLORS[g % len(CATEGORY_COLORS)])
-            d.ellipse([lx, yy + 2, lx + 8, yy + 10], fill=color, outline=BLACK)
-            d.text((lx + 12, yy), str(g), fill=BLACK, font=font)
-    return np.asarray(canvas)
 
 
 def bar_chart(groups: dict[str, list[tuple[str, float]]], width: int = 440, row_height: int = 20) -> np.ndarray:

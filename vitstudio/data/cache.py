@@ -6,12 +6,12 @@ import hashlib
 import json
 import logging
 import os
-import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import platformdirs
 
 log = logging.getLogger(__name__)
 
@@ -19,15 +19,11 @@ CACHE_ENV = "VITSTUDIO_CACHE"
 
 
 def user_cache_dir() -> Path:
-    """`$VITSTUDIO_CACHE` if set, else the platform's per-user cache folder plus `vitstudio`."""
+    """`$VITSTUDIO_CACHE` if set, else the platform's per-user cache folder for vitstudio (`platformdirs`:
+    `$XDG_CACHE_HOME/vitstudio` or `~/.cache/vitstudio` on Linux). Datasets default to its `datasets/`."""
     if os.environ.get(CACHE_ENV):
         return Path(os.environ[CACHE_ENV]).expanduser()
-    if sys.platform == "win32":
-        base = Path(os.environ.get("LOCALAPPDATA", Path.home() / "AppData" / "Local"))
-        return base / "vitstudio" / "Cache"
-    if sys.platform == "darwin":
-        return Path.home() / "Library" / "Caches" / "vitstudio"
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "vitstudio"
+    return Path(platformdirs.user_cache_dir("vitstudio", appauthor=False))
 
 
 def cached_arrays(

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from .. import __version__
+from .panels.common import weights_filter
 from .startup import import_core, warm_up
 from .worker import CoreLoader
 
@@ -274,9 +275,7 @@ class MainWindow(QMainWindow):
             self.open_run(path)
 
     def _choose_weights(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(
-            self, "Import weights", "", "Weights (*.safetensors *.pth *.pt *.bin *.npz);;All files (*)"
-        )
+        path, _ = QFileDialog.getOpenFileName(self, "Import weights", "", weights_filter())
         if path:
             self.import_weights(path)
 

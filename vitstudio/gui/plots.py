@@ -12,9 +12,11 @@ import pyqtgraph as pg
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QGridLayout, QWidget
 
-X_AXES = {"step": "step", "epoch": "epoch", "time": "wall time (s)"}
+from ..train import compare
+from ..train.events import TrainingClock
+
+X_AXES = {k: compare.X_AXES[k] for k in ("step", "epoch", "seconds")}  # seconds: training time, as in the runs
 REDRAW_HZ = 20
-SMOOTHING = 0.6  # weight of the past in the smoothed loss (debiased exponential moving average, as TensorBoard)
 # plot -> (title, y label); series -> the plot that shows it
 PLOTS = {
     "loss": ("Loss", ""),
@@ -33,7 +35,7 @@ SERIES = {
 
 
 class Series:
-    """A growing table of points; each point is (step, epoch, seconds since start, value)."""
+    """A growing table of points; each point is (step, epoch, seconds of training, value)."""
 
     def __init__(self):
         self._data = np.empty((256, 4))
@@ -62,8 +64,8 @@ class LivePlots(QWidget):
         super().__init__(parent)
         self.x_axis = "step"
         self.series = {k: Series() for k in SERIES}
-        self._ema = self._ema_weight = 0.0
-        self._start_time = None
+        self._smoother = compare.Smoother()  # the runs panel's smoothing, a point at a time
+        self._clock = TrainingClock()
         self._x_limits: dict[str, float] = {}  # the run's whole extent on the step and epoch axes
         self._dirty: list[str] = []  # plots waiting for a redraw, oldest first
 
@@ -103,9 +105,8 @@ class LivePlots(QWidget):
 
     def add_event(self, event) -> None:
         """Buffer the points an event carries; drawing waits for the timer."""
+        seconds = self._clock.tick(event)  # every event: a pause or a resume's gap is left out
         if event.kind == "started":
-            if self._start_time is None:  # a resumed run keeps its clock
-                self._start_time = event.time
             total, per_epoch = event.data.get("total_steps"), event.data.get("steps_per_epoch")
             if total and per_epoch:
                 self._x_limits = {"step": total, "epoch": total / per_epoch}
@@ -113,16 +114,12 @@ class LivePlots(QWidget):
             return
         if event.kind not in ("step", "eval"):
             return
-        if self._start_time is None:
-            self._start_time = event.time
-        point = (event.step, event.epoch, event.time - self._start_time)
+        point = (event.step, event.epoch, seconds)
         d = event.data
         keys = ("lr", "images_per_sec") if event.kind == "step" else ("val_loss", "top1")
         if event.kind == "step" and d.get("loss") is not None and np.isfinite(d["loss"]):
-            self._ema = SMOOTHING * self._ema + (1 - SMOOTHING) * d["loss"]
-            self._ema_weight = SMOOTHING * self._ema_weight + (1 - SMOOTHING)
             self._append("loss", point, d["loss"])
-            self._append("smooth", point, self._ema / self._ema_weight)
+            self._append("smooth", point, self._smoother.add(d["loss"]))
         for key in keys:
             if d.get(key) is not None:
                 self._append(key, point, d[key])
@@ -135,8 +132,8 @@ class LivePlots(QWidget):
     def clear(self) -> None:
         for s in self.series.values():
             s.clear()
-        self._ema = self._ema_weight = 0.0
-        self._start_time = None
+        self._smoother = compare.Smoother()
+        self._clock = TrainingClock()
         self._x_limits = {}
         self._fit_x()
         self._dirty = list(self.plots)

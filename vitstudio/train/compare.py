@@ -2,6 +2,7 @@
 
 The GUI's runs panel and `vitstudio runs compare` both use these functions; runs are read through the
 run store (`Run.summary()` for the table, `Run.metrics()` for curves, `resolved_config(run)` for the diff).
+Plots are drawn by `vitstudio.charts` (`metric_chart`), for the command line and the GUI's export alike.
 """
 
 from __future__ import annotations
@@ -17,11 +18,16 @@ from pathlib import Path
 
 import numpy as np
 
+from ..charts import Chart, Series, category_color
 from .checkpoint import atomic_write
 from .runs import Curve, Run
 
 X_AXES = {"step": "step", "epoch": "epoch", "seconds": "training time (s)", "images": "images seen"}
 MISSING = object()  # a config field one run has and another has not
+DEFAULT_SMOOTHING = 0.6
+FEW_RUNS = 10  # up to this many runs: thick lines, the raw values faintly behind smoothed ones, a legend
+MARKERS_UP_TO = 60  # curves with this few points (evaluations) get a marker per point
+FAINT = 70 / 255  # opacity of the raw values behind a smoothed line
 
 
 # -- curves -------------------------------------------------------------------------------------
@@ -77,6 +83,76 @@ def ema(values, weight: float) -> np.ndarray:
     out = y.copy()
     out[finite] = smooth
     return out
+
+
+def smoothed(curve: Curve, weight: float) -> bool:
+    """Whether a plot smooths `curve`: training curves are, validation ones (a point per evaluation) are not."""
+    return weight > 0 and curve.kind == "step"
+
+
+def metric_series(
+    runs: list[Run], metric: str, axis: str = "step", smoothing: float = 0.0
+) -> list[tuple[str, np.ndarray, np.ndarray, np.ndarray | None]]:
+    """(name, x, y, smoothed y or None) of each of `runs` that logged `metric`: what its plot shows."""
+    out = []
+    for run in runs:
+        curve = run.metrics().curves.get(metric)
+        if curve is None:
+            continue
+        s = run.summary()
+        smooth = ema(curve.value, smoothing) if smoothed(curve, smoothing) else None
+        out.append((s["name"], x_values(curve, axis, s["batch_size"], s["world_size"]), curve.value, smooth))
+    return out
+
+
+def metric_chart(
+    series: list[tuple[str, np.ndarray, np.ndarray, np.ndarray | None]],
+    metric: str,
+    axis: str,
+    log_y: bool = False,
+    size: tuple[int, int] = (480, 800),
+    xlim: tuple[float, float] | None = None,
+    ylim: tuple[float, float] | None = None,
+) -> Chart:
+    """The plot of `metric_series`, styled as the compare view shows it: per run a line in its colour (smoothed
+    values where there are some, the raw ones faintly behind for up to `FEW_RUNS` runs, a marker per point for
+    short curves) and a legend of run names for up to `FEW_RUNS` runs. `xlim`/`ylim`: a range to show (on a log
+    y axis, in log10), by default all of the data."""
+    n, few = len(series), len(series) <= FEW_RUNS
+    faint = [
+        Series(x, y, category_color(i, n), width=1, alpha=FAINT)
+        for i, (_, x, y, smooth) in enumerate(series)
+        if few and smooth is not None
+    ]
+    lines = [
+        Series(
+            x,
+            y if smooth is None else smooth,
+            category_color(i, n),
+            name if few else "",
+            width=2 if few else 1,
+            markers=smooth is None and len(x) <= MARKERS_UP_TO,
+        )
+        for i, (name, x, y, smooth) in enumerate(series)
+    ]
+    return Chart(tuple(faint + lines), X_AXES[axis], metric, title=metric, size=size, xlim=xlim, ylim=ylim, log_y=log_y)
+
+
+class Smoother:
+    """`ema` one value at a time, for curves that grow (the training tab's): the same debiased average."""
+
+    def __init__(self, weight: float = DEFAULT_SMOOTHING):
+        if not 0 <= weight < 1:
+            raise ValueError(f"smoothing weight must be in [0, 1), got {weight}")
+        self.weight, self._sum, self._norm = weight, 0.0, 0.0
+
+    def add(self, value: float) -> float:
+        """The smoothed value at `value`; a non-finite value is returned as it is and skipped by the average."""
+        if not math.isfinite(value):
+            return value
+        self._sum = self.weight * self._sum + (1 - self.weight) * value
+        self._norm = self.weight * self._norm + (1 - self.weight)
+        return self._sum / self._norm
 
 
 # -- the runs table -----------------------------------------------------------------------------
@@ -330,3 +406,34 @@ def curves_table(
                 for s, e, t, i, v, m in zip(curve.step, curve.epoch, curve.seconds, images, curve.value, smooth)
             ]
     return header, rows
+
+
+def write_comparison(
+    runs: list[Run],
+    out: str | Path,
+    metrics: list[str] | None = None,
+    x: str = "step",
+    smoothing: float = DEFAULT_SMOOTHING,
+    log_y: bool = False,
+) -> list[Path]:
+    """Write what the compare view shows as files in `out`: one PNG per metric (`metric_chart`), the config diff
+    and the summary (CSV and Markdown) and every logged point (CSV). Needs no display and no Qt."""
+    if x not in X_AXES:
+        raise ValueError(f"x axis must be one of {', '.join(X_AXES)}, got {x!r}")
+    available = metric_names(runs)
+    unknown = [m for m in metrics or [] if m not in available]
+    if unknown:
+        raise ValueError(f"no run logged {', '.join(unknown)}; logged: {', '.join(available)}")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    written = [
+        metric_chart(metric_series(runs, metric, x, smoothing), metric, x, log_y).save(out / f"{metric}.png")
+        for metric in metrics or available
+    ]
+    tables = {"config_diff": diff_table(runs), "summary": table([r.summary() for r in runs], SUMMARY_COLUMNS)}
+    for name, (header, rows) in tables.items():
+        written.append(write_csv(out / f"{name}.csv", header, rows))
+        (out / f"{name}.md").write_text(markdown_table(header, rows), encoding="utf-8")
+        written.append(out / f"{name}.md")
+    written.append(write_csv(out / "metrics.csv", *curves_table(runs, metrics, smoothing)))
+    return written

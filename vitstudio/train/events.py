@@ -23,6 +23,12 @@ from dataclasses import dataclass, field
 
 KINDS = ("started", "step", "eval", "checkpoint", "paused", "resumed", "finished", "stopped", "diverged", "failed")
 TERMINAL = ("finished", "stopped", "diverged", "failed")
+GAP_KINDS = ("started", "resumed")  # the time before these events is not training time
+
+
+def lower_is_better(metric: str) -> bool:
+    """Whether a smaller value of a logged metric is the better one: losses; accuracies and the rest are higher."""
+    return "loss" in metric
 
 
 @dataclass(frozen=True)
@@ -53,3 +59,21 @@ class Event:
 
 
 Listener = Callable[[Event], None]
+
+
+class TrainingClock:
+    """Seconds of training at each of a run's events, fed in order: the time before a `started` or `resumed`
+    event (a pause, or the gap before a stopped run was resumed) is left out."""
+
+    def __init__(self):
+        self.first_time: float | None = None
+        self.last_time: float | None = None
+        self.gaps = 0.0
+
+    def tick(self, event: Event) -> float:
+        if self.first_time is None or self.last_time is None:
+            self.first_time = event.time
+        elif event.kind in GAP_KINDS:
+            self.gaps += max(event.time - self.last_time, 0.0)
+        self.last_time = event.time
+        return event.time - self.first_time - self.gaps

@@ -20,7 +20,6 @@ import json
 import math
 import os
 import socket
-import sys
 import threading
 import time
 import zipfile
@@ -30,10 +29,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import platformdirs
 
 from ..config import Config
 from .checkpoint import atomic_write
-from .events import TERMINAL, Event
+from .events import GAP_KINDS, TERMINAL, Event, lower_is_better
 
 ENV_VAR = "VITSTUDIO_RUNS"
 CONFIG, METRICS, STATUS, META = "config.json", "metrics.jsonl", "status.json", "meta.json"
@@ -42,20 +42,14 @@ CACHE = ".metrics-cache.npz"  # the metrics log as arrays; rebuilt from the log 
 CACHE_MIN_EVENTS = 1000  # a read that parses this many events saves the cache
 LAST, BEST, WEIGHTS = "last.pt", "best.pt", "model.safetensors"
 ACTIVE_STATES = ("created", "running", "paused")
+RESUMABLE_STATES = ("stopped", "interrupted", "failed", "diverged")  # what `--resume` and the studio offer to continue
 METRIC_KINDS = ("step", "eval")  # the events whose numeric data are curves
-GAP_KINDS = ("started", "resumed")  # the time before these events is not training time
 
 
 def default_runs_dir() -> Path:
-    """The per-user data folder for runs on this platform."""
-    home = Path.home()
-    if sys.platform == "win32":
-        base = Path(os.environ.get("LOCALAPPDATA", home / "AppData" / "Local"))
-    elif sys.platform == "darwin":
-        base = home / "Library" / "Application Support"
-    else:
-        base = Path(os.environ.get("XDG_DATA_HOME") or home / ".local" / "share")
-    return base / "vitstudio" / "runs"
+    """The per-user data folder for runs on this platform (`platformdirs`: `$XDG_DATA_HOME/vitstudio/runs` or
+    `~/.local/share/vitstudio/runs` on Linux)."""
+    return Path(platformdirs.user_data_dir("vitstudio", appauthor=False)) / "runs"
 
 
 def runs_root(runs_dir: str | Path | None = None) -> Path:
@@ -302,7 +296,7 @@ def best_results(best: dict, results: dict) -> dict:
         if not _number(value) or math.isnan(value):
             continue
         old = best.get(key)
-        if old is None or (value < old if "loss" in key else value > old):
+        if old is None or (value < old if lower_is_better(key) else value > old):
             best[key] = value
     return best
 
@@ -348,7 +342,7 @@ class MetricLog:
         for k, c in evals.items():
             finite = c.value[np.isfinite(c.value)]
             if len(finite):
-                best[k] = float(finite.min() if "loss" in k else finite.max())
+                best[k] = float(finite.min() if lower_is_better(k) else finite.max())
         throughput = self.curves.get("images_per_sec")
         state = self.last_kind if self.last_kind in TERMINAL else "interrupted" if self.events else "unknown"
         return {

@@ -7,6 +7,13 @@ from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QLabel, QLayout, QLineE
 FORM_WIDTH = 370
 
 
+def weights_filter() -> str:
+    """The file dialog's filter for weights files: every suffix the weights loader knows."""
+    from ...models.weights.files import SUFFIXES  # deferred: the window paints before torch is imported
+
+    return f"Weights ({' '.join('*' + s for s in SUFFIXES)});;All files (*)"
+
+
 def form_column(*items: QWidget | QLayout) -> QWidget:
     """The fixed-width left column of a panel: its widgets and layouts stacked, then a stretch."""
     column = QVBoxLayout()

@@ -1,13 +1,11 @@
 """Compare runs: overlaid curves of any logged metric, the config diff and a summary of results.
 
-`CompareView` is a standalone widget (the runs panel embeds it); `OverlayPlot` draws the curves and is
-also what `vitstudio runs compare` renders to PNG (`write_comparison`, offscreen Qt, no window).
+`CompareView` is a standalone widget (the runs panel embeds it); `OverlayPlot` draws the curves on screen.
+The files it exports are written by the core (`vitstudio.train.compare`), as `vitstudio runs compare` writes them.
 """
 
 from __future__ import annotations
 
-import os
-from html import escape
 from pathlib import Path
 from typing import NamedTuple
 
@@ -15,7 +13,6 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtWidgets import (
-    QApplication,
     QCheckBox,
     QComboBox,
     QFileDialog,
@@ -32,16 +29,20 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ...charts import Chart, category_color
 from ...train.compare import (
+    DEFAULT_SMOOTHING,
+    FAINT,
+    FEW_RUNS,
+    MARKERS_UP_TO,
     SUMMARY_COLUMNS,
     X_AXES,
     config_diff,
     curves_table,
-    diff_table,
     ema,
     format_config_value,
     key_config,
-    markdown_table,
+    metric_chart,
     metric_names,
     resolved_config,
     table,
@@ -50,15 +51,11 @@ from ...train.compare import (
 )
 from ...train.runs import Run
 
-#: Tableau 10, then pyqtgraph's evenly spaced hues for runs beyond ten.
-PALETTE = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac"]
 HOVER_PX = 12  # how close (in pixels) the pointer must be to a curve to name it
-DEFAULT_SMOOTHING = 0.6
-MARKERS_UP_TO = 60  # curves with this few points (evaluations) get a marker per point
 
 
 def run_color(i: int, n: int):
-    return pg.mkColor(PALETTE[i]) if n <= len(PALETTE) else pg.intColor(i, hues=n, values=1, maxValue=220)
+    return pg.mkColor(category_color(i, n))
 
 
 class GridAxis(pg.AxisItem):
@@ -162,8 +159,6 @@ class OverlayPlot(pg.PlotWidget):
     Past `FEW_RUNS` runs, lines are thin, raw values are not drawn and the legend gives way to hovering.
     """
 
-    FEW_RUNS = 10
-
     def __init__(self, parent=None):
         super().__init__(parent, background="w", axisItems={k: GridAxis(k, "w") for k in ("bottom", "left")})
         self.showGrid(x=True, y=True, alpha=0.25)
@@ -189,10 +184,10 @@ class OverlayPlot(pg.PlotWidget):
     def show_series(self, series: list[Series]):
         """Draw `series`, reusing the curves already there."""
         n = len(series)
-        few = n <= self.FEW_RUNS
+        few = n <= FEW_RUNS
         while len(self.lines) < n:
             self.lines.append(self._item())
-        while len(self._faint) < min(n, self.FEW_RUNS):
+        while len(self._faint) < min(n, FEW_RUNS):
             self._faint.append(self._item(z=-1))
         curves = self.lines + self._faint
         for c in curves:
@@ -217,7 +212,7 @@ class OverlayPlot(pg.PlotWidget):
         for i, faint in enumerate(self._faint):
             if few and i < n and series[i].smooth is not None:
                 pale = pg.mkColor(run_color(i, n))
-                pale.setAlpha(70)
+                pale.setAlphaF(FAINT)
                 faint.setData(series[i].x, series[i].y, pen=pg.mkPen(pale, width=1), **_connect(series[i].finite))
             else:
                 _clear(faint)
@@ -233,80 +228,6 @@ class OverlayPlot(pg.PlotWidget):
                 self.legend.addItem(line, name)
             self._legend_names = names
         self.labels = [s.label or s.name for s in series]
-
-    def svg(self, size: tuple[int, int] | None = None) -> str:
-        """The plot as it is shown (range, scale, lines, markers, legend) as an SVG document.
-
-        Written here because pyqtgraph's SVG exporter fails on the paths recent Qt versions write."""
-        W, H = size or (max(self.width(), 400), max(self.height(), 300))
-        left, right, top, bottom = 64, 12, 12, 44
-        pw, ph = W - left - right, H - top - bottom
-        (x0, x1), (y0, y1) = self.getPlotItem().vb.viewRange()
-        px = lambda v: left + (v - x0) / (x1 - x0) * pw
-        py = lambda v: top + (y1 - v) / (y1 - y0) * ph
-        out = [
-            f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" viewBox="0 0 {W} {H}" '
-            'font-family="sans-serif" font-size="11">',
-            f'<rect width="{W}" height="{H}" fill="white"/>',
-            f'<defs><clipPath id="area"><rect x="{left}" y="{top}" width="{pw}" height="{ph}"/></clipPath></defs>',
-        ]
-        for name, lo, hi, length in (("bottom", x0, x1, pw), ("left", y0, y1, ph)):
-            axis = self.getAxis(name)
-            for level, (spacing, values) in enumerate(axis.tickValues(lo, hi, length)[:2]):
-                labels = axis.tickStrings(values, 1, spacing) if level == 0 else [""] * len(values)
-                for v, label in zip(values, labels):
-                    if not lo <= v <= hi:
-                        continue
-                    grey = "#dddddd" if level == 0 else "#f0f0f0"
-                    if name == "bottom":
-                        out.append(
-                            f'<line x1="{px(v):.1f}" y1="{top}" x2="{px(v):.1f}" y2="{top + ph}" stroke="{grey}"/>'
-                        )
-                        out.append(
-                            f'<text x="{px(v):.1f}" y="{top + ph + 15}" text-anchor="middle">{escape(label)}</text>'
-                        )
-                    else:
-                        out.append(
-                            f'<line x1="{left}" y1="{py(v):.1f}" x2="{left + pw}" y2="{py(v):.1f}" stroke="{grey}"/>'
-                        )
-                        out.append(f'<text x="{left - 5}" y="{py(v) + 4:.1f}" text-anchor="end">{escape(label)}</text>')
-        out.append(f'<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="none" stroke="#888888"/>')
-        out.append('<g clip-path="url(#area)" fill="none" stroke-linejoin="round">')
-        for item in (*self._faint, *self.lines):
-            x, y = item.getData()  # as displayed: in the view's (log) coordinates, clipped and downsampled
-            if x is None or len(x) == 0:
-                continue
-            pen = item.opts["pen"]
-            color, alpha = pen.color().name(), pen.color().alphaF()
-            ok = np.isfinite(x) & np.isfinite(y)
-            points = " ".join(f"{px(a):.1f},{py(b):.1f}" for a, b in zip(x[ok], y[ok]))
-            out.append(
-                f'<polyline points="{points}" stroke="{color}" stroke-opacity="{alpha:.2f}" '
-                f'stroke-width="{pen.widthF() or 1:g}"/>'
-            )
-            if item.opts["symbol"] is not None:
-                out += [
-                    f'<circle cx="{px(a):.1f}" cy="{py(b):.1f}" r="2.5" fill="{color}" stroke="none"/>'
-                    for a, b in zip(x[ok], y[ok])
-                ]
-        out.append("</g>")
-        for i, name in enumerate(self._legend_names):
-            color = self.lines[i].opts["pen"].color().name()
-            y = top + 14 + 16 * i
-            out.append(
-                f'<line x1="{left + pw - 150}" y1="{y - 4}" x2="{left + pw - 130}" y2="{y - 4}" '
-                f'stroke="{color}" stroke-width="2"/>'
-            )
-            out.append(f'<text x="{left + pw - 125}" y="{y}">{escape(name)}</text>')
-        out.append(
-            f'<text x="{left + pw / 2}" y="{H - 8}" text-anchor="middle">'
-            f"{escape(self.getAxis('bottom').labelText)}</text>"
-        )
-        out.append(
-            f'<text transform="translate(14 {top + ph / 2}) rotate(-90)" text-anchor="middle">'
-            f"{escape(self.getAxis('left').labelText)}</text>"
-        )
-        return "\n".join(out + ["</svg>"]) + "\n"
 
     def nearest(self, scene_pos) -> int | None:
         """The index of the run whose curve passes within `HOVER_PX` pixels of a scene position, if any."""
@@ -520,10 +441,19 @@ class CompareView(QWidget):
 
     # -- export ----------------------------------------------------------------------------------
 
+    def chart(self) -> Chart:
+        """The plot as shown (its range, scale, curves and legend, at its size on screen), drawn by the core's
+        charts, as `vitstudio runs compare` draws it."""
+        (x0, x1), (y0, y1) = self.plot.getPlotItem().vb.viewRange()
+        series = [(s.name, s.x, s.y, s.smooth) for s in self.series()]
+        size = (max(self.plot.height(), 300), max(self.plot.width(), 400))
+        metric, axis = self.metric_box.currentData() or "", self.x_box.currentData()
+        return metric_chart(series, metric, axis, self.log_y.isChecked(), size, (x0, x1), (y0, y1))
+
     def export_plot(self, fmt: str, path: str | None = None) -> Path | None:
         path = path or _save_name(self, f"{self.metric_box.currentData() or 'plot'}.{fmt}", f"{fmt.upper()} (*.{fmt})")
         if path:
-            return save_plot(self.plot, path)
+            return self.chart().save(Path(path).with_suffix(f".{fmt}"))
         return None
 
     def export_metrics(self, path: str | None = None) -> Path | None:
@@ -537,62 +467,6 @@ class CompareView(QWidget):
         if path:
             return write_csv(path, *_contents(widget))
         return None
-
-
-def save_plot(plot: OverlayPlot, path: str | Path, width: int | None = None) -> Path:
-    """Write a plot as PNG (pyqtgraph's exporter, `width` pixels wide, default its size on screen) or SVG,
-    chosen by the file's extension."""
-    path = Path(path)
-    if path.suffix.lower() == ".svg":
-        path.write_text(plot.svg(), encoding="utf-8")
-        return path
-    from pyqtgraph import exporters
-
-    item = plot.getPlotItem()
-    exporter = exporters.ImageExporter(item)
-    exporter.parameters()["width"] = width or int(item.sceneBoundingRect().width())
-    exporter.export(str(path))
-    return path
-
-
-def write_comparison(
-    runs: list[Run],
-    out: str | Path,
-    metrics: list[str] | None = None,
-    x: str = "step",
-    smoothing: float = DEFAULT_SMOOTHING,
-    log_y: bool = False,
-) -> list[Path]:
-    """Write what the compare view shows as files: one PNG per metric, the config diff and the summary
-    (CSV and Markdown) and every logged point (CSV). Works without a display (offscreen Qt)."""
-    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    app = pg.mkQApp()  # noqa: F841 -- widgets need an application
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    view = CompareView()
-    view.setAttribute(Qt.WA_DontShowOnScreen, True)
-    view.resize(1100, 760)
-    view.show()  # laid out at that size, never on a screen
-    view.set_runs(runs)
-    view.x_box.setCurrentIndex(list(X_AXES).index(x))
-    view.smoothing.setValue(round(smoothing * 100))
-    view.log_y.setChecked(log_y)
-    available = [view.metric_box.itemData(i) for i in range(view.metric_box.count())]
-    unknown = [m for m in metrics or [] if m not in available]
-    if unknown:
-        raise ValueError(f"no run logged {', '.join(unknown)}; logged: {', '.join(available)}")
-    written = []
-    for metric in metrics or available:
-        view.metric_box.setCurrentIndex(available.index(metric))
-        view.plot.setTitle(metric, color="#222")
-        QApplication.processEvents()
-        written.append(save_plot(view.plot, out / f"{metric}.png"))
-    for name, (header, rows) in {"config_diff": diff_table(runs), "summary": _contents(view.summary_table)}.items():
-        written.append(write_csv(out / f"{name}.csv", header, rows))
-        (out / f"{name}.md").write_text(markdown_table(header, rows), encoding="utf-8")
-        written.append(out / f"{name}.md")
-    written.append(write_csv(out / "metrics.csv", *curves_table(runs, metrics, smoothing)))
-    return written
 
 
 def _clear(item: pg.PlotDataItem) -> None:

@@ -18,8 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...config import AUGMENTS
-from ...data import DATASETS, datasets_from_config, sample_images
+from ...data import AUGMENTS, DATASETS, datasets_from_config, sample_images
 from .common import ProblemsLabel, combo, dspin, form_column, line, spin
 
 DATASET_LABELS = {

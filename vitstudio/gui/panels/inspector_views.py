@@ -15,7 +15,6 @@ from functools import partial
 from pathlib import Path
 
 import numpy as np
-import pyqtgraph as pg
 from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import (
@@ -43,6 +42,7 @@ from ...analysis.report import attention_distance, inspect_image
 from ...analysis.sources import ModelSource, example_images, from_name, from_run, from_weights, records_architecture
 from ...models import family_of
 from ..worker import LatestRequestRunner
+from .common import weights_filter
 
 # -- figures computed on the worker ------------------------------------------------------------
 
@@ -190,28 +190,22 @@ class FigureView(QWidget):
         return False
 
 
-class DistanceView(QWidget):
-    """Mean attention distance as an interactive scatter (layer vs distance, one point per head), over the
-    inspected image or over many images (`over_box`; `overChanged` asks the panel for the other)."""
+class DistanceView(FigureView):
+    """Mean attention distance (layer against distance, one point per head): the figure `vitstudio inspect` and
+    the export write, over the inspected image or over many images (`over_box`; `overChanged` asks the panel for
+    the other)."""
 
     overChanged = Signal()
 
     def __init__(self, export: Callable[[], None], parent: QWidget | None = None):
-        super().__init__(parent)
-        self.figure: np.ndarray | None = None
+        super().__init__(export, parent=parent)
         self.distance: np.ndarray | None = None
         self.over_box = QComboBox()
         self.over_box.addItem("over this image", False)
         self.over_box.addItem("over many images (as the paper)", True)
         self.over_box.setToolTip("many images: validation images of a run's dataset, else the bundled samples")
         self.over_box.currentIndexChanged.connect(self.overChanged)
-        self.plot = pg.PlotWidget(background="w")
-        self.plot.setLabel("bottom", "network depth (layer)")
-        self.plot.setLabel("left", "mean attention distance (pixels)")
-        self.plot.showGrid(y=True, alpha=0.2)
-        # bottom right, where points are rare: late layers attend far
-        self.legend = self.plot.addLegend(offset=(-10, -10), brush=pg.mkBrush(255, 255, 255, 220), pen="k")
-        self.note, self.export_button = _frame(self, self.plot, export, self.over_box)
+        self.layout().itemAt(1).layout().insertWidget(0, self.over_box)  # first in the bar under the figure
 
     @property
     def over_many(self) -> bool:
@@ -219,29 +213,10 @@ class DistanceView(QWidget):
 
     def show_distance(self, distance: np.ndarray | None, over: str = "the inspected image") -> None:
         self.distance = distance
-        self.plot.clear()
-        self.legend.clear()
-        self.note.setText("" if distance is None else f"averaged over {over}")
-        self.figure = None if distance is None else figures.distance_figure(distance, over)
-        self.export_button.setEnabled(distance is not None)
         if distance is None:
-            return
-        layers = np.arange(1, distance.shape[0] + 1)
-        for h in range(distance.shape[1]):
-            color = render.CATEGORY_COLORS[h % len(render.CATEGORY_COLORS)]
-            self.plot.plot(
-                layers,
-                distance[:, h],
-                pen=None,
-                symbol="o",
-                symbolSize=8,
-                symbolBrush=color,
-                symbolPen="k",
-                name=f"head {h}",
-            )
-        self.plot.getAxis("bottom").setTicks([[(int(i), str(i)) for i in layers]])
-        self.plot.setXRange(0.5, len(layers) + 0.5, padding=0)
-        self.plot.setYRange(0, max(float(distance.max()) * 1.1, 1.0), padding=0)
+            self.show_figure(None)
+        else:
+            self.show_figure(figures.distance_figure(distance, over), f"averaged over {over}")
 
 
 # -- choosing the model --------------------------------------------------------------------------
@@ -312,9 +287,7 @@ class ModelChooser(QGroupBox):
         return partial(from_run, folder, which)
 
     def _ask_weights(self):
-        path, _ = QFileDialog.getOpenFileName(
-            self, "Open weights", "", "Weights (*.safetensors *.pth *.pt *.bin *.npz);;All files (*)"
-        )
+        path, _ = QFileDialog.getOpenFileName(self, "Open weights", "", weights_filter())
         if not path:
             return None
         if records_architecture(path):

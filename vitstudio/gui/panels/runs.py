@@ -38,7 +38,7 @@ from PySide6.QtWidgets import (
 )
 
 from ...train.compare import COLUMNS, TABLE_COLUMNS, table, write_csv
-from ...train.runs import ACTIVE_STATES, Run, delete_run, list_runs, restore_run, runs_root
+from ...train.runs import ACTIVE_STATES, RESUMABLE_STATES, Run, delete_run, list_runs, restore_run, runs_root
 from .compare import CompareView
 
 REFRESH_MS = 1000
@@ -52,7 +52,6 @@ STATE_COLORS = {
     "diverged": "#c62828",
     "failed": "#c62828",
 }
-RESUMABLE = ("stopped", "interrupted", "failed", "diverged")
 NUMERIC = ("epoch", "best_top1", "last_top1", "best_val_loss", "last_val_loss", "params", "seconds", "images_per_sec")
 SEARCHED = ("name", "state", "objective", "model", "data", "tags", "note", "id")
 
@@ -372,7 +371,7 @@ class RunsPanel(QWidget):
         menu.addSeparator()
         menu.addAction("Open folder", self.open_folder).setEnabled(one)
         menu.addAction("Resume training", lambda: self.resume_requested.emit(str(runs[0].path))).setEnabled(
-            one and state in RESUMABLE
+            one and state in RESUMABLE_STATES
         )
         menu.addAction("New run from this config", lambda: self.new_run_requested.emit(runs[0].config())).setEnabled(
             one

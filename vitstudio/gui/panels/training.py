@@ -21,10 +21,10 @@ from PySide6.QtWidgets import (
 )
 
 from ...config import DEVICES, OBJECTIVES
-from ...train.runs import Run, list_runs
+from ...train.runs import RESUMABLE_STATES, Run, list_runs
 from ..plots import X_AXES, LivePlots
 from ..worker import TrainingThread
-from .common import ProblemsLabel, combo, form_column, line, spin
+from .common import ProblemsLabel, combo, form_column, line, spin, weights_filter
 
 OBJECTIVE_LABELS = {
     "supervised": "Supervised (labels)",
@@ -33,7 +33,6 @@ OBJECTIVE_LABELS = {
     "mpp": "Masked patch prediction",
     "finetune": "Fine-tune",
 }
-RESUMABLE_STATES = ("stopped", "interrupted", "failed", "diverged")
 
 
 class TrainingPanel(QWidget):
@@ -303,9 +302,7 @@ class TrainingPanel(QWidget):
         self.run_ended.emit(self.thread.terminal or "failed")
 
     def _browse_weights(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(
-            self, "Weights to fine-tune from", "", "Weights (*.safetensors *.pth *.pt *.bin *.npz);;All files (*)"
-        )
+        path, _ = QFileDialog.getOpenFileName(self, "Weights to fine-tune from", "", weights_filter())
         if path:
             self.form.update({"objective.init_from": path})
 

@@ -64,15 +64,18 @@ def read_weights(path) -> dict[str, torch.Tensor]:
     return unwrap_state_dict(obj, str(path))
 
 
+SUFFIXES = {
+    ".safetensors": "safetensors",
+    ".npz": "npz",
+    **dict.fromkeys((".pth", ".pt", ".bin", ".ckpt", ".tar"), "torch"),
+}
+
+
 def file_kind(path: Path) -> str:
-    """'safetensors', 'npz' or 'torch', by suffix, else by content."""
+    """'safetensors', 'npz' or 'torch', by suffix (`SUFFIXES`), else by content."""
     suffix = path.suffix.lower()
-    if suffix == ".safetensors":
-        return "safetensors"
-    if suffix == ".npz":
-        return "npz"
-    if suffix in (".pth", ".pt", ".bin", ".ckpt", ".tar"):
-        return "torch"
+    if suffix in SUFFIXES:
+        return SUFFIXES[suffix]
     with open(path, "rb") as f:
         head = f.read(9)
     if head[:4] == b"PK\x03\x04" and zipfile.is_zipfile(path):
