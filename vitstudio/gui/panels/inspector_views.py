@@ -149,9 +149,10 @@ def _frame(view: QWidget, body: QWidget, export: Callable[[], None], *tools: QWi
 class FigureView(QWidget):
     """A rendered figure ((H, W, 3) uint8) shown pixel for pixel (scrollable), a note line and PNG export.
 
-    With `fit`, a figure larger than the view is scaled down to fit it instead (the export keeps every pixel)."""
+    With `fit`, a figure larger than the view is scaled down to fit it instead (the export keeps every pixel);
+    `tools` go in the bar under it."""
 
-    def __init__(self, export: Callable[[], None], fit: bool = False, parent: QWidget | None = None):
+    def __init__(self, export: Callable[[], None], fit: bool = False, parent: QWidget | None = None, tools: tuple = ()):
         super().__init__(parent)
         self.figure: np.ndarray | None = None
         self.fit = fit
@@ -166,7 +167,7 @@ class FigureView(QWidget):
             self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
             self.scroll.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
             self.scroll.viewport().installEventFilter(self)
-        self.note, self.export_button = _frame(self, self.scroll, export)
+        self.note, self.export_button = _frame(self, self.scroll, export, *tools)
 
     def show_figure(self, figure: np.ndarray | None, note: str = "") -> None:
         self.figure = figure
@@ -198,14 +199,14 @@ class DistanceView(FigureView):
     overChanged = Signal()
 
     def __init__(self, export: Callable[[], None], parent: QWidget | None = None):
-        super().__init__(export, parent=parent)
-        self.distance: np.ndarray | None = None
-        self.over_box = QComboBox()
-        self.over_box.addItem("over this image", False)
-        self.over_box.addItem("over many images (as the paper)", True)
-        self.over_box.setToolTip("many images: validation images of a run's dataset, else the bundled samples")
+        over_box = QComboBox()
+        over_box.addItem("over this image", False)
+        over_box.addItem("over many images (as the paper)", True)
+        over_box.setToolTip("many images: validation images of a run's dataset, else the bundled samples")
+        super().__init__(export, parent=parent, tools=(over_box,))
+        self.over_box = over_box
         self.over_box.currentIndexChanged.connect(self.overChanged)
-        self.layout().itemAt(1).layout().insertWidget(0, self.over_box)  # first in the bar under the figure
+        self.distance: np.ndarray | None = None
 
     @property
     def over_many(self) -> bool:
