@@ -58,7 +58,7 @@ class TorchvisionResNet(nn.Sequential):
     """
 
     def __init__(self, name: str = "resnet50", in_chans: int = 3, cifar_stem: bool = False):
-        import torchvision
+        import torchvision  # deferred: its model zoo takes a second to import, and only this backbone needs it
 
         if name not in TORCHVISION_RESNETS:
             raise ValueError(f"torchvision backbone must be one of {TORCHVISION_RESNETS}, got {name!r}")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 import time
 
+from tqdm import tqdm
+
 from .events import Event
 
 
@@ -17,8 +19,6 @@ class ProgressBar:
         self.started = time.time()
 
     def __call__(self, event: Event) -> None:
-        from tqdm import tqdm
-
         d = event.data
         if event.kind == "started":
             self.started = event.time

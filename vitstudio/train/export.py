@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+from ..models import export_timm
 from .checkpoint import atomic_write, save_model
 from .runs import Run
 
@@ -33,8 +34,6 @@ def export_weights(run: Run, path: str | Path, fmt: str = "safetensors", which: 
 
     'safetensors': see `save_model` (self-describing for our models);
     'timm': the state dict in timm's layout (a pretraining model gives its encoder)."""
-    from ..models import export_timm
-
     model = run.load_model(which)
     return save_model(model, path) if fmt == "safetensors" else export_timm(model, path)
 
@@ -51,7 +50,7 @@ def export_tensorboard(run: Run, log_dir: str | Path) -> Path:
     """Write the run's metrics as TensorBoard event files in `log_dir` (train/..., val/... scalars and the config).
 
     Needs the optional `tensorboard` package; without it a RuntimeError says how to install it."""
-    try:
+    try:  # deferred: tensorboard is an optional dependency
         from torch.utils.tensorboard import SummaryWriter
     except ImportError:
         raise RuntimeError("exporting to TensorBoard needs the tensorboard package: pip install tensorboard") from None

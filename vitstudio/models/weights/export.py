@@ -7,6 +7,8 @@ import os
 from pathlib import Path
 
 import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import load_file, save_file
 from torch import nn
 
 from ..catalogue import create_model, family_of
@@ -41,8 +43,6 @@ def export_safetensors(model: nn.Module, path, name: str | None = None, **args) 
 
 def read_model_config(path) -> dict:
     """The `{format, version, name, args}` config stored by `export_safetensors`."""
-    from safetensors import SafetensorError, safe_open
-
     try:
         with safe_open(str(path), framework="pt") as f:
             raw = (f.metadata() or {}).get(CONFIG_KEY)
@@ -63,8 +63,6 @@ def read_model_config(path) -> dict:
 
 def load_model_file(path) -> nn.Module:
     """Rebuild the exact model saved by `export_safetensors` (architecture and weights)."""
-    from safetensors.torch import load_file
-
     config = read_model_config(path)
     model = create_model(config["name"], **config["args"])
     model.load_state_dict(load_file(str(path)), strict=True)
@@ -95,8 +93,6 @@ def export_timm(model: nn.Module, path) -> Path:
 
 
 def _save(state_dict: dict, path, metadata) -> Path:
-    from safetensors.torch import save_file
-
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp")
     save_file({k: v.detach().cpu().contiguous() for k, v in state_dict.items()}, str(tmp), metadata=metadata)
