@@ -81,6 +81,8 @@ class DataConfig:
     """Which images, at what size, augmented how, and how they reach the model.
 
     `num_train`: images drawn for the built-in dataset. `download`: fetch a public dataset that is missing.
+    `hflip`: random horizontal flips in training (None: chosen from the dataset: off for MNIST and for folders
+    of small images, which are often digits, glyphs or icons that a mirror changes; on for the others).
     `mixup` / `cutmix`: their alphas (0 = off). `repeats`: DeiT's repeated augmentation (1 = off).
     `resident`: keep the dataset in device memory and augment there ('auto': when it fits).
     `num_workers`: DataLoader processes (None: chosen for the device).
@@ -92,6 +94,7 @@ class DataConfig:
     download: bool = True
     img_size: int = 32
     augment: str = "standard"
+    hflip: bool | None = None
     val_fraction: float = 0.1
     mixup: float = 0.0
     cutmix: float = 0.0
