@@ -194,3 +194,14 @@ def test_none_on_a_folder_trains_and_evaluates_on_the_whole_image(tmp_path):
     for ds in (b.train, b.val):
         image, _ = ds.raw(0)
         assert image.shape == (32, 32, 3) and image[0].min() > 200 and image[:, -1].min() > 200
+
+
+def test_small_images_too_many_to_hold_keep_their_recipe_file_by_file(tmp_path, monkeypatch):
+    from vitstudio.data import folder_arrays
+
+    monkeypatch.setattr(folder_arrays, "MAX_BYTES", 0)
+    root = _folder(tmp_path / "imgs", n=4)  # 20x16 images
+    b = build_datasets("folder", root=root, img_size=16, val_fraction=0.25)
+    assert isinstance(b.train, PILDataset) and b.train.aug.crop == "pad" and b.train.aug.hflip is False
+    assert b.mean != IMAGENET_MEAN and min(b.std) > 0
+    assert not isinstance(build_loader(b.train, 2, train=True, num_workers=0), DeviceLoader)

@@ -13,7 +13,7 @@ from torch.utils.data import Dataset
 from .cache import user_cache_dir
 from .datasets import ArrayDataset, PILDataset
 from .folder import ImageFiles, scan_image_folder
-from .folder_arrays import load_folder_arrays, small_images
+from .folder_arrays import load_folder_arrays, rgb_pixels, small_images
 from .public import SOURCES, load_public
 from .shapes import CLASSES, load_shapes
 from .transforms import IMAGENET_MEAN, IMAGENET_STD, Augmentation
@@ -118,12 +118,12 @@ def build_datasets(
         train, val, classes = scan_image_folder(root, val_fraction, seed)
         small, fits = small_images(train + val)
         hflip = not small if hflip is None else hflip
-        if not fits:
-            mean, std = norm.get("mean", IMAGENET_MEAN), norm.get("std", IMAGENET_STD)
+        if not fits:  # photos, or too many small images to hold: read file by file
+            train_files, val_files = ImageFiles(train), ImageFiles(val)
+            mean, std = _channel_stats(_spread_pixels(train_files)) if small else (IMAGENET_MEAN, IMAGENET_STD)
+            mean, std = norm.get("mean", mean), norm.get("std", std)
             crop = "pad" if small else "resized"
-            return _photos(
-                ImageFiles(train), ImageFiles(val), classes, augment, img_size, aug_kw, mean, std, hflip, crop
-            )
+            return _photos(train_files, val_files, classes, augment, img_size, aug_kw, mean, std, hflip, crop)
         files = sorted(train + val)  # one cache entry whatever the split
         images = load_folder_arrays(files, cache_dir)
         where = {sample: i for i, sample in enumerate(files)}
@@ -175,6 +175,12 @@ def _channel_stats(images: np.ndarray) -> tuple[tuple[float, ...], tuple[float, 
     """Per-channel mean and std in [0, 1]; a channel that never varies gets a std of one grey level."""
     x = images.reshape(-1, images.shape[-1]).astype(np.float32) / 255
     return tuple(round(float(v), 4) for v in x.mean(0)), tuple(round(max(float(v), 1 / 255), 4) for v in x.std(0))
+
+
+def _spread_pixels(files: ImageFiles, n: int = 500) -> np.ndarray:
+    """The RGB pixels of `n` evenly spaced images, as one (1, P, 3) array for `_channel_stats`."""
+    idx = np.unique(np.linspace(0, len(files) - 1, min(n, len(files))).astype(int))
+    return np.concatenate([rgb_pixels(files, i).reshape(-1, 3) for i in idx])[None]
 
 
 def _augmentations(augment, img_size, crop, aug_kw, mean, std, hflip):

@@ -49,9 +49,14 @@ def small_images(samples: list[tuple[Path, int]]) -> tuple[bool, bool]:
     return small, fits
 
 
+def rgb_pixels(files: ImageFiles, i: int) -> np.ndarray:
+    """Image `i` of `files` as uint8 (H, W, 3), decoded as the file-by-file path decodes it."""
+    return np.asarray(to_rgb(files[i][0]))
+
+
 def _decode(samples: list[tuple[Path, int]]) -> dict[str, np.ndarray]:
     files = ImageFiles(samples)
-    decoded = [np.asarray(to_rgb(files[i][0])) for i in range(len(files))]
+    decoded = [rgb_pixels(files, i) for i in range(len(files))]
     (h, w), _ = Counter(a.shape[:2] for a in decoded).most_common(1)[0]
     images = np.empty((len(decoded), h, w, 3), np.uint8)
     for i, a in enumerate(decoded):
