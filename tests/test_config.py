@@ -103,3 +103,12 @@ def test_bad_toml_and_unknown_preset(tmp_path):
         load_config(bad)
     with pytest.raises(ConfigError, match="unknown preset 'nope'; available: .*quick"):
         load_config("nope")
+
+
+def test_a_string_fields_own_values_win_over_the_null_spelling():
+    cfg = apply_overrides(Config(), ["data.augment=none", "model.pos_embed=none", "objective.mask_ratio=none"])
+    assert cfg.data.augment == "none" and cfg.model.pos_embed == "none" and cfg.objective.mask_ratio is None
+    assert apply_overrides(Config(), ["data.augment='none'"]).data.augment == "none"
+    assert apply_overrides(cfg, ["model.pos_embed=null"]).model.pos_embed is None  # back to the model's default
+    with pytest.raises(ConfigError, match="data.name: 'none' is not one of"):
+        validate(apply_overrides(Config(), ["data.name=none"]))

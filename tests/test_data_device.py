@@ -181,3 +181,15 @@ def test_dataloader_path_gives_the_same_batches_without_augmentation():
         assert len(a) == len(b) == 2
         for (xa, ya), (xb, yb) in zip(a, b):
             assert torch.equal(xa, xb) and torch.equal(ya, yb)
+
+
+def test_hflip_off_never_flips_on_either_path():
+    n = 400
+    aug = Augmentation("standard", 32, (0.0,) * 3, (1.0,) * 3, hflip=False)
+    batch = torch.from_numpy(_coordinate_images(n))
+    ours = _unnormalise(augment_batch(batch, aug, torch.Generator().manual_seed(0)), aug)
+    one = torch.from_numpy(_coordinate_images(1)[0]).permute(2, 0, 1)
+    theirs = _unnormalise(torch.stack([aug.build()(one) for _ in range(n)]), aug)
+    for x in (ours, theirs):
+        _, left, flipped = _crop_params(x)
+        assert not flipped.any() and len(torch.unique(left)) == 2 * PAD + 1  # still cropped, never mirrored

@@ -7,7 +7,15 @@ import pytest
 import torch
 from PIL import Image
 
-from vitstudio.data import build_datasets, build_loader, sample_images, to_rgb
+from vitstudio.data import ArrayDataset, DeviceLoader, PILDataset, build_datasets, build_loader, sample_images, to_rgb
+from vitstudio.data.transforms import IMAGENET_MEAN
+
+
+@pytest.fixture(autouse=True)
+def _cache(tmp_path, monkeypatch):
+    """Decoded folders are cached: here, not in the user's cache folder."""
+    monkeypatch.setenv("VITSTUDIO_CACHE", str(tmp_path / "cache"))
+    return tmp_path / "cache"
 
 
 def _image(path, mode="RGB", size=(20, 16), value=128):
@@ -129,3 +137,71 @@ def test_mixed_modes_load_and_batch(tmp_path):
     xb, _ = next(iter(build_loader(b.train, 4, train=True, num_workers=0)))
     assert xb.shape == (4, 3, 24, 24) and torch.isfinite(xb).all()
     assert all(s.image.shape == (24, 24, 3) for s in sample_images(b, n=2))
+
+
+def test_small_images_get_their_own_recipe_in_memory(tmp_path):
+    """32x32 images: pad-and-crop, the folder's own mean and std, no flips, served by the resident loader."""
+    root = tmp_path / "digits"
+    rng = np.random.default_rng(0)
+    for c in ("0", "1"):
+        for i in range(6):
+            _image(root / c / f"{i}.png", size=(32, 32), value=int(rng.integers(20, 60)))
+    b = build_datasets("folder", root=root, img_size=32, val_fraction=0.34)
+    assert isinstance(b.train, ArrayDataset) and b.train.images.shape[1:] == (32, 32, 3)
+    aug = b.train.aug
+    assert aug.crop == "pad" and aug.hflip is False
+    pixels = b.train.images.float() / 255
+    assert b.mean != IMAGENET_MEAN and abs(b.mean[0] - pixels[..., 0].mean().item()) < 1e-3
+    assert min(b.std) > 0  # the blue channel never varies: one grey level, not a division by zero
+    assert isinstance(build_loader(b.train, 4, train=True), DeviceLoader)
+    assert build_datasets("folder", root=root, img_size=32, hflip=True).train.aug.hflip is True
+
+
+def test_photos_keep_the_photo_recipe(tmp_path):
+    root = tmp_path / "photos"
+    for c in ("a", "b"):
+        for i in range(3):
+            _image(root / c / f"{i}.jpg", size=(160, 120), value=40 * i + 10)
+    b = build_datasets("folder", root=root, img_size=32, val_fraction=0.34)
+    assert isinstance(b.train, PILDataset) and b.train.aug.crop == "resized" and b.train.aug.hflip is True
+    assert b.mean == IMAGENET_MEAN
+
+
+def test_decoded_folder_is_cached_and_invalidated_when_a_file_changes(tmp_path, _cache):
+    root = tmp_path / "imgs"
+    for i in range(4):
+        _image(root / "a" / f"{i}.png", size=(16, 16), value=10 * i)
+    first = build_datasets("folder", root=root, img_size=16, val_fraction=0.0, augment="none")
+    again = build_datasets("folder", root=root, img_size=16, val_fraction=0.5, seed=3, augment="none")
+    assert len(list(_cache.glob("folder-*.npz"))) == 1  # one entry, whatever the split
+    served = torch.cat([again.train.images, again.val.images])
+    assert sorted(served.sum((1, 2, 3)).tolist()) == sorted(first.train.images.sum((1, 2, 3)).tolist())
+    _image(root / "a" / "0.png", size=(16, 16), value=250)
+    changed = build_datasets("folder", root=root, img_size=16, val_fraction=0.0, augment="none")
+    assert len(list(_cache.glob("folder-*.npz"))) == 2
+    assert changed.train.images[0, ..., 0].min() == 250 and first.train.images[0, ..., 0].max() == 0
+
+
+def test_none_on_a_folder_trains_and_evaluates_on_the_whole_image(tmp_path):
+    root = tmp_path / "imgs"
+    for i in range(2):
+        path = root / "a" / f"{i}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pixels = np.zeros((40, 40, 3), np.uint8)
+        pixels[:2], pixels[-2:], pixels[:, :2], pixels[:, -2:] = 255, 255, 255, 255
+        Image.fromarray(pixels).save(path)
+    b = build_datasets("folder", root=root, img_size=32, val_fraction=0.5, augment="none")
+    for ds in (b.train, b.val):
+        image, _ = ds.raw(0)
+        assert image.shape == (32, 32, 3) and image[0].min() > 200 and image[:, -1].min() > 200
+
+
+def test_small_images_too_many_to_hold_keep_their_recipe_file_by_file(tmp_path, monkeypatch):
+    from vitstudio.data import folder_arrays
+
+    monkeypatch.setattr(folder_arrays, "MAX_BYTES", 0)
+    root = _folder(tmp_path / "imgs", n=4)  # 20x16 images
+    b = build_datasets("folder", root=root, img_size=16, val_fraction=0.25)
+    assert isinstance(b.train, PILDataset) and b.train.aug.crop == "pad" and b.train.aug.hflip is False
+    assert b.mean != IMAGENET_MEAN and min(b.std) > 0
+    assert not isinstance(build_loader(b.train, 2, train=True, num_workers=0), DeviceLoader)

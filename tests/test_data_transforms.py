@@ -93,3 +93,23 @@ def test_replicas_shard_one_epoch_between_them():
     assert ra[0] == ra[1] == ra[2]  # the three copies of each image go to three ranks
     with pytest.raises(ValueError):
         EpochSampler(10, num_replicas=2, rank=2)
+
+
+@pytest.mark.parametrize("crop", ["pad", "resized"])
+@pytest.mark.parametrize("train", [True, False])
+def test_none_means_the_whole_image(crop, train):
+    """A 40x40 image whose border is white: 'none' keeps the border (no centre crop), in training and evaluation."""
+    img = torch.zeros(3, 40, 40, dtype=torch.uint8)
+    img[:, :2], img[:, -2:], img[:, :, :2], img[:, :, -2:] = 255, 255, 255, 255
+    aug = Augmentation("none", 32, (0.0,) * 3, (1.0,) * 3, crop=crop, train=train)
+    for out in (aug.build()(img), aug.display()(img).float() / 255):
+        assert out.shape == (3, 32, 32)
+        assert out[:, 0].min() > 0.9 and out[:, :, -1].min() > 0.9 and out[:, 16, 16].max() == 0
+
+
+def test_describe_says_what_training_and_evaluation_do():
+    small = Augmentation("standard", 32, (0.5,) * 3, (0.25,) * 3, hflip=False).describe()
+    assert "padded by 4 px" in small and "never flipped" in small and "Evaluation: the whole image" in small
+    photo = Augmentation("deit", 224, crop="resized", train=False).describe()
+    assert "random-resized" in photo and "RandAugment m9" in photo and "centre crop 224" in photo
+    assert "Training: the whole image" in Augmentation("none", 32, crop="resized").describe()

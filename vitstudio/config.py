@@ -18,12 +18,26 @@ from dataclasses import dataclass, field, fields
 from importlib import resources
 from pathlib import Path
 
+from .choices import AUGMENTS, GLOBAL_POOLS, POS_EMBED_KINDS
+
 OBJECTIVES = ("supervised", "distill", "mae", "mpp", "finetune")
 CLASSIFICATION_OBJECTIVES = ("supervised", "distill", "finetune")
 RESIDENT = ("auto", "on", "off")
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("auto", "fp32", "bf16")
 DISTILL_TYPES = ("hard", "soft")
+#: The string fields that take one of a few values: `check` holds them to these, and an override's text that
+#: is one of them stays that text (`data.augment=none` is the augment 'none', not a missing value).
+CHOICES = {
+    "model.pos_embed": POS_EMBED_KINDS,
+    "model.global_pool": GLOBAL_POOLS,
+    "data.augment": AUGMENTS,
+    "data.resident": RESIDENT,
+    "objective.name": OBJECTIVES,
+    "objective.distill_type": DISTILL_TYPES,
+    "runtime.device": DEVICES,
+    "runtime.precision": PRECISIONS,
+}
 
 
 class ConfigError(ValueError):
@@ -65,6 +79,8 @@ class DataConfig:
     """Which images, at what size, augmented how, and how they reach the model.
 
     `num_train`: images drawn for the built-in dataset. `download`: fetch a public dataset that is missing.
+    `hflip`: random horizontal flips in training (None: chosen from the dataset: off for MNIST and for folders
+    of small images, which are often digits, glyphs or icons that a mirror changes; on for the others).
     `mixup` / `cutmix`: their alphas (0 = off). `repeats`: DeiT's repeated augmentation (1 = off).
     `resident`: keep the dataset in device memory and augment there ('auto': when it fits).
     `num_workers`: DataLoader processes (None: chosen for the device).
@@ -76,6 +92,7 @@ class DataConfig:
     download: bool = True
     img_size: int = 32
     augment: str = "standard"
+    hflip: bool | None = None
     val_fraction: float = 0.1
     mixup: float = 0.0
     cutmix: float = 0.0
@@ -209,13 +226,18 @@ def apply_overrides(cfg: Config, overrides: list[str] | tuple[str, ...]) -> Conf
         section, _, name = key.partition(".")
         if section not in SECTIONS or not name:
             raise ConfigError(key, f"unknown field; sections are {', '.join(SECTIONS)}")
-        cfg = Config.from_dict({section: {name: _parse_text(raw.strip())}}, base=cfg)
+        tp = _field_types(type(getattr(cfg, section))).get(name)
+        cfg = Config.from_dict({section: {name: _parse_text(raw.strip(), tp, CHOICES.get(key, ()))}}, base=cfg)
     return cfg
 
 
-def _parse_text(raw: str):
-    """A command-line value: TOML syntax when it parses (numbers, booleans, lists), else the bare string."""
-    if raw.lower() in ("none", "null", ""):
+def _parse_text(raw: str, tp=None, choices=()):
+    """A command-line value for a field of type `tp`: TOML syntax when it parses (numbers, booleans, lists),
+    else the bare string. `none`, `null` and an empty value mean None, except where the field's own
+    `choices` hold that text or the field is a plain string, which cannot be None."""
+    if raw in choices:
+        return raw
+    if raw.lower() in ("none", "null", "") and tp is not str:
         return None
     try:
         return tomllib.loads(f"v = {raw}")["v"]
@@ -290,9 +312,8 @@ def validate(cfg: Config) -> Config:
 def check(cfg: Config) -> list[ConfigError]:
     """Every problem with `cfg`, in field order (a form can mark them all)."""
     # Deferred: reading and writing configs needs no torch, and the window reads one before torch loads.
-    from .data import AUGMENTS, DATASETS
+    from .data import DATASETS
     from .models import list_models, model_entry
-    from .models.vit import GLOBAL_POOLS, POS_EMBED_KINDS
 
     errors: list[ConfigError] = []
 
@@ -300,7 +321,8 @@ def check(cfg: Config) -> list[ConfigError]:
         if not ok:
             errors.append(ConfigError(key, message))
 
-    def choice(key: str, value, choices) -> None:
+    def choice(key: str, value, choices=None) -> None:
+        choices = CHOICES[key] if choices is None else choices
         need(value in choices, key, f"{value!r} is not one of {', '.join(map(str, choices))}")
 
     m, d, o, obj, rt = cfg.model, cfg.data, cfg.optim, cfg.objective, cfg.runtime
@@ -330,9 +352,9 @@ def check(cfg: Config) -> list[ConfigError]:
         need(dim % heads == 0, "model.num_heads", f"{heads} does not divide model.embed_dim {dim}")
     need(m.mlp_ratio is None or m.mlp_ratio > 0, "model.mlp_ratio", "must be positive")
     if m.pos_embed is not None:
-        choice("model.pos_embed", m.pos_embed, POS_EMBED_KINDS)
+        choice("model.pos_embed", m.pos_embed)
     if m.global_pool is not None:
-        choice("model.global_pool", m.global_pool, GLOBAL_POOLS)
+        choice("model.global_pool", m.global_pool)
     if m.global_pool == "token" or (m.global_pool is None and shape.get("global_pool", "token") == "token"):
         need(
             m.class_token is not False,
@@ -344,8 +366,8 @@ def check(cfg: Config) -> list[ConfigError]:
         need(v is None or 0 <= v < 1, f"model.{key}", "must be in [0, 1)")
 
     choice("data.name", d.name, DATASETS)
-    choice("data.augment", d.augment, AUGMENTS)
-    choice("data.resident", d.resident, RESIDENT)
+    choice("data.augment", d.augment)
+    choice("data.resident", d.resident)
     need(0 <= d.val_fraction < 1, "data.val_fraction", "must be in [0, 1)")
     need(d.mixup >= 0, "data.mixup", "must be >= 0 (0 turns Mixup off)")
     need(d.cutmix >= 0, "data.cutmix", "must be >= 0 (0 turns CutMix off)")
@@ -363,10 +385,10 @@ def check(cfg: Config) -> list[ConfigError]:
     need(o.grad_clip >= 0, "optim.grad_clip", "must be >= 0 (0 turns clipping off)")
     need(0 < o.layer_decay <= 1, "optim.layer_decay", "must be in (0, 1] (1 turns it off)")
 
-    choice("objective.name", obj.name, OBJECTIVES)
+    choice("objective.name", obj.name)
     need(0 <= obj.label_smoothing < 1, "objective.label_smoothing", "must be in [0, 1)")
     need(obj.mask_ratio is None or 0 < obj.mask_ratio < 1, "objective.mask_ratio", "must be in (0, 1)")
-    choice("objective.distill_type", obj.distill_type, DISTILL_TYPES)
+    choice("objective.distill_type", obj.distill_type)
     need(0 <= obj.distill_alpha <= 1, "objective.distill_alpha", "must be in [0, 1]")
     need(obj.distill_tau > 0, "objective.distill_tau", "must be > 0")
     need(
@@ -392,8 +414,8 @@ def check(cfg: Config) -> list[ConfigError]:
             f"{m.name} is a {family.label} model: it trains with {' or '.join(map(repr, family.objectives))}",
         )
 
-    choice("runtime.device", rt.device, DEVICES)
-    choice("runtime.precision", rt.precision, PRECISIONS)
+    choice("runtime.device", rt.device)
+    choice("runtime.precision", rt.precision)
     need(rt.log_every >= 1, "runtime.log_every", "must be at least 1")
     need(rt.checkpoint_every >= 0, "runtime.checkpoint_every", "must be >= 0 (0: at the end of each epoch only)")
     need(

@@ -7,10 +7,11 @@ from .device import DeviceLoader, augment_batch, fits_on_device
 from .loader import EpochSampler, build_loader
 from .public import DatasetNotFound
 from .shapes import CLASSES as SHAPE_CLASSES
-from .transforms import AUGMENTS, Augmentation, MixupCutmix, build_batch_augment
+from .transforms import AUGMENT_DESCRIPTIONS, AUGMENTS, Augmentation, MixupCutmix, build_batch_augment
 
 __all__ = [
     "AUGMENTS",
+    "AUGMENT_DESCRIPTIONS",
     "DATASETS",
     "SHAPE_CLASSES",
     "ArrayDataset",

@@ -35,9 +35,10 @@ class ArrayDataset(Dataset):
     """Images held in memory as uint8 (N, H, W, C), C = 1 or 3, with int64 labels.
 
     The GPU-resident loader reads `images`, `labels` and `aug` directly and applies `aug` per batch.
+    `base`: the files they were decoded from, for a folder (`ImageFiles`: each image's path and label).
     """
 
-    def __init__(self, images, labels, aug: Augmentation):
+    def __init__(self, images, labels, aug: Augmentation, base=None):
         self.images = torch.as_tensor(images)
         if self.images.dtype != torch.uint8 or self.images.ndim != 4 or self.images.shape[-1] not in (1, 3):
             raise ValueError(
@@ -47,6 +48,7 @@ class ArrayDataset(Dataset):
         if len(self.labels) != len(self.images):
             raise ValueError(f"{len(self.images)} images but {len(self.labels)} labels")
         self.aug = aug
+        self.base = base
         self.transform = aug.build()
         self._display = aug.display()
 

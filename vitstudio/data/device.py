@@ -33,12 +33,13 @@ def fits_on_device(dataset, device: str | torch.device, fraction: float = 0.5) -
     return False
 
 
-def _crop_flip(x: torch.Tensor, pad: int, g: torch.Generator) -> torch.Tensor:
-    """Per-image random crop of the zero-padded batch and horizontal flip, as one gather. x: (B, C, H, W)."""
+def _crop_flip(x: torch.Tensor, pad: int, g: torch.Generator, hflip: bool = True) -> torch.Tensor:
+    """Per-image random crop of the zero-padded batch and (with `hflip`) horizontal flip, as one gather.
+    x: (B, C, H, W)."""
     b, _, h, w = x.shape
     top = torch.randint(0, 2 * pad + 1, (b,), generator=g).to(x.device)
     left = torch.randint(0, 2 * pad + 1, (b,), generator=g).to(x.device)
-    flip = (torch.rand(b, generator=g) < 0.5).to(x.device)
+    flip = (torch.rand(b, generator=g) < (0.5 if hflip else 0.0)).to(x.device)  # drawn either way: same stream
     rows = top[:, None] + torch.arange(h, device=x.device)
     cols = torch.arange(w, device=x.device).expand(b, w)
     cols = left[:, None] + torch.where(flip[:, None], w - 1 - cols, cols)
@@ -117,7 +118,7 @@ def augment_batch(
         x = F.grayscale_to_rgb(x)
     x = F.resize(x, [size, size], antialias=True)
     if aug.random:
-        x = _crop_flip(x, aug.padding, g)
+        x = _crop_flip(x, aug.padding, g, aug.hflip)
         if aug.augment == "deit":
             x = _randaugment(x, aug, g)
     x = F.normalize(F.to_dtype(x, torch.float32, scale=True), list(aug.mean), list(aug.std))

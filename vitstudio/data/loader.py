@@ -90,7 +90,8 @@ def build_loader(
     if resident is True and not fits:
         raise ValueError(
             f"{type(dataset).__name__} cannot be served resident on {device}: only in-memory datasets "
-            "(built-in, CIFAR, MNIST, Fashion-MNIST, STL-10) that fit in half the free memory can"
+            "(built-in, CIFAR, MNIST, Fashion-MNIST, STL-10, folders of small images) that fit in half the free "
+            "memory can"
         )
     if resident is True or (resident == "auto" and fits):
         return DeviceLoader(dataset, batch_size, sampler, device=device, drop_last=drop_last, seed=seed)

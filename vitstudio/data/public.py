@@ -33,6 +33,7 @@ class Source:
     in_memory: bool
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
+    hflip: bool = True  # whether a mirror keeps the class (not for digits)
 
 
 _IMAGENET = {"mean": IMAGENET_MEAN, "std": IMAGENET_STD}
@@ -62,7 +63,7 @@ SOURCES = {
         (0.5071, 0.4865, 0.4409),
         (0.2673, 0.2564, 0.2762),
     ),
-    "mnist": Source("MNIST", "MNIST", "MNIST/raw", _MNIST_FILES, True, (0.1307,) * 3, (0.3081,) * 3),
+    "mnist": Source("MNIST", "MNIST", "MNIST/raw", _MNIST_FILES, True, (0.1307,) * 3, (0.3081,) * 3, hflip=False),
     "fashion_mnist": Source(
         "Fashion-MNIST", "FashionMNIST", "FashionMNIST/raw", _MNIST_FILES, True, (0.2860,) * 3, (0.3530,) * 3
     ),

@@ -11,12 +11,11 @@ from typing import Literal
 import torch
 from torch import nn
 
+from ..choices import GLOBAL_POOLS, POS_EMBED_KINDS
 from .layers import Block, LayerNorm, PatchEmbed
 from .pos_embed import resample_abs_pos_embed, sincos_2d
 
 PosEmbedKind = Literal["learned", "learned_2d", "sincos_2d", "none"]
-POS_EMBED_KINDS = ("learned", "learned_2d", "sincos_2d", "none")
-GLOBAL_POOLS = ("token", "avg")
 
 
 class VisionTransformer(nn.Module):

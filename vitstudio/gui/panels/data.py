@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...data import AUGMENTS, DATASETS, datasets_from_config, sample_images
+from ...data import AUGMENT_DESCRIPTIONS, AUGMENTS, DATASETS, datasets_from_config, sample_images
 from .common import ProblemsLabel, combo, dspin, form_column, line, spin
 
 DATASET_LABELS = {
@@ -32,14 +32,19 @@ DATASET_LABELS = {
     "pets": "Oxford-IIIT Pets",
     "folder": "image folder",
 }
-AUGMENT_LABELS = {"none": "none", "standard": "standard (crop, flip)", "deit": "DeiT (RandAugment, erasing)"}
+AUGMENT_LABELS = {
+    "none": "none (whole image)",
+    "standard": "standard (crop, flip)",
+    "deit": "DeiT (RandAugment, erasing)",
+}
+HFLIP_LABELS = {None: "chosen from the dataset", True: "on", False: "off (digits, text)"}
 GRID_ROWS, GRID_COLS, THUMB = 4, 6, 112
 
 
 class SampleLoader(QThread):
     """Builds the dataset off the UI thread; `loaded` / `failed` carry the request number it answers."""
 
-    loaded = Signal(int, list, list, int)
+    loaded = Signal(int, list, list, int, str)  # request, images, labels, classes, the training recipe in words
     failed = Signal(int, str)
 
     def __init__(self, request: int, data_cfg, seed: int, parent=None):
@@ -53,7 +58,8 @@ class SampleLoader(QThread):
         except Exception as e:  # shown in the grid's place
             self.failed.emit(self.request, f"{type(e).__name__}: {e}")
             return
-        self.loaded.emit(self.request, [s.image for s in samples], [s.name for s in samples], bundle.num_classes)
+        images, labels = [s.image for s in samples], [s.name for s in samples]
+        self.loaded.emit(self.request, images, labels, bundle.num_classes, bundle.train.aug.describe())
 
 
 class DataPanel(QWidget):
@@ -83,6 +89,9 @@ class DataPanel(QWidget):
         rows.addRow("Folder", root_row)
         rows.addRow("Image size", bind("data.img_size", spin(1, 4096)))
         rows.addRow("Augmentation", bind("data.augment", combo({a: AUGMENT_LABELS.get(a, a) for a in AUGMENTS})))
+        self.augment_help = QLabel(wordWrap=True, styleSheet="color: #546e7a;")
+        rows.addRow("", self.augment_help)
+        rows.addRow("Flips", bind("data.hflip", combo(HFLIP_LABELS)))
         rows.addRow("Validation share", bind("data.val_fraction", dspin(0, 0.9, 0.05)))
         rows.addRow("Mixup alpha", bind("data.mixup", dspin(0, 10, 0.1)))
         rows.addRow("CutMix alpha", bind("data.cutmix", dspin(0, 10, 0.1)))
@@ -105,6 +114,7 @@ class DataPanel(QWidget):
             self.grid.addLayout(cell, i // GRID_COLS, i % GRID_COLS)
             self.cells.append((image, caption))
         self.status = QLabel(wordWrap=True)
+        self.recipe = QLabel(wordWrap=True)  # what this dataset's training and evaluation do, once built
         self.reshuffle = QPushButton("Other samples")
         self.reshuffle.clicked.connect(self._other_samples)
         bar = QHBoxLayout()
@@ -112,6 +122,7 @@ class DataPanel(QWidget):
         bar.addWidget(self.reshuffle)
         grid_layout.addLayout(self.grid)
         grid_layout.addLayout(bar)
+        grid_layout.addWidget(self.recipe)
         grid_layout.addStretch(1)
 
         layout = QHBoxLayout(self)
@@ -135,7 +146,16 @@ class DataPanel(QWidget):
         self.problems.show_errors(errors)
         self.root.setEnabled(self.form.value("data.name") != "builtin")
         data_cfg = self.form.config.data
-        key = (data_cfg.name, data_cfg.root, data_cfg.img_size, data_cfg.augment, data_cfg.val_fraction, self._seed)
+        self.augment_help.setText(AUGMENT_DESCRIPTIONS.get(data_cfg.augment, ""))
+        key = (
+            data_cfg.name,
+            data_cfg.root,
+            data_cfg.img_size,
+            data_cfg.augment,
+            data_cfg.hflip,
+            data_cfg.val_fraction,
+            self._seed,
+        )
         if not errors and key != self._shown_for and self.isVisible():  # build datasets only to show them
             self._shown_for = key
             self._load(data_cfg)
@@ -159,7 +179,7 @@ class DataPanel(QWidget):
         self._loaders.add(loader)
         loader.start()
 
-    def _show_samples(self, request: int, images: list, labels: list, num_classes: int) -> None:
+    def _show_samples(self, request: int, images: list, labels: list, num_classes: int, recipe: str) -> None:
         if request != self._request:
             return
         for (image, caption), pixels, label in zip(self.cells, images, labels):
@@ -174,6 +194,7 @@ class DataPanel(QWidget):
             image.clear()
             caption.clear()
         self.status.setText(f"{num_classes} classes · {self.form.value('data.img_size')} px")
+        self.recipe.setText(recipe)
         self.classes_known.emit(num_classes)
         self.samples_shown.emit()
 
@@ -183,6 +204,7 @@ class DataPanel(QWidget):
                 image.clear()
                 caption.clear()
             self.status.setText(f"Cannot load samples: {message}")
+            self.recipe.clear()
 
     def _browse(self) -> None:
         path = QFileDialog.getExistingDirectory(self, "Dataset folder", self.form.value("data.root") or "")

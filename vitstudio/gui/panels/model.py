@@ -20,10 +20,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ...choices import GLOBAL_POOLS, POS_EMBED_KINDS
 from ...models import FAMILIES, list_models, model_args, model_entry
 from ...models.stats import model_stats
 from ...models.variants import SIZES
-from ...models.vit import GLOBAL_POOLS, POS_EMBED_KINDS
 from ...train.build import model_label, resolved_model_args
 from ..architecture import ArchitectureView, Shape
 from ..form import write_widget
