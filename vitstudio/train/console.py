@@ -11,8 +11,8 @@ from .events import Event
 class ProgressBar:
     """A trainer listener drawing a tqdm bar over the steps, with evaluations printed above it."""
 
-    def __init__(self, file=sys.stderr):
-        self.file = file
+    def __init__(self, file=None):
+        self.file = file or sys.stderr  # looked up now, not at import: the stream may have been replaced
         self.bar = None
         self.started = time.time()
 
