@@ -372,7 +372,7 @@ class RunsPanel(QWidget):
         menu.addSeparator()
         menu.addAction("Open folder", self.open_folder).setEnabled(one)
         menu.addAction("Resume training", lambda: self.resume_requested.emit(str(runs[0].path))).setEnabled(
-            one and state in RESUMABLE
+            one and state in RESUMABLE and runs[0].owner() is None  # not while another process writes it
         )
         menu.addAction("New run from this config", lambda: self.new_run_requested.emit(runs[0].config())).setEnabled(
             one
