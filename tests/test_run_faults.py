@@ -117,12 +117,10 @@ def test_a_damaged_run_file_never_breaks_the_store(stopped_run, tmp_path, capsys
     assert rc == 0 and "a-victim" in text and "b-healthy" in text
     summaries = {s["id"]: s for s in json.loads(_cli(capsys, "runs", "list", "--json", "--runs-dir", root)[1])}
     assert summaries["b-healthy"]["state"] == "stopped"
-    damaged = name in ("config.json", "status.json") or (
-        name == "metrics.jsonl" and how in ("junk", "bad step", "not records")
-    )
-    damaged = damaged and not (name == "status.json" and how == "missing")  # the log says everything the status does
-    if damaged:
+    listed_damaged = name == "config.json" or (name == "status.json" and how != "missing")  # a list reads no logs
+    if listed_damaged:
         assert summaries["a-victim"]["state"] == "damaged" and name in summaries["a-victim"]["reason"]
+    damaged = listed_damaged or (name == "metrics.jsonl" and how in ("junk", "bad step", "not records"))
 
     rc, text = _cli(capsys, "runs", "show", "a-victim", "--runs-dir", root)
     assert (rc != 0 and name in text) if damaged else rc == 0

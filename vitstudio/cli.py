@@ -123,9 +123,10 @@ def _cmd_runs(args) -> int:
         for e in run.events():
             if e.kind == "eval":
                 print(f"epoch {e.epoch:6.2f}  step {e.step:6d}  {format_eval(e.data)}")
-        for problem in run.problems():
+        problems = run.problems()
+        for problem in problems:
             print(f"vitstudio runs show: {problem}", file=sys.stderr)
-        return 1 if s["state"] == "damaged" else 0
+        return 1 if problems else 0
     from .train.checkpoint import CheckpointError
     from .train.export import export_csv, export_tensorboard, export_weights
 

@@ -200,18 +200,19 @@ class Run:
         problems = [f"{path}: field {k!r} has the wrong type; ignored" for k in bad]
         return status, problems
 
-    def problems(self) -> list[str]:
-        """What is wrong with the run's files, each naming its file; empty for a healthy run."""
+    def problems(self, log: bool = True) -> list[str]:
+        """What is wrong with the run's files, each naming its file; empty for a healthy run.
+        `log=False` leaves out the metrics log (reading it is the slow part: a run list does not)."""
         found = []
         try:
             self.config()
         except RunError as e:
             found.append(str(e))
         found += self._status_file()[1]
-        skipped = self.metrics().skipped
-        if skipped:
-            found.append(f"{self.path / METRICS}: {skipped} unreadable record(s) skipped")
-        return found
+        return found + (self._log_problems(self.metrics()) if log else [])
+
+    def _log_problems(self, log: MetricLog) -> list[str]:
+        return [f"{self.path / METRICS}: {log.skipped} unreadable record(s) skipped"] if log.skipped else []
 
     def events(self) -> list[Event]:
         return read_metrics(self.path / METRICS)
@@ -261,16 +262,18 @@ class Run:
 
         Read from the status and the config; a run written by an older version, whose status lacks
         training time or best results, has them filled in from its metrics log. A run with damaged files
-        has state 'damaged' and, as its reason, what is wrong and in which file.
+        has state 'damaged' and, as its reason, what is wrong and in which file (a damaged metrics log only
+        when the log had to be read: `problems()` reads it).
         """
-        status, meta, problems = self.status(), self.meta(), self.problems()
+        status, meta, problems = self.status(), self.meta(), self.problems(log=False)
         try:
             cfg = self.config()
         except RunError:
             cfg = None
         if "best" not in status or "seconds" not in status or problems:
             known = {k: v for k, v in status.items() if not (k == "state" and v == "unknown")}
-            status = {**self.metrics().status(), **known}
+            log = self.metrics()
+            status, problems = {**log.status(), **known}, problems + self._log_problems(log)
         if problems:
             status.update(state="damaged", reason="; ".join(problems))
         section = (lambda name: getattr(cfg, name)) if cfg is not None else (lambda name: None)
