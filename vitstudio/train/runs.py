@@ -171,10 +171,7 @@ class Run:
 
     def status(self) -> dict:
         """The latest status; a run whose process died shows state 'interrupted'."""
-        status = self._read_status()
-        if status.get("state") in ACTIVE_STATES and not _alive(status.get("host"), status.get("pid")):
-            status["state"] = "interrupted"
-        return status
+        return _live(self._read_status())
 
     def _read_status(self) -> dict:
         return self._status_file()[0]
@@ -200,19 +197,17 @@ class Run:
         problems = [f"{path}: field {k!r} has the wrong type; ignored" for k in bad]
         return status, problems
 
-    def problems(self, log: bool = True) -> list[str]:
-        """What is wrong with the run's files, each naming its file; empty for a healthy run.
-        `log=False` leaves out the metrics log (reading it is the slow part: a run list does not)."""
+    def problems(self) -> list[str]:
+        """What is wrong with the run's files, each naming its file; empty for a healthy run. Unlike
+        `summary` it reads the metrics log, counting the records that cannot be read."""
         found = []
         try:
             self.config()
         except RunError as e:
             found.append(str(e))
         found += self._status_file()[1]
-        return found + (self._log_problems(self.metrics()) if log else [])
-
-    def _log_problems(self, log: MetricLog) -> list[str]:
-        return [f"{self.path / METRICS}: {log.skipped} unreadable record(s) skipped"] if log.skipped else []
+        skipped = self.metrics().skipped
+        return found + ([f"{self.path / METRICS}: {skipped} unreadable record(s) skipped"] if skipped else [])
 
     def events(self) -> list[Event]:
         return read_metrics(self.path / METRICS)
@@ -262,18 +257,18 @@ class Run:
 
         Read from the status and the config; a run written by an older version, whose status lacks
         training time or best results, has them filled in from its metrics log. A run with damaged files
-        has state 'damaged' and, as its reason, what is wrong and in which file (a damaged metrics log only
-        when the log had to be read: `problems()` reads it).
+        has state 'damaged' and, as its reason, what is wrong and in which file; records of the metrics log
+        that cannot be read are skipped (`problems()` counts them).
         """
-        status, meta, problems = self.status(), self.meta(), self.problems(log=False)
+        (status, problems), meta = self._status_file(), self.meta()
+        status = _live(status)
         try:
             cfg = self.config()
-        except RunError:
-            cfg = None
+        except RunError as e:
+            cfg, problems = None, [str(e), *problems]
         if "best" not in status or "seconds" not in status or problems:
             known = {k: v for k, v in status.items() if not (k == "state" and v == "unknown")}
-            log = self.metrics()
-            status, problems = {**log.status(), **known}, problems + self._log_problems(log)
+            status = {**self.metrics().status(), **known}
         if problems:
             status.update(state="damaged", reason="; ".join(problems))
         section = (lambda name: getattr(cfg, name)) if cfg is not None else (lambda name: None)
@@ -836,6 +831,13 @@ def find_run(ref: str | Path, runs_dir: str | Path | None = None) -> Run:
     if not matches:
         raise LookupError(f"no run {str(ref)!r} in {where} (see `vitstudio runs list`)")
     raise LookupError(f"{str(ref)!r} matches {len(matches)} runs in {where}: {', '.join(r.id for r in matches[:5])}")
+
+
+def _live(status: dict) -> dict:
+    """`status` with state 'interrupted' when it says a process writes the run but that process is gone."""
+    if status.get("state") in ACTIVE_STATES and not _alive(status.get("host"), status.get("pid")):
+        status["state"] = "interrupted"
+    return status
 
 
 def _alive(host: str | None, pid: int | None) -> bool:
