@@ -162,9 +162,9 @@ def test_a_pickled_teacher_and_a_teacher_of_other_classes_are_named(tmp_path):
     torch.save(create_model(MODEL).state_dict(), pth)
     cfg = apply_overrides(tiny_config(), ["objective.name=distill", f"objective.teacher={pth}"])
     cfg.model.name = "deit_nano_distilled_patch4_32"
-    final = Trainer(cfg, runs_dir=tmp_path / "runs").run()
-    assert final.kind == "failed" and "objective.teacher" in final.data["reason"]
-    assert "PyTorch (pickle) file" in final.data["reason"] and "vitstudio convert" in final.data["reason"]
+    with pytest.raises(ConfigError, match=r"objective.teacher: .*teacher.pth is a PyTorch \(pickle\) file.*convert"):
+        Trainer(cfg, runs_dir=tmp_path / "runs")  # found before a run folder is made
+    assert list_runs(tmp_path / "runs") == []
 
     other = export_safetensors(create_model(MODEL, num_classes=3), tmp_path / "three.safetensors")
     cfg.objective.teacher = str(other)

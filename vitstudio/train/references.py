@@ -44,7 +44,12 @@ class Reference:
 
     def model(self, num_classes: int, img_size: int) -> nn.Module:
         """The model it names, with its weights, in eval mode."""
+        self.check_model()
         return KINDS[self.kind].model(self, num_classes, img_size).eval()
+
+    def check_model(self) -> None:
+        """Raise a `ConfigError` now, before any data is read, if it cannot name a model (a bare weights file)."""
+        KINDS[self.kind].check_model(self)
 
 
 @dataclass(frozen=True)
@@ -54,6 +59,7 @@ class Kind:
     model: Callable[[Reference, int, int], nn.Module]  # (reference, num_classes, img_size) -> model
     weights: Callable[[Reference], Path] | None = None  # the file holding its weights (None: it names none)
     candidates: Callable[[Path | None], list[str]] = lambda runs_dir: []  # names to suggest for a typo
+    check_model: Callable[[Reference], None] = lambda ref: None  # cheap checks of `model`'s, raising ConfigError
 
 
 def _find_run(text: str, runs_dir) -> str | None:
@@ -83,22 +89,29 @@ def _find_file(text: str, runs_dir) -> str | None:
     return str(path) if path.is_file() else None
 
 
-def _file_model(ref: Reference, num_classes: int, img_size: int) -> nn.Module:
-    from ..models.weights import load_model_file, read_model_config
+def _check_model_file(ref: Reference) -> None:
+    """A teacher file must say which model it holds: a vitstudio model file (`runs export`, `convert`)."""
+    from ..models.weights import read_model_config
     from ..models.weights.files import FILE_KINDS, file_kind
 
     kind = file_kind(Path(ref.target))
-    try:
-        read_model_config(ref.target) if kind == "safetensors" else None
-    except ValueError:
-        kind = "safetensors without a model config"
-    if kind != "safetensors":
-        what = FILE_KINDS.get(kind, f"a {kind} file")
-        raise ConfigError(
-            ref.field,
-            f"{ref.target} is {what}: it holds weights but not which model they belong to; convert it with "
-            f"`vitstudio convert {ref.target} --model NAME --out teacher.safetensors` and use that file",
-        )
+    convert = f"`vitstudio convert {ref.target} --model NAME --out teacher.safetensors`"
+    if kind == "safetensors":
+        try:
+            read_model_config(ref.target)
+            return
+        except ValueError as e:
+            raise ConfigError(ref.field, f"{e}; a teacher file must be a vitstudio model file ({convert})") from None
+    raise ConfigError(
+        ref.field,
+        f"{ref.target} is {FILE_KINDS[kind]}: it holds weights but not which model they belong to; "
+        f"make a model file of it with {convert} and use that",
+    )
+
+
+def _file_model(ref: Reference, num_classes: int, img_size: int) -> nn.Module:
+    from ..models.weights import load_model_file
+
     try:
         return load_model_file(ref.target)
     except (ValueError, RuntimeError, OSError) as e:
@@ -129,7 +142,9 @@ KINDS: dict[str, Kind] = {
         _run_weights,
         lambda runs_dir: [r.id for r in list_runs(runs_dir)],
     ),
-    "file": Kind("a weights file", _find_file, _file_model, lambda ref: Path(ref.target)),
+    "file": Kind(
+        "a weights file", _find_file, _file_model, lambda ref: Path(ref.target), check_model=_check_model_file
+    ),
     "torchvision": Kind("a torchvision classifier", _find_torchvision, _torchvision_model, None, _torchvision_names),
 }
 

@@ -232,9 +232,13 @@ class Run:
         model = build_model(self.config(), self._read_status().get("num_classes"))
         path = self.weights_file(which)
         try:
-            model.load_state_dict(load_weights(path))
-        except (CheckpointError, RuntimeError) as e:  # RuntimeError: weights of another shape than the config's
-            raise RunError(f"{path}: cannot be loaded into the run's model ({str(e).splitlines()[0]})") from None
+            weights = load_weights(path)
+        except CheckpointError as e:  # it names the file
+            raise RunError(str(e)) from None
+        try:
+            model.load_state_dict(weights)
+        except RuntimeError as e:  # weights of another shape than the config's
+            raise RunError(f"{path}: does not fit the run's model ({str(e).splitlines()[0]})") from None
         return model.eval()
 
     def stamp(self) -> tuple:

@@ -85,7 +85,7 @@ class Trainer:
         things), and a model that cannot be trained with the objective."""
         o = self.config.objective
         if o.name == "distill":
-            resolve("objective.teacher", o.teacher, self.runs_dir)
+            resolve("objective.teacher", o.teacher, self.runs_dir).check_model()
         if o.init_from:
             resolve("objective.init_from", o.init_from, self.runs_dir)
         try:
