@@ -60,11 +60,13 @@ def load_checkpoint(path: Path, map_location="cpu") -> dict:
         raise CheckpointError(f"checkpoint {path} does not exist")
     try:
         state = torch_load(path, map_location=map_location)
-    except UnsafeCheckpointError as e:
-        raise CheckpointError(f"checkpoint {path} is not a plain-tensor checkpoint: {e}") from None
+    except UnsafeCheckpointError as e:  # its message names the file: said once
+        why = str(e).removeprefix(f"refusing to load {path}: ")
+        raise CheckpointError(f"checkpoint {path} is not a plain-tensor checkpoint: {why}") from None
     except ValueError as e:
+        why = str(e).removeprefix(f"{path} is ")
         raise CheckpointError(
-            f"checkpoint {path} is corrupt, truncated or not a plain-tensor checkpoint: {e}"
+            f"checkpoint {path} is corrupt, truncated or not a plain-tensor checkpoint: {why}"
         ) from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a vitstudio training checkpoint")
