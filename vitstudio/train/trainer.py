@@ -55,19 +55,19 @@ class Trainer:
             self.run_record = find_run(resume, runs_dir)
             if self.dist.is_main:
                 self._lock = self.run_record.lock()
-            if self.run_record.status().get("state") == "finished":
-                self._release()
-                raise RunFinished(f"run {self.run_record.id} is finished; there is nothing to resume")
-            config = config or self.run_record.config()
-        if config is None:
-            raise ValueError("Trainer needs a config or a run to resume")
-        self.config = validate(config)
-        self.listeners = list(listeners)
         try:
+            if resume is not None:
+                if self.run_record.status().get("state") == "finished":
+                    raise RunFinished(f"run {self.run_record.id} is finished; there is nothing to resume")
+                config = config or self.run_record.config()
+            if config is None:
+                raise ValueError("Trainer needs a config or a run to resume")
+            self.config = validate(config)
             self._preflight()
         except Exception:
             self._release()
             raise
+        self.listeners = list(listeners)
         if self.run_record is None and self.dist.is_main:
             self.run_record = create_run(self.config, runs_dir)
             self._lock = self.run_record.lock()
