@@ -47,7 +47,7 @@ from ...train.compare import (
     write_csv,
     x_values,
 )
-from ...train.runs import Run
+from ...train.runs import Run, RunError
 
 #: Tableau 10, then pyqtgraph's evenly spaced hues for runs beyond ten.
 PALETTE = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac"]
@@ -416,7 +416,7 @@ class CompareView(QWidget):
     def set_runs(self, runs: list[Run]) -> None:
         """Show these runs (in this order); their logs are read now and re-read by `refresh`."""
         self.runs = list(runs)
-        self._configs = [r.config().to_dict() for r in self.runs]
+        self._configs = [_config(r) for r in self.runs]
         self._diff = config_diff(self._configs)
         self._read([r.metrics() for r in self.runs])
         self._fill_diff()
@@ -648,3 +648,11 @@ def _contents(t: QTableWidget) -> tuple[list[str], list[list[str]]]:
 def _save_name(parent, default: str, filters: str) -> str:
     path, _ = QFileDialog.getSaveFileName(parent, "Export", default, filters)
     return path
+
+
+def _config(run: Run) -> dict:
+    """A run's config as a dict; empty for a damaged one (the runs table says which file is wrong)."""
+    try:
+        return run.config().to_dict()
+    except RunError:
+        return {}

@@ -375,7 +375,7 @@ class RunsPanel(QWidget):
             one and state in RESUMABLE and runs[0].owner() is None  # not while another process writes it
         )
         menu.addAction("New run from this config", lambda: self.new_run_requested.emit(runs[0].config())).setEnabled(
-            one
+            one and state != "damaged"
         )
         menu.addAction("Export to TensorBoard…", self._ask_tensorboard).setEnabled(one)
         menu.addAction("Inspect side by side", self.inspect_selected).setEnabled(len(runs) == 2)
