@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 
 from . import __version__
@@ -25,13 +26,31 @@ def _cmd_convert(args) -> int:
 
     from .models import create_model, export_safetensors, load_pretrained
 
-    overrides = {k: json.loads(v) for k, v in (a.split("=", 1) for a in args.set)}
-    model = create_model(args.model, **overrides)
-    report = load_pretrained(model, args.source, strict=not args.lenient)
+    try:
+        overrides = {k: json.loads(v) for k, v in (a.split("=", 1) for a in args.set)}
+    except ValueError as e:
+        print(f"vitstudio convert: --set takes ARG=JSON, e.g. num_classes=10 ({e})", file=sys.stderr)
+        return 2
+    try:
+        model = create_model(args.model, **overrides)
+        report = load_pretrained(model, args.source, strict=not args.lenient)
+    except (ValueError, KeyError, TypeError, RuntimeError, OSError) as e:  # a bad file or a model it does not fit
+        print(f"vitstudio convert: {_plain(e)}", file=sys.stderr)
+        return 2
     for note in report.notes:
         print(f"note: {note}")
-    print(f"wrote {export_safetensors(model, args.out)}")
+    try:
+        print(f"wrote {export_safetensors(model, args.out)}")
+    except OSError as e:
+        print(f"vitstudio convert: cannot write {args.out} ({e.strerror or e})", file=sys.stderr)
+        return 1
     return 0
+
+
+def _plain(e: Exception) -> str:
+    """An exception as one message for the user (a KeyError's repr quotes dropped)."""
+    text = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
+    return str(text) or type(e).__name__
 
 
 def _cmd_train(args) -> int:
@@ -47,6 +66,7 @@ def _cmd_train(args) -> int:
     from .train import Trainer, find_run
     from .train.console import ProgressBar, format_summary
     from .train.distributed import context
+    from .train.runs import RunError, RunFinished
 
     try:
         if args.resume:
@@ -58,7 +78,10 @@ def _cmd_train(args) -> int:
         main_rank = context().is_main
         listeners = [ProgressBar()] if main_rank else []
         trainer = Trainer(cfg, runs_dir=args.runs_dir, listeners=listeners, resume=args.resume)
-    except (ConfigError, LookupError) as e:
+    except RunFinished as e:
+        print(f"vitstudio train: {e}")
+        return 0
+    except (ConfigError, LookupError, RunError) as e:
         print(f"vitstudio train: {e}", file=sys.stderr)
         return 2
     start = time.time()
@@ -77,6 +100,7 @@ def _cmd_runs(args) -> int:
 
     from .train import find_run, list_runs
     from .train.console import format_eval, format_runs_table
+    from .train.runs import RunError
 
     if args.action == "compare":
         return _cmd_runs_compare(args)
@@ -96,11 +120,15 @@ def _cmd_runs(args) -> int:
         reason = f" ({s['reason']})" if s["reason"] else ""
         print(f"run {s['id']}: {s['state']} at step {s['step']}/{s['total_steps']}{reason}")
         print(f"folder {s['path']}")
-        print(json.dumps(resolved_config(run), indent=2))
+        with contextlib.suppress(RunError):  # a damaged config is named in the state line
+            print(json.dumps(resolved_config(run), indent=2))
         for e in run.events():
             if e.kind == "eval":
                 print(f"epoch {e.epoch:6.2f}  step {e.step:6d}  {format_eval(e.data)}")
-        return 0
+        problems = run.problems()
+        for problem in problems:
+            print(f"vitstudio runs show: {problem}", file=sys.stderr)
+        return 1 if problems else 0
     from .train.checkpoint import CheckpointError
     from .train.export import export_csv, export_tensorboard, export_weights
 
@@ -118,7 +146,10 @@ def _cmd_runs(args) -> int:
             path = export_tensorboard(run, out)
         else:
             path = export_csv(run, out) if args.format == "csv" else export_weights(run, out, args.format, args.which)
-    except (CheckpointError, FileNotFoundError, RuntimeError, ValueError) as e:
+    except OSError as e:
+        print(f"vitstudio runs export: cannot write {e.filename or out} ({e.strerror or e})", file=sys.stderr)
+        return 1
+    except (CheckpointError, RuntimeError, ValueError) as e:
         print(f"vitstudio runs export: {e}", file=sys.stderr)
         return 1
     print(path)
@@ -141,7 +172,10 @@ def _cmd_runs_compare(args) -> int:
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
     try:
         paths = write_comparison(runs, args.out, metrics, args.x, args.smoothing, args.log_y)
-    except ValueError as e:
+    except OSError as e:
+        print(f"vitstudio runs compare: cannot write {e.filename or args.out} ({e.strerror or e})", file=sys.stderr)
+        return 1
+    except ValueError as e:  # RunError (a damaged run) too
         print(f"vitstudio runs compare: {e}", file=sys.stderr)
         return 2
     for path in paths:
@@ -168,24 +202,28 @@ def _cmd_inspect(args) -> int:
             source = from_weights(args.weights, args.model)
         else:
             source = from_name(args.model)
-    except (ValueError, KeyError) as e:
-        print(f"vitstudio inspect: {e}", file=sys.stderr)
+    except (ValueError, KeyError, RuntimeError, OSError) as e:  # RuntimeError: weights that do not fit the model
+        print(f"vitstudio inspect: {_plain(e)}", file=sys.stderr)
         return 2
     mean, std = args.mean or source.mean, args.std or source.std
     examples = example_images(source, args.distance_images) if args.distance_images > 0 else None
-    paths = write_report(
-        source.model.to(args.device),
-        image,
-        args.out,
-        mean,
-        std,
-        source.class_names,
-        mask_ratio=args.mask_ratio,
-        seed=args.seed,
-        alpha=args.opacity,
-        cmap=args.cmap,
-        examples=examples,
-    )
+    try:
+        paths = write_report(
+            source.model.to(args.device),
+            image,
+            args.out,
+            mean,
+            std,
+            source.class_names,
+            mask_ratio=args.mask_ratio,
+            seed=args.seed,
+            alpha=args.opacity,
+            cmap=args.cmap,
+            examples=examples,
+        )
+    except OSError as e:
+        print(f"vitstudio inspect: cannot write {e.filename or args.out} ({e.strerror or e})", file=sys.stderr)
+        return 1
     print(f"{source.label}: wrote {len(paths)} files to {args.out}")
     return 0
 

@@ -12,6 +12,7 @@ import dataclasses
 import difflib
 import functools
 import json
+import math
 import tomllib
 import typing
 from dataclasses import dataclass, field, fields
@@ -38,6 +39,8 @@ CHOICES = {
     "runtime.device": DEVICES,
     "runtime.precision": PRECISIONS,
 }
+MAX_INT = 2**31 - 1  # no integer field makes sense beyond this
+MAX_EPOCHS = 100_000
 
 
 class ConfigError(ValueError):
@@ -375,7 +378,16 @@ def check(cfg: Config) -> list[ConfigError]:
     need(d.num_train >= 1, "data.num_train", "must be at least 1")
     need(d.repeats >= 1, "data.repeats", "must be at least 1 (1 turns repeated augmentation off)")
 
+    for section in SECTIONS:  # inf and nan pass every comparison below; a huge integer is a typo
+        for name in _field_types(type(getattr(cfg, section))):
+            value = getattr(getattr(cfg, section), name)
+            values = value if isinstance(value, tuple) else (value,)
+            if any(isinstance(v, float) and not math.isfinite(v) for v in values):
+                errors.append(ConfigError(f"{section}.{name}", f"must be a finite number, got {value}"))
+            elif isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INT:
+                errors.append(ConfigError(f"{section}.{name}", f"{value} is out of range (at most {MAX_INT})"))
     need(o.epochs >= 1, "optim.epochs", "must be at least 1")
+    need(o.epochs <= MAX_EPOCHS, "optim.epochs", f"must be at most {MAX_EPOCHS}, got {o.epochs}")
     need(o.batch_size >= 1, "optim.batch_size", "must be at least 1")
     need(o.lr > 0, "optim.lr", f"must be > 0, got {o.lr}")
     need(0 <= o.min_lr <= o.lr, "optim.min_lr", f"must be in [0, optim.lr {o.lr}]")

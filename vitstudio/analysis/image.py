@@ -7,37 +7,17 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
+from ..data.images import open_image
 from ..models.catalogue import IMAGENET_MEAN, IMAGENET_STD  # used when a model's own normalisation is unknown
 from ._arrays import as_numpy, pair
 
 
-def to_rgb(img: Image.Image) -> Image.Image:
-    """Any PIL image as 8-bit RGB: 16-bit and float images are rescaled, transparency goes on white."""
-    if img.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
-        a = np.asarray(img, dtype=np.float64)
-        lo, hi = float(a.min()), float(a.max())
-        a = (a - lo) / (hi - lo) * 255 if hi > lo else np.zeros_like(a)
-        img = Image.fromarray(a.round().astype(np.uint8))
-    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
-        rgba = img.convert("RGBA")
-        img = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        img.alpha_composite(rgba)
-    return img.convert("RGB")
-
-
 def load_image(path) -> np.ndarray:
-    """Read an image file as (H, W, 3) uint8 RGB; a missing or unreadable file raises ValueError naming it."""
-    path = Path(path)
-    try:
-        with Image.open(path) as img:
-            img.load()
-            return np.asarray(to_rgb(img))
-    except FileNotFoundError:
-        raise ValueError(f"{path}: no such image file") from None
-    except (UnidentifiedImageError, OSError, SyntaxError) as e:
-        raise ValueError(f"{path}: not a readable image ({e})") from None
+    """Read an image file as (H, W, 3) uint8 RGB, exactly as training reads it (`data.open_image`: upright,
+    8-bit); a missing, unreadable or oversized file raises ValueError naming it."""
+    return np.asarray(open_image(path))
 
 
 def fit_image(image, size) -> np.ndarray:

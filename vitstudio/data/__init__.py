@@ -2,8 +2,9 @@
 
 from .build import DATASETS, DatasetBundle, Sample, build_datasets, datasets_from_config, sample_images
 from .cache import user_cache_dir
-from .datasets import ArrayDataset, PILDataset, to_rgb
+from .datasets import ArrayDataset, PILDataset
 from .device import DeviceLoader, augment_batch, fits_on_device
+from .images import ImageFileError, open_image, to_rgb
 from .loader import EpochSampler, build_loader
 from .public import DatasetNotFound
 from .shapes import CLASSES as SHAPE_CLASSES
@@ -20,6 +21,7 @@ __all__ = [
     "DatasetNotFound",
     "DeviceLoader",
     "EpochSampler",
+    "ImageFileError",
     "MixupCutmix",
     "PILDataset",
     "Sample",
@@ -29,6 +31,7 @@ __all__ = [
     "build_loader",
     "datasets_from_config",
     "fits_on_device",
+    "open_image",
     "sample_images",
     "to_rgb",
     "user_cache_dir",

@@ -8,27 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from PIL import Image
 from torch.utils.data import Dataset
 
+from .images import to_rgb
 from .transforms import Augmentation
-
-
-def to_rgb(img: Image.Image) -> Image.Image:
-    """8-bit RGB from any PIL mode: 16/32-bit and float greyscale rescaled (not clipped), palette and
-    alpha composited onto white, CMYK/YCbCr/L/1 converted."""
-    if img.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
-        a = np.asarray(img, dtype=np.float64)
-        top = 65535.0 if img.mode.startswith("I;16") or a.max(initial=0) > 255 else 255.0
-        a = np.clip(a / top * 255 + 0.5, 0, 255).astype(np.uint8)
-        return Image.fromarray(a, "L").convert("RGB")
-    if img.mode == "P" and "transparency" in img.info:
-        img = img.convert("RGBA")
-    if img.mode in ("RGBA", "LA", "PA", "La", "RGBa"):
-        img = img.convert("RGBA")
-        back = Image.new("RGBA", img.size, (255, 255, 255, 255))
-        return Image.alpha_composite(back, img).convert("RGB")
-    return img if img.mode == "RGB" else img.convert("RGB")
 
 
 class ArrayDataset(Dataset):

@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from .images import open_image
+
 log = logging.getLogger(__name__)
 
 IMG_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".pgm", ".pbm", ".bmp", ".gif", ".tif", ".tiff", ".webp")
@@ -99,14 +101,8 @@ def scan_image_folder(root: str | Path, val_fraction: float = 0.1, seed: int = 0
     return train, val, classes
 
 
-def _open_image(path: Path) -> Image.Image:
-    with Image.open(path) as img:
-        img.load()
-        return img
-
-
 class ImageFiles:
-    """A list of (path, label) served as (PIL image, label), in the image's own mode (see `to_rgb`).
+    """A list of (path, label) served as (PIL image, label), upright 8-bit RGB (see `open_image`).
 
     An image that fails to decode is logged once and replaced by the next one that decodes.
     """
@@ -125,7 +121,7 @@ class ImageFiles:
                 continue
             path, label = self.samples[j]
             try:
-                return _open_image(path), label
+                return open_image(path), label
             except Exception as e:
                 self._failed.add(j)
                 log.warning("cannot decode %s (%s); using the next image instead", path, e)

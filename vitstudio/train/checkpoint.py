@@ -12,6 +12,8 @@ from pathlib import Path
 
 import torch
 
+from ..models.weights.files import UnsafeCheckpointError, torch_load
+
 FORMAT = "vitstudio-checkpoint"
 VERSION = 1
 
@@ -36,8 +38,19 @@ def atomic_write(path: Path, write, durable: bool = True) -> None:
 
 
 def save_checkpoint(path: Path, state: dict) -> None:
-    """Save a resumable training state (model, optimizer, step, ...) atomically."""
-    atomic_write(path, lambda tmp: torch.save({"format": FORMAT, "version": VERSION, **state}, tmp))
+    """Save a resumable training state (model, optimizer, step, ...) atomically: a failed write (a full
+    disk raises OSError naming `path`) leaves the previous checkpoint as it was."""
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as f:
+            try:
+                torch.save({"format": FORMAT, "version": VERSION, **state}, f)
+            except RuntimeError as e:  # torch reports a failed write of the file as an opaque RuntimeError
+                if isinstance(e.__context__, OSError):
+                    raise OSError(e.__context__.errno, e.__context__.strerror, str(path)) from None
+                raise
+
+    atomic_write(path, write)
 
 
 def load_checkpoint(path: Path, map_location="cpu") -> dict:
@@ -46,11 +59,14 @@ def load_checkpoint(path: Path, map_location="cpu") -> dict:
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} does not exist")
     try:
-        state = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as e:  # torch raises several types for truncated zips, bad pickles and forbidden globals
+        state = torch_load(path, map_location=map_location)
+    except UnsafeCheckpointError as e:  # its message names the file: said once
+        why = str(e).removeprefix(f"refusing to load {path}: ")
+        raise CheckpointError(f"checkpoint {path} is not a plain-tensor checkpoint: {why}") from None
+    except ValueError as e:
+        why = str(e).removeprefix(f"{path} is ")
         raise CheckpointError(
-            f"checkpoint {path} is corrupt, truncated or not a plain-tensor checkpoint "
-            f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})"
+            f"checkpoint {path} is corrupt, truncated or not a plain-tensor checkpoint: {why}"
         ) from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a vitstudio training checkpoint")

@@ -13,8 +13,8 @@ from .events import Event
 class ProgressBar:
     """A trainer listener drawing a tqdm bar over the steps, with evaluations printed above it."""
 
-    def __init__(self, file=sys.stderr):
-        self.file = file
+    def __init__(self, file=None):
+        self.file = file or sys.stderr  # looked up now, not at import: the stream may have been replaced
         self.bar = None
         self.started = time.time()
 
@@ -44,12 +44,17 @@ class ProgressBar:
 
 
 def format_eval(d: dict | None) -> str:
+    """An evaluation's results; fields that are missing or not numbers (a damaged status) show as '?'."""
     if not d:
         return "-"
-    text = f"val loss {d['val_loss']:.4f}"
+    text = f"val loss {_num(d.get('val_loss'), '.4f')}"
     if "top1" in d:
-        text += f"  top-1 {d['top1']:.2f}%  top-5 {d['top5']:.2f}%"
+        text += f"  top-1 {_num(d['top1'], '.2f')}%  top-5 {_num(d.get('top5'), '.2f')}%"
     return text
+
+
+def _num(value, spec: str) -> str:
+    return format(value, spec) if isinstance(value, (int, float)) and not isinstance(value, bool) else "?"
 
 
 def format_summary(event: Event, summary: dict, seconds: float) -> str:
@@ -79,12 +84,14 @@ def format_runs_table(summaries: list[dict]) -> str:
                 s["id"],
                 s["state"] or "?",
                 f"{s['step']}/{s['total_steps'] or '?'}",
-                s["model"],
-                s["objective"],
-                s["data"],
-                f"{ev['top1']:.2f}" if "top1" in ev else "-",
-                f"{ev['val_loss']:.4f}" if "val_loss" in ev else "-",
+                s["model"] or "?",
+                s["objective"] or "?",
+                s["data"] or "?",
+                _num(ev["top1"], ".2f") if "top1" in ev else "-",
+                _num(ev["val_loss"], ".4f") if "val_loss" in ev else "-",
             )
         )
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+    damaged = [f"{s['id']} is damaged: {s['reason']}" for s in summaries if s["state"] == "damaged"]
+    return "\n".join(lines + ([""] + damaged if damaged else []))

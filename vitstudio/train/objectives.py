@@ -15,6 +15,7 @@ from torch import nn
 
 from ..config import Config, ConfigError
 from ..models import family_of
+from .references import Reference, resolve
 
 
 class Supervised:
@@ -91,50 +92,53 @@ class MaskedPretraining:
         return {"loss": model(images, noise=noise, **self.kwargs)[0].float() * n, "count": n}
 
 
-def build_objective(cfg: Config, model: nn.Module, device: torch.device, num_classes: int, runs_dir=None):
-    """The objective `cfg.objective.name` names, set up for `model` (a distillation teacher is loaded to `device`)."""
-    o, family = cfg.objective, family_of(model)
-    if o.name not in family.objectives:
+def check_objective(cfg: Config, model: nn.Module) -> None:
+    """Raise a `ConfigError` when `model` cannot be trained with objective `cfg.objective.name`."""
+    family = family_of(model)
+    if cfg.objective.name not in family.objectives:
         raise ConfigError(
             "objective.name",
             f"{cfg.model.name} is a {family.label} model: it trains with {' or '.join(map(repr, family.objectives))}",
         )
+
+
+def build_objective(cfg: Config, model: nn.Module, device: torch.device, num_classes: int, runs_dir=None):
+    """The objective `cfg.objective.name` names, set up for `model` (a distillation teacher is loaded to `device`)."""
+    o, family = cfg.objective, family_of(model)
+    check_objective(cfg, model)
     if family.pretraining:
         return MaskedPretraining(o.mask_ratio)
     if o.name == "distill":
-        teacher = load_teacher(o.teacher, num_classes, cfg.data.img_size, runs_dir).to(device)
-        return Distillation(teacher, o.distill_type, o.distill_alpha, o.distill_tau, o.label_smoothing)
+        teacher = load_teacher(o.teacher, num_classes, cfg.data.img_size, runs_dir)
+        return Distillation(teacher.to(device), o.distill_type, o.distill_alpha, o.distill_tau, o.label_smoothing)
     return Supervised(o.label_smoothing)
 
 
-def load_teacher(ref: str, num_classes: int, img_size: int, runs_dir=None) -> nn.Module:
-    """A frozen teacher: a run of ours (its final weights), or what `create_teacher` builds (a torchvision
-    classifier, a vitstudio model, a model file)."""
-    from ..models import create_teacher
-    from .runs import find_run
-
+def load_teacher(ref: str | Reference, num_classes: int, img_size: int, runs_dir=None) -> nn.Module:
+    """The frozen teacher `ref` names (see `references`), checked to predict `num_classes` classes for
+    `img_size` images."""
+    if not isinstance(ref, Reference):
+        ref = resolve("objective.teacher", ref, runs_dir)
+    teacher = ref.model(num_classes, img_size).requires_grad_(False)
     try:
-        run = find_run(ref, runs_dir)
-    except LookupError:
-        run = None
-    if run is not None:
-        return run.load_model().eval().requires_grad_(False)
-    try:
-        return create_teacher(ref, num_classes=num_classes, img_size=img_size)
-    except ValueError as e:
-        raise ConfigError("objective.teacher", f"{e}; or give a run of ours (see `vitstudio runs list`)") from None
+        with torch.no_grad():
+            out = teacher(torch.zeros(1, 3, img_size, img_size))
+    except (RuntimeError, ValueError, AssertionError) as e:
+        raise ConfigError(ref.field, f"{ref} cannot take {img_size}x{img_size} images ({e})") from None
+    classes = (out[0] if isinstance(out, tuple) else out).shape[-1]
+    if classes != num_classes:
+        raise ConfigError(ref.field, f"{ref} predicts {classes} classes; the data has {num_classes}")
+    return teacher
 
 
-def init_for_finetuning(model: nn.Module, source: str, runs_dir=None) -> list[str]:
+def init_for_finetuning(model: nn.Module, source: str | Reference, runs_dir=None) -> list[str]:
     """Load pretrained weights (a run of ours, or a weights file in any layout `load_pretrained` reads: timm,
     DeiT, MAE, Google .npz, transformers) into `model`; returns notes on what was adapted or left new."""
     from ..models import load_pretrained
-    from .runs import find_run
 
-    try:
-        path = find_run(source, runs_dir).weights_file()
-    except LookupError:
-        path = source
+    if not isinstance(source, Reference):
+        source = resolve("objective.init_from", source, runs_dir)
+    path = source.weights_file()
     try:
         with warnings.catch_warnings(record=True) as caught:  # returned as notes, for the run's log
             warnings.simplefilter("always")

@@ -5,21 +5,27 @@
         metrics.jsonl      one Event per line, append-only (readable while it is written)
         status.json        state, progress and the latest results, replaced atomically
         meta.json          what the user says about the run: display name, tags, note (replaced atomically)
+        .lock              held (flock) by the one process that writes the run; says its pid and host
         .metrics-cache.npz the metrics log as arrays (a cache; deleting it is harmless)
         last.pt, best.pt   resumable checkpoints (temporary name, then rename)
         model.safetensors  final weights
 
 The root is `--runs-dir`, else $VITSTUDIO_RUNS, else a per-user data folder. Deleted runs move to
 `<root>/.trash/` and can be restored from there.
+
+Reading a run never raises past this module except as `RunError`, whose message names the file; a run
+whose files are damaged is listed with state 'damaged' and what is wrong (`Run.problems`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import math
 import os
 import socket
+import sys
 import threading
 import time
 import zipfile
@@ -41,9 +47,66 @@ TRASH = ".trash"
 CACHE = ".metrics-cache.npz"  # the metrics log as arrays; rebuilt from the log whenever it no longer matches
 CACHE_MIN_EVENTS = 1000  # a read that parses this many events saves the cache
 LAST, BEST, WEIGHTS = "last.pt", "best.pt", "model.safetensors"
+LOCK = ".lock"
+RUN_FILES = (CONFIG, STATUS, METRICS, LAST, WEIGHTS)  # a folder holding any of these is a run (maybe damaged)
+OWNED_FILES = (METRICS, STATUS, LAST, BEST, WEIGHTS)  # written only by the run's owner (their temporaries too)
 ACTIVE_STATES = ("created", "running", "paused")
 RESUMABLE_STATES = ("stopped", "interrupted", "failed", "diverged")  # what `--resume` and the studio offer to continue
 METRIC_KINDS = ("step", "eval")  # the events whose numeric data are curves
+
+
+class RunError(ValueError):
+    """A run that cannot be read, written or taken over; the message names the run or the file."""
+
+
+class RunBusy(RunError):
+    """The run is being written by another process (see `Run.owner`)."""
+
+
+class RunFinished(RunError):
+    """The run is finished: there is nothing to resume."""
+
+
+#: the type each status field must have to be used (anything else is dropped and reported as damage).
+_NUMBER = (int, float)
+STATUS_TYPES = {
+    "state": str,
+    "reason": str,
+    "step": int,
+    "epoch": _NUMBER,
+    "created": _NUMBER,
+    "updated": _NUMBER,
+    "seconds": _NUMBER,
+    "total_steps": int,
+    "steps_per_epoch": int,
+    "world_size": int,
+    "num_classes": int,
+    "params": int,
+    "pid": int,
+    "host": str,
+    "loss": _NUMBER,
+    "images_per_sec": _NUMBER,
+    "last_eval": dict,
+    "best_eval": dict,
+    "best": dict,
+    "class_names": list,
+    "mean": list,
+    "std": list,
+}
+
+
+def read_json(path: Path):
+    """The JSON value in `path`; `RunError` naming the file when it is unreadable (FileNotFoundError passes)."""
+    try:
+        return json.loads(Path(path).read_bytes().decode("utf-8"))
+    except FileNotFoundError:
+        raise
+    except OSError as e:
+        raise RunError(f"{path}: cannot be read ({e.strerror or e})") from None
+    except UnicodeDecodeError:
+        raise RunError(f"{path}: not text (binary or damaged bytes)") from None
+    except ValueError as e:
+        raise RunError(f"{path}: not valid JSON ({e})") from None
 
 
 def default_runs_dir() -> Path:
@@ -84,21 +147,62 @@ class Run:
     # -- reading ------------------------------------------------------------------------------
 
     def config(self) -> Config:
-        """The run's config; fields this version does not know are ignored."""
-        return Config.from_dict(json.loads((self.path / CONFIG).read_text(encoding="utf-8")), strict=False)
+        """The run's config; fields this version does not know are ignored. `RunError` names the file when
+        it is missing or damaged."""
+        path = self.path / CONFIG
+        try:
+            data = read_json(path)
+        except FileNotFoundError:
+            raise RunError(f"{path}: missing") from None
+        if not isinstance(data, dict):
+            raise RunError(f"{path}: expected a JSON object of config sections, got {type(data).__name__}")
+        try:
+            return Config.from_dict(data, strict=False)
+        except ValueError as e:
+            raise RunError(f"{path}: {e}") from None
+
+    def write_config(self, config: Config) -> None:
+        atomic_write(self.path / CONFIG, lambda tmp: tmp.write_text(config.to_json(), encoding="utf-8"))
 
     def status(self) -> dict:
         """The latest status; a run whose process died shows state 'interrupted'."""
-        status = self._read_status()
-        if status.get("state") in ACTIVE_STATES and not _alive(status.get("host"), status.get("pid")):
-            status["state"] = "interrupted"
-        return status
+        return _live(self._read_status())
 
     def _read_status(self) -> dict:
+        return self._status_file()[0]
+
+    def _status_file(self) -> tuple[dict, list[str]]:
+        """The status with every field of the wrong type dropped, and what was wrong with the file."""
+        path = self.path / STATUS
         try:
-            return json.loads((self.path / STATUS).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return {"state": "unknown"}
+            status = read_json(path)
+        except FileNotFoundError:
+            return {"state": "unknown"}, []
+        except RunError as e:
+            return {"state": "unknown"}, [str(e)]
+        if not isinstance(status, dict):
+            return {"state": "unknown"}, [f"{path}: expected a JSON object, got {type(status).__name__}"]
+        bad = [
+            k
+            for k, v in status.items()
+            if v is not None and k in STATUS_TYPES and (not isinstance(v, STATUS_TYPES[k]) or isinstance(v, bool))
+        ]
+        for k in bad:
+            del status[k]
+        problems = [f"{path}: field {k!r} has the wrong type; ignored" for k in bad]
+        return status, problems
+
+    def problems(self) -> list[str]:
+        """What is wrong with the run's files, each naming its file; empty for a healthy run. Unlike
+        `summary` it reads the metrics log, counting the records that cannot be read."""
+        found = []
+        try:
+            self.config()
+        except RunError as e:
+            found.append(str(e))
+        found += self._status_file()[1]
+        skipped = self.metrics().skipped
+        return found + ([f"{self.path / METRICS}: {skipped} unreadable record(s) skipped"] if skipped else [])
 
     def events(self) -> list[Event]:
         return read_metrics(self.path / METRICS)
@@ -117,12 +221,19 @@ class Run:
 
     def load_model(self, which: str = "final"):
         """The run's model with its weights (see `weights_file`), in eval mode."""
-        # deferred: listing and reading runs needs no torch
         from .build import build_model
-        from .checkpoint import load_weights
+        from .checkpoint import CheckpointError, load_weights
 
         model = build_model(self.config(), self._read_status().get("num_classes"))
-        model.load_state_dict(load_weights(self.weights_file(which)))
+        path = self.weights_file(which)
+        try:
+            weights = load_weights(path)
+        except CheckpointError as e:  # it names the file
+            raise RunError(str(e)) from None
+        try:
+            model.load_state_dict(weights)
+        except RuntimeError as e:  # weights of another shape than the config's
+            raise RunError(f"{path}: does not fit the run's model ({str(e).splitlines()[0]})") from None
         return model.eval()
 
     def stamp(self) -> tuple:
@@ -144,12 +255,22 @@ class Run:
         """What a run list shows: identity, what was trained, state, progress and results (JSON-able).
 
         Read from the status and the config; a run written by an older version, whose status lacks
-        training time or best results, has them filled in from its metrics log.
+        training time or best results, has them filled in from its metrics log. A run with damaged files
+        has state 'damaged' and, as its reason, what is wrong and in which file; records of the metrics log
+        that cannot be read are skipped (`problems()` counts them).
         """
-        status, cfg, meta = self.status(), self.config(), self.meta()
-        if "best" not in status or "seconds" not in status:
+        (status, problems), meta = self._status_file(), self.meta()
+        status = _live(status)
+        try:
+            cfg = self.config()
+        except RunError as e:
+            cfg, problems = None, [str(e), *problems]
+        if "best" not in status or "seconds" not in status or problems:
             known = {k: v for k, v in status.items() if not (k == "state" and v == "unknown")}
             status = {**self.metrics().status(), **known}
+        if problems:
+            status.update(state="damaged", reason="; ".join(problems))
+        section = (lambda name: getattr(cfg, name)) if cfg is not None else (lambda name: None)
         return {
             "id": self.id,
             "path": str(self.path),
@@ -158,14 +279,14 @@ class Run:
             "name": meta["name"] or self.id,
             "tags": meta["tags"],
             "note": meta["note"],
-            "model": status.get("model") or cfg.model.name,  # a changed architecture's own name
-            "objective": cfg.objective.name,
-            "data": cfg.data.name,
+            "model": section("model") and (status.get("model") or cfg.model.name),  # a changed architecture's own name
+            "objective": section("objective") and cfg.objective.name,
+            "data": section("data") and cfg.data.name,
             "step": status.get("step", 0),
             "total_steps": status.get("total_steps"),
             "epoch": status.get("epoch"),
-            "epochs": cfg.optim.epochs,
-            "batch_size": cfg.optim.batch_size,
+            "epochs": section("optim") and cfg.optim.epochs,
+            "batch_size": section("optim") and cfg.optim.batch_size,
             "params": status.get("params"),
             "world_size": status.get("world_size") or 1,  # processes under torchrun; older runs did not say: 1
             "created": status.get("created"),
@@ -183,14 +304,14 @@ class Run:
     def meta(self) -> dict:
         """`name` (None: the id), `tags` and `note`; defaults when the run has no meta file or a damaged one."""
         try:
-            meta = json.loads((self.path / META).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            meta = read_json(self.path / META)
+        except (OSError, RunError):
             meta = {}
         if not isinstance(meta, dict):
             meta = {}
         return {
             "name": meta.get("name") or None,
-            "tags": [str(t) for t in meta.get("tags") or []],
+            "tags": [str(t) for t in meta.get("tags") or []] if isinstance(meta.get("tags"), list) else [],
             "note": str(meta.get("note") or ""),
         }
 
@@ -212,9 +333,19 @@ class Run:
     # -- writing (the trainer's rank 0 only) --------------------------------------------------
 
     def record(self, *events: Event) -> None:
-        """Append events to the metrics log and fold them into the status (written once); a trainer listener."""
-        with open(self.path / METRICS, "a", encoding="utf-8") as f:
-            f.write("".join(json.dumps(e.to_dict()) + "\n" for e in events))
+        """Append events to the metrics log and fold them into the status (written once); a trainer listener.
+
+        A failed append (a full disk) is cut back, so the log never ends in a partial record."""
+        data = "".join(json.dumps(e.to_dict()) + "\n" for e in events).encode("utf-8")
+        with open(self.path / METRICS, "ab") as f:
+            end = f.seek(0, os.SEEK_END)
+            try:
+                f.write(data)
+                f.flush()
+            except OSError:
+                with contextlib.suppress(OSError):
+                    f.truncate(end)
+                raise
         status = self._read_status()
         for event in events:
             _fold(status, event)
@@ -229,26 +360,101 @@ class Run:
 
     def truncate_metrics(self, step: int) -> None:
         """Drop log records after `step` (what happened after the checkpoint a resume starts from)."""
-        kept = [e for e in self.events() if e.step <= step]
+        kept = [e for e in self.events() if e.step <= step]  # unreadable records are dropped too
         text = "".join(json.dumps(e.to_dict()) + "\n" for e in kept)
         atomic_write(self.path / METRICS, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
+    # -- ownership: one writing process at a time ------------------------------------------------
+
+    def lock(self) -> RunLock:
+        """Make this process the run's one writer, until the returned lock is released (or the process ends:
+        the OS drops the lock of a dead process, so a killed run's lock is never stale). Temporary files left
+        by an interrupted write are removed. `RunBusy` names the owner; `RunError` says when the folder
+        cannot be written."""
+        try:
+            fd = os.open(self.path / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as e:
+            raise RunError(f"cannot write to run folder {self.path} ({e.strerror or e})") from None
+        if not _try_lock(fd):
+            os.close(fd)
+            owner = self.owner()
+            raise RunBusy(f"run {self.id} is being written by {owner or 'another process'}; wait for it to end")
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, 0)
+            os.write(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname()}).encode())
+        for name in OWNED_FILES:
+            for tmp in self.path.glob(f".{name}.tmp*"):
+                tmp.unlink(missing_ok=True)
+        return RunLock(fd)
+
+    def owner(self) -> str | None:
+        """'process PID on HOST' while another process writes the run, else None."""
+        try:
+            fd = os.open(self.path / LOCK, os.O_RDONLY)
+        except OSError:
+            return None
+        try:
+            if _try_lock(fd, shared=True):
+                return None
+            try:
+                info = json.loads(os.read(fd, 4096) or b"{}")
+                return f"process {int(info['pid'])} on {info['host']}"
+            except (ValueError, KeyError, TypeError, OSError):
+                return "another process"
+        finally:
+            os.close(fd)  # also drops the probing lock
+
+
+class RunLock:
+    """Ownership of a run (see `Run.lock`); `release()` or garbage collection gives it up."""
+
+    def __init__(self, fd: int):
+        self.fd: int | None = fd
+
+    def release(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+    __del__ = release
+
+
+def _try_lock(fd: int, shared: bool = False) -> bool:
+    """Take an advisory lock on an open file without waiting; False when another holder conflicts."""
+    try:
+        if sys.platform == "win32":
+            import msvcrt
+
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+        else:
+            import fcntl
+
+            fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
+    except OSError as e:
+        if e.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK, errno.EDEADLK):
+            return False
+        raise
+    return True
+
 
 def read_metrics(path: str | Path) -> list[Event]:
-    """The events of a metrics log; a partly written last line (a run still writing, or killed) is skipped."""
-    events = []
+    """The events of a metrics log; a partly written last line (a run still writing, or killed) and records
+    that do not parse (damaged bytes, a step that is not a number) are skipped (`Run.problems` counts them)."""
     try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
+        text = Path(path).read_bytes().decode("utf-8", errors="replace")
     except FileNotFoundError:
-        return events
-    for line in lines:
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(record, dict):
-            events.append(Event.from_dict(record))
-    return events
+        return []
+    return [e for e in map(_event, _json_lines(text)[0]) if e is not None]
+
+
+def _event(record) -> Event | None:
+    """The event a log record holds, or None for a record that is not one."""
+    if not isinstance(record, dict):
+        return None
+    try:
+        return Event.from_dict(record)
+    except (TypeError, ValueError):
+        return None
 
 
 def _fold(status: dict, event: Event) -> None:
@@ -333,6 +539,7 @@ class MetricLog:
     last_time: float | None = None
     seconds: float = 0.0
     started: dict | None = None  # the latest 'started' event's data, without the config
+    skipped: int = 0  # complete records that could not be read (damaged lines)
 
     def status(self) -> dict:
         """What `status.json` would say about this log (for runs whose status file is missing or older)."""
@@ -378,6 +585,7 @@ class _LogReader:
 
     def _start_over(self) -> None:
         self.offset, self.crc, self.events, self.last_kind, self.step, self.epoch = 0, 0, 0, None, 0, 0.0
+        self.skipped = 0
         self.first_time = self.last_time = self.started = None
         self.gaps = 0.0
         self.columns: dict[str, tuple[str, array, array, array, array]] = {}
@@ -414,7 +622,7 @@ class _LogReader:
         A last line without its newline is used only if it is a whole record (else it is still being written)."""
         chunk = memoryview(data)[self.offset :]
         end = bytes(chunk).rfind(b"\n") + 1
-        records = _json_lines(bytes(chunk[:end]).decode("utf-8", errors="replace"))
+        records, skipped = _json_lines(bytes(chunk[:end]).decode("utf-8", errors="replace"))
         tail = bytes(chunk[end:]).strip()
         if tail:
             try:
@@ -426,11 +634,12 @@ class _LogReader:
         self.offset += end
         before = self.events
         for record in records:
-            if isinstance(record, dict):
-                try:
-                    self._add(Event.from_dict(record))
-                except (TypeError, ValueError):  # a record whose step or time is not a number
-                    continue
+            event = _event(record)
+            if event is None:
+                skipped += 1
+            else:
+                self._add(event)
+        self.skipped += skipped
         return self.events - before
 
     def _add(self, e: Event) -> None:
@@ -467,11 +676,24 @@ class _LogReader:
             self.last_time,
             seconds,
             self.started,
+            self.skipped,
         )
 
     # -- the cache file: the columns plus the reader's position and state, in an npz without pickles --
 
-    _STATE = ("offset", "crc", "events", "last_kind", "step", "epoch", "first_time", "last_time", "gaps", "started")
+    _STATE = (
+        "offset",
+        "crc",
+        "events",
+        "last_kind",
+        "step",
+        "epoch",
+        "first_time",
+        "last_time",
+        "gaps",
+        "started",
+        "skipped",
+    )
 
     def _save_cache(self) -> None:
         state = {k: getattr(self, k) for k in self._STATE}
@@ -495,6 +717,7 @@ class _LogReader:
                 state = json.loads(str(z["state"]))
                 if not (
                     isinstance(state, dict)
+                    and all(k in state for k in self._STATE)
                     and state.get("offset", -1) <= len(data)
                     and zlib.crc32(memoryview(data)[: state["offset"]]) == state.get("crc")
                 ):
@@ -527,20 +750,22 @@ def _log_reader(path: Path) -> _LogReader:
         return reader
 
 
-def _json_lines(text: str) -> list:
-    """The JSON values of the non-blank lines of `text`; lines that do not parse are skipped."""
+def _json_lines(text: str) -> tuple[list, int]:
+    """The JSON values of the non-blank lines of `text`, and how many lines did not parse (skipped).
+    A last line without its newline that does not parse is still being written: it is not counted."""
     lines = [line for line in text.split("\n") if line.strip()]
     try:  # one parse for the whole text is several times faster than one per line
-        return json.loads("[" + ",".join(lines) + "]")
+        return json.loads("[" + ",".join(lines) + "]"), 0
     except ValueError:
         pass
-    values = []
-    for line in lines:
+    values, skipped = [], 0
+    for i, line in enumerate(lines):
         try:
             values.append(json.loads(line))
         except ValueError:
-            continue
-    return values
+            partial = i == len(lines) - 1 and not text.endswith("\n")
+            skipped += not partial
+    return values, skipped
 
 
 def _number(v) -> bool:
@@ -551,19 +776,22 @@ def create_run(config: Config, runs_dir: str | Path | None = None, label: str | 
     """A new run folder named `<date>-<time>-<name or label>` holding the config and a 'created' status;
     `label` names the model (default: `config.model.name`)."""
     root = runs_root(runs_dir)
-    root.mkdir(parents=True, exist_ok=True)
     base = f"{time.strftime('%Y%m%d-%H%M%S')}-{config.runtime.name or label or config.model.name}"
-    for n in range(1000):
-        path = root / (base if n == 0 else f"{base}-{n}")
-        try:
-            path.mkdir()
-            break
-        except FileExistsError:
-            continue
-    else:
-        raise RuntimeError(f"cannot create a run folder named {base} in {root}")
-    run = Run(path)
-    atomic_write(path / CONFIG, lambda tmp: tmp.write_text(config.to_json(), encoding="utf-8"))
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        for n in range(1000):
+            path = root / (base if n == 0 else f"{base}-{n}")
+            try:
+                path.mkdir()
+                break
+            except FileExistsError:
+                continue
+        else:
+            raise RunError(f"cannot create a run folder named {base} in {root}")
+        run = Run(path)
+        run.write_config(config)
+    except OSError as e:
+        raise RunError(f"cannot write runs into {root} ({e.strerror or e}); choose another --runs-dir") from None
     run.write_status(
         {
             "state": "created",
@@ -579,17 +807,22 @@ def create_run(config: Config, runs_dir: str | Path | None = None, label: str | 
 
 
 def list_runs(runs_dir: str | Path | None = None) -> list[Run]:
-    """Every run under the root, oldest first."""
+    """Every run under the root (damaged ones too: see `Run.problems`), oldest first."""
     root = runs_root(runs_dir)
     if not root.is_dir():
         return []
-    return sorted((Run(p) for p in root.iterdir() if (p / CONFIG).is_file()), key=lambda r: r.id)
+    return sorted((Run(p) for p in root.iterdir() if is_run_folder(p)), key=lambda r: r.id)
+
+
+def is_run_folder(path: Path) -> bool:
+    """Whether `path` is a run's folder: not hidden, holding at least one of a run's files."""
+    return not path.name.startswith(".") and path.is_dir() and any((path / f).is_file() for f in RUN_FILES)
 
 
 def find_run(ref: str | Path, runs_dir: str | Path | None = None) -> Run:
     """A run by folder path, id, or a part of its id that only it has."""
     path = Path(ref)
-    if (path / CONFIG).is_file():
+    if is_run_folder(path):
         return Run(path)
     runs = list_runs(runs_dir)
     exact = [r for r in runs if r.id == str(ref)]
@@ -600,6 +833,13 @@ def find_run(ref: str | Path, runs_dir: str | Path | None = None) -> Run:
     if not matches:
         raise LookupError(f"no run {str(ref)!r} in {where} (see `vitstudio runs list`)")
     raise LookupError(f"{str(ref)!r} matches {len(matches)} runs in {where}: {', '.join(r.id for r in matches[:5])}")
+
+
+def _live(status: dict) -> dict:
+    """`status` with state 'interrupted' when it says a process writes the run but that process is gone."""
+    if status.get("state") in ACTIVE_STATES and not _alive(status.get("host"), status.get("pid")):
+        status["state"] = "interrupted"
+    return status
 
 
 def _alive(host: str | None, pid: int | None) -> bool:

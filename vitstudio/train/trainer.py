@@ -11,7 +11,9 @@ stops every rank at the next logging step (pausing is for single-process runs).
 from __future__ import annotations
 
 import contextlib
+import errno
 import math
+import os
 import threading
 import time
 import traceback
@@ -28,7 +30,8 @@ from .checkpoint import load_checkpoint, save_checkpoint, save_model
 from .events import Event, Listener
 from .objectives import build_objective, freeze_for_linear_probe, init_for_finetuning
 from .optim import build_optimizer, lr_at, set_lr
-from .runs import Run, create_run, find_run
+from .references import resolve
+from .runs import Run, RunFinished, create_run, find_run
 
 
 class Trainer:
@@ -40,25 +43,58 @@ class Trainer:
         resume: str | Path | None = None,
     ):
         """`resume` names a run (id, prefix or path) to continue from its last checkpoint; with `config`
-        None the run's own config is used."""
+        None the run's own config is used, else `config` (e.g. a lower learning rate after a divergence).
+
+        The checks that need no data run before a run folder is made. The run is owned by this trainer
+        (`Run.lock`) until `run()` returns: a second writer gets `RunBusy`, a finished run `RunFinished`."""
         self.dist = distributed.context()
         self.run_record: Run | None = None
+        self._lock = None
+        self.runs_dir = runs_dir
         if resume is not None:
             self.run_record = find_run(resume, runs_dir)
-            config = config or self.run_record.config()
-        if config is None:
-            raise ValueError("Trainer needs a config or a run to resume")
-        self.config = validate(config)
+            if self.dist.is_main:
+                self._lock = self.run_record.lock()
+        try:
+            if resume is not None:
+                if self.run_record.status().get("state") == "finished":
+                    raise RunFinished(f"run {self.run_record.id} is finished; there is nothing to resume")
+                config = config or self.run_record.config()
+            if config is None:
+                raise ValueError("Trainer needs a config or a run to resume")
+            self.config = validate(config)
+            self._preflight()
+        except Exception:
+            self._release()
+            raise
         self.listeners = list(listeners)
-        self.runs_dir = runs_dir
         if self.run_record is None and self.dist.is_main:
             self.run_record = create_run(self.config, runs_dir, label=model_label(self.config))
+            self._lock = self.run_record.lock()
         self._resuming = resume is not None
+        self._started = False  # whether the 'started' event was emitted: failures before it are not the run's
+        self._good_step: int | None = None  # the step of the last checkpoint written with finite weights
         self._stop = threading.Event()
         self._paused = threading.Event()
         self._wake = threading.Condition()
         self.model: nn.Module | None = None
         self.step = 0
+
+    def _preflight(self) -> None:
+        """Raise the `ConfigError`s found without data: references that resolve to nothing (or to several
+        things), and a model that cannot be built (the objective against the model's family is `validate`'s)."""
+        o = self.config.objective
+        if o.name == "distill":
+            resolve("objective.teacher", o.teacher, self.runs_dir).check_model()
+        if o.init_from:
+            resolve("objective.init_from", o.init_from, self.runs_dir)
+        with contextlib.suppress(NotImplementedError), torch.device("meta"):  # shapes only: no memory, no time
+            build_model(self.config, 2)  # any class count will do; NotImplementedError: needs real tensors
+
+    def _release(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     @property
     def run_dir(self) -> Path | None:
@@ -109,7 +145,9 @@ class Trainer:
         self.model = build_model(cfg, self.data.num_classes)
         init_notes = []
         if cfg.objective.init_from and not (self._resuming and self.run_record.last_checkpoint.exists()):
-            init_notes = init_for_finetuning(self.model, cfg.objective.init_from, self.runs_dir)
+            init_notes = init_for_finetuning(
+                self.model, resolve("objective.init_from", cfg.objective.init_from, self.runs_dir)
+            )
         if cfg.objective.linear_probe:
             freeze_for_linear_probe(self.model)
         if family_of(self.model).reads_raw_pixels:  # its targets are colours of the un-normalised pixels
@@ -192,8 +230,11 @@ class Trainer:
             self.model.load_state_dict(state["model"])
             self.optimizer.load_state_dict(state["optimizer"])
             self.step, self.best = int(state["step"]), state.get("best")
+            self._good_step = self.step
         if self.dist.is_main:
             self.run_record.truncate_metrics(self.step)
+            if self.config != self.run_record.config():  # resumed with changes: the run records what it trains
+                self.run_record.write_config(self.config)
         return self.step
 
     def _train(self) -> Event:
@@ -281,12 +322,7 @@ class Trainer:
         elapsed = time.perf_counter() - self._window_start
         images = self._window_steps * self.batch_size * self.dist.world_size
         if not math.isfinite(loss):
-            return self._emit(
-                "diverged",
-                reason=f"loss became {loss} by step {self.step}; the last checkpoint "
-                "is from before it. Try a lower optim.lr or a longer warm-up.",
-                loss=loss,
-            )
+            return self._diverged(f"loss became {loss} by step {self.step}", loss=loss)
         self._emit("step", loss=loss, lr=self._lr, images_per_sec=images / max(elapsed, 1e-9))
         self._loss_sum.zero_()
         self._window_start, self._window_steps = time.perf_counter(), 0
@@ -317,6 +353,8 @@ class Trainer:
         """Save `last.pt` (and `best.pt` when `metric` improves) after checking the loss is still finite."""
         if (bad := self._log_steps()) is not None:
             return bad
+        if not torch.stack([p.isfinite().all() for p in self.model.parameters()]).all():  # never save NaN weights
+            return self._diverged(f"the weights became non-finite by step {self.step}")
         if not self.dist.is_main:
             return None
         is_best = metric is not None and (self.best is None or metric > self.best)
@@ -332,22 +370,46 @@ class Trainer:
         save_checkpoint(self.run_record.last_checkpoint, state)
         if is_best:
             save_checkpoint(self.run_record.best_checkpoint, state)
+        self._good_step = self.step
         self._emit("checkpoint", path=str(self.run_record.last_checkpoint), best=is_best)
         self._window_start = time.perf_counter()
         return None
 
+    def _diverged(self, what: str, **data) -> Event:
+        """End the run as 'diverged', saying which checkpoint to resume from and how."""
+        lr = f"{self.config.optim.lr / 10:.3g}"
+        if self._good_step is None:
+            advice = f"no checkpoint was written before it: start again with a lower optim.lr (e.g. {lr})"
+        else:
+            run_id = self.run_record.id if self.run_record else "RUN"
+            advice = (
+                f"the last good checkpoint (step {self._good_step}) is kept: resume from it with a lower "
+                f"learning rate, e.g. `vitstudio train --resume {run_id} --set optim.lr={lr}`"
+            )
+        return self._emit("diverged", reason=f"{what}; {advice}", **data)
+
     def _failed(self, e: Exception) -> Event:
+        """The 'failed' event for `e`. A resume that fails before training started leaves the run as it was:
+        the event goes to the listeners only."""
         if isinstance(e, torch.OutOfMemoryError) or "out of memory" in str(e).lower():
             b = self.config.optim.batch_size
             reason = (
                 f"out of memory on {getattr(self, 'device', 'the device')} with optim.batch_size {b}; "
                 f"try a smaller batch, e.g. --set optim.batch_size={max(1, b // 2)}"
             )
+        elif isinstance(e, OSError) and e.errno in _DISK_ERRORS:
+            where = e.filename or self.run_dir
+            last = "no checkpoint was written yet"
+            if self._good_step is not None:
+                last = f"last good checkpoint at step {self._good_step} ({self.run_record.last_checkpoint})"
+            reason = f"{_DISK_ERRORS[e.errno]} on {_mount_point(where)} while writing {where}; {last}"
         else:
             reason = f"{type(e).__name__}: {e}"
-        return self._emit("failed", reason=reason, traceback=traceback.format_exc())
+        record = self._started or not self._resuming
+        return self._emit("failed", _record=record, reason=reason, traceback=traceback.format_exc())
 
     def _close(self) -> None:
+        self._release()
         if getattr(self, "_joined_group", False):
             distributed.close()
         if getattr(self, "device", None) is not None and self.device.type == "cuda":
@@ -360,16 +422,38 @@ class Trainer:
             return contextlib.nullcontext()
         return torch.autocast(self.device.type, dtype=self.autocast_dtype)
 
-    def _emit(self, kind: str, **data) -> Event:
+    def _emit(self, kind: str, _record: bool = True, **data) -> Event:
+        """Send an event to the listeners and (unless `_record` is False) the run's log. The 'failed' event is
+        recorded as far as the disk allows: it must reach the listeners even when the disk is full."""
         event = Event(
             kind, self.step, self.step / self.steps_per_epoch if getattr(self, "steps_per_epoch", 0) else 0.0, data=data
         )
+        self._started = self._started or kind == "started"
         if self.dist.is_main:
-            if self.run_record is not None:
-                self.run_record.record(event)
+            if self.run_record is not None and _record:
+                try:
+                    self.run_record.record(event)
+                except OSError:
+                    if kind != "failed":
+                        raise
             for listener in self.listeners:
                 listener(event)
         return event
+
+
+_DISK_ERRORS = {
+    errno.ENOSPC: "no space left",
+    errno.EDQUOT: "disk quota exceeded",
+    errno.EROFS: "read-only file system",
+}
+
+
+def _mount_point(path) -> str:
+    """The mount point of the file system holding `path` (the device a full disk is named by)."""
+    p = Path(os.path.abspath(path))
+    while not os.path.ismount(p) and p != p.parent:
+        p = p.parent
+    return str(p)
 
 
 def _device(choice: str, ctx: distributed.DistContext) -> torch.device:

@@ -371,10 +371,10 @@ class RunsPanel(QWidget):
         menu.addSeparator()
         menu.addAction("Open folder", self.open_folder).setEnabled(one)
         menu.addAction("Resume training", lambda: self.resume_requested.emit(str(runs[0].path))).setEnabled(
-            one and state in RESUMABLE_STATES
+            one and state in RESUMABLE_STATES and runs[0].owner() is None  # not while another process writes it
         )
         menu.addAction("New run from this config", lambda: self.new_run_requested.emit(runs[0].config())).setEnabled(
-            one
+            one and state != "damaged"
         )
         menu.addAction("Export to TensorBoard…", self._ask_tensorboard).setEnabled(one)
         menu.addAction("Inspect side by side", self.inspect_selected).setEnabled(len(runs) == 2)

@@ -62,7 +62,7 @@ class TrainingPanel(QWidget):
         fields.addRow("Warm-up epochs", bind("optim.warmup_epochs", line("e.g. 1")))
         fields.addRow("Device", bind("runtime.device", combo({d: d for d in DEVICES})))
         fields.addRow("Seed", bind("runtime.seed", spin(0, 2**31 - 1)))
-        self.teacher = bind("objective.teacher", line("a run id, or torchvision:resnet50"))
+        self.teacher = bind("objective.teacher", line("a run id, a model file, or torchvision:resnet50"))
         fields.addRow("Teacher", self.teacher)
         self.init_from = QComboBox(editable=True)
         self.init_from.lineEdit().setPlaceholderText("a run id or a weights file")
@@ -155,7 +155,7 @@ class TrainingPanel(QWidget):
         self.stop_button.setEnabled(running)
         status = self.run.status() if self.run is not None and not running else {}
         self.resume_button.setVisible(status.get("state") in RESUMABLE_STATES and self.run.last_checkpoint.exists())
-        self.resume_button.setEnabled(not running)
+        self.resume_button.setEnabled(not running and (self.run is None or self.run.owner() is None))
         if objective == "finetune" and self.init_from.count() == 0:
             self.init_from.addItems([r.id for r in reversed(list_runs(self.runs_dir))])
 

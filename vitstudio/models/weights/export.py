@@ -53,7 +53,12 @@ def read_model_config(path) -> dict:
             f"{path} has no vitstudio model config; load its weights into a model you build "
             "with load_pretrained(model, path)"
         )
-    config = json.loads(raw)
+    try:
+        config = json.loads(raw)
+    except ValueError as e:
+        raise ValueError(f"{path}: its vitstudio model config is not valid JSON ({e})") from None
+    if not isinstance(config, dict):
+        raise ValueError(f"{path}: its vitstudio model config is not a JSON object")
     if config.get("format") != FORMAT or config.get("version", 0) > FORMAT_VERSION:
         raise ValueError(
             f"{path}: unsupported model file format {config.get('format')!r} version {config.get('version')!r}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import pickle
+import re
 import zipfile
 from pathlib import Path
 
@@ -48,20 +49,29 @@ def read_weights(path) -> dict[str, torch.Tensor]:
             raise UnsafeCheckpointError(
                 f"refusing to load {path}: it holds pickled Python objects, not plain arrays ({e})"
             ) from None
+    return unwrap_state_dict(torch_load(path, allowed=[argparse.Namespace]), str(path))
+
+
+def torch_load(path: Path, map_location="cpu", allowed=()):
+    """`torch.load(path, weights_only=True)`: nothing but tensors, plain containers and the `allowed` classes.
+
+    A pickle that would need more (code to run) raises `UnsafeCheckpointError` saying what it asked for;
+    PyTorch's advice to load it with `weights_only=False` is never passed on. Any other failure (a
+    truncated, corrupt or foreign file) raises ValueError naming the file."""
     try:
-        with torch.serialization.safe_globals([argparse.Namespace]):
-            obj = torch.load(path, map_location="cpu", weights_only=True)
+        with torch.serialization.safe_globals(list(allowed)):
+            return torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:
-        paragraphs = [p.strip() for p in str(e).split("\n\n")[1:] if p.strip()]
-        detail = next((p for p in paragraphs if not p.startswith("Check the documentation")), str(e))
+        wanted = re.search(r"unsupported global:? (?:GLOBAL )?([\w.]+)", str(e), re.IGNORECASE)
+        detail = f" (it asks for {wanted[1]})" if wanted else ""  # what it asked for, never how to allow it
         raise UnsafeCheckpointError(
-            f"refusing to load {path}: it is not a plain weights file that loads without running code "
-            f"({detail}); vitstudio never unpickles arbitrary objects. If you trust the file, re-save its "
-            "state dict as .safetensors."
+            f"refusing to load {path}: it is not a plain weights file that loads without running code"
+            f"{detail}; vitstudio never unpickles arbitrary objects. If you trust "
+            "the file, re-save its state dict as .safetensors."
         ) from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile) as e:
-        raise ValueError(f"{path} is not a readable PyTorch weights file: {e}") from None
-    return unwrap_state_dict(obj, str(path))
+    except Exception as e:  # torch raises many types for truncated zips and damaged pickles
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ValueError(f"{path} is not a readable PyTorch file ({first})") from None
 
 
 SUFFIXES = {
@@ -72,10 +82,7 @@ SUFFIXES = {
 
 
 def file_kind(path: Path) -> str:
-    """'safetensors', 'npz' or 'torch', by suffix (`SUFFIXES`), else by content."""
-    suffix = path.suffix.lower()
-    if suffix in SUFFIXES:
-        return SUFFIXES[suffix]
+    """'safetensors', 'npz' or 'torch', by content (a misnamed file is still read right), else by suffix."""
     with open(path, "rb") as f:
         head = f.read(9)
     if head[:4] == b"PK\x03\x04" and zipfile.is_zipfile(path):
@@ -83,7 +90,13 @@ def file_kind(path: Path) -> str:
             return "npz" if all(n.endswith(".npy") for n in z.namelist()) else "torch"
     if len(head) == 9 and head[8:9] == b"{":
         return "safetensors"
-    return "torch"
+    if head[:1] == b"\x80":  # a pickle (PyTorch's legacy format)
+        return "torch"
+    return {".safetensors": "safetensors", ".npz": "npz"}.get(path.suffix.lower(), "torch")
+
+
+#: what each kind of file is, for messages.
+FILE_KINDS = {"safetensors": "a safetensors file", "npz": "a NumPy .npz archive", "torch": "a PyTorch (pickle) file"}
 
 
 def unwrap_state_dict(obj, source: str = "the checkpoint") -> dict[str, torch.Tensor]:
