@@ -279,7 +279,7 @@ def test_a_read_only_folder_gives_messages_not_tracebacks(stopped_run, tmp_path,
         assert rc == 1 and "cannot write" in text
         rc, text = _cli(capsys, "runs", "export", "r", "--format", "csv", "-o", ro / "m.csv", "--runs-dir", ro)
         assert rc == 1 and "cannot write" in text
-        image = REPO / "vitstudio" / "resources" / "images"
+        image = REPO / "resources" / "images"
         image = next(p for p in sorted(image.iterdir()) if p.suffix == ".png")
         rc, text = _cli(capsys, "inspect", image, "--run", ro / "r", "--out", ro / "figs", "--distance-images", 0)
         assert rc == 1 and "cannot write" in text

@@ -147,7 +147,7 @@ def test_startup_checks_run_before_a_run_folder_is_made(tmp_path):
     distill = ("objective.name=distill", "model.name=deit_nano_distilled_patch4_32")
     for overrides, field in (
         ((*distill, "objective.teacher=no_such_teacher"), "objective.teacher"),
-        (("objective.name=mae",), "model.name"),
+        (("objective.name=mae",), "objective.name"),  # the catalogue: a ViT trains with 'supervised' or 'finetune'
         (("model.name=mae_vit_nano_patch4_32",), "objective.name"),
     ):
         cfg = apply_overrides(tiny_config(), list(overrides))

@@ -161,7 +161,9 @@ def _cmd_runs_compare(args) -> int:
 
     try:
         runs = [find_run(ref, args.runs_dir) for ref in args.runs]
-    except LookupError as e:
+        for run in runs:
+            run.config()  # a damaged run is refused here, its faulty file named
+    except (LookupError, ValueError) as e:  # RunError is a ValueError
         print(f"vitstudio runs compare: {e}", file=sys.stderr)
         return 2
     if not 0 <= args.smoothing < 1:

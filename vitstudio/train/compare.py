@@ -20,7 +20,7 @@ import numpy as np
 
 from ..charts import Chart, Series, category_color
 from .checkpoint import atomic_write
-from .runs import Curve, Run
+from .runs import Curve, Run, RunError
 
 X_AXES = {"step": "step", "epoch": "epoch", "seconds": "training time (s)", "images": "images seen"}
 MISSING = object()  # a config field one run has and another has not
@@ -33,9 +33,10 @@ FAINT = 70 / 255  # opacity of the raw values behind a smoothed line
 # -- curves -------------------------------------------------------------------------------------
 
 
-def x_values(curve: Curve, axis: str, batch_size: int, world_size: int = 1) -> np.ndarray:
+def x_values(curve: Curve, axis: str, batch_size: int | None, world_size: int = 1) -> np.ndarray:
     """The x coordinates of `curve` on `axis` (see `X_AXES`). Images seen are steps times `batch_size` times
-    `world_size`: under torchrun each process takes a batch per step (a run's summary has both)."""
+    `world_size`: under torchrun each process takes a batch per step (a run's summary has both); NaN for a
+    damaged run whose batch size is unknown."""
     if axis == "step":
         return curve.step
     if axis == "epoch":
@@ -43,6 +44,8 @@ def x_values(curve: Curve, axis: str, batch_size: int, world_size: int = 1) -> n
     if axis == "seconds":
         return curve.seconds
     if axis == "images":
+        if batch_size is None:
+            return np.full(len(curve.step), np.nan)
         return curve.step * (batch_size * world_size)
     raise ValueError(f"x axis must be one of {', '.join(X_AXES)}, got {axis!r}")
 
@@ -300,8 +303,11 @@ def flatten(d: dict, prefix: str = "") -> dict:
 def resolved_config(run: Run) -> dict:
     """The run's config as it ran: the model section holds every argument the model was built with (what the
     trainer recorded; for a run from before that, resolved through the model catalogue) rather than the sparse
-    overrides."""
-    cfg, status = run.config(), run.status()
+    overrides. A damaged run's is empty: the runs table names its faulty file."""
+    try:
+        cfg, status = run.config(), run.status()
+    except RunError:
+        return {}
     resolved = cfg.to_dict()
     args = status.get("model_args")
     if not isinstance(args, dict):

@@ -22,6 +22,9 @@ from pathlib import Path
 from torch import nn
 
 from ..config import ConfigError
+from ..models import create_teacher, load_model_file, read_model_config
+from ..models.torchvision_nets import torchvision_classifiers
+from ..models.weights.files import FILE_KINDS, file_kind
 from .runs import Run, RunError, is_run_folder, list_runs, runs_root
 
 
@@ -91,9 +94,6 @@ def _find_file(text: str, runs_dir) -> str | None:
 
 def _check_model_file(ref: Reference) -> None:
     """A teacher file must say which model it holds: a vitstudio model file (`runs export`, `convert`)."""
-    from ..models.weights import read_model_config
-    from ..models.weights.files import FILE_KINDS, file_kind
-
     kind = file_kind(Path(ref.target))
     convert = f"`vitstudio convert {ref.target} --model NAME --out teacher.safetensors`"
     if kind == "safetensors":
@@ -110,8 +110,6 @@ def _check_model_file(ref: Reference) -> None:
 
 
 def _file_model(ref: Reference, num_classes: int, img_size: int) -> nn.Module:
-    from ..models.weights import load_model_file
-
     try:
         return load_model_file(ref.target)
     except (ValueError, RuntimeError, OSError) as e:
@@ -119,9 +117,7 @@ def _file_model(ref: Reference, num_classes: int, img_size: int) -> nn.Module:
 
 
 def _torchvision_names(runs_dir=None) -> list[str]:
-    from ..models.teachers import torchvision_classifiers
-
-    return torchvision_classifiers()
+    return sorted(torchvision_classifiers())
 
 
 def _find_torchvision(text: str, runs_dir) -> str | None:
@@ -129,8 +125,6 @@ def _find_torchvision(text: str, runs_dir) -> str | None:
 
 
 def _torchvision_model(ref: Reference, num_classes: int, img_size: int) -> nn.Module:
-    from ..models import create_teacher
-
     return create_teacher(ref.target, num_classes, img_size)
 
 

@@ -310,7 +310,7 @@ class Run:
         if not isinstance(meta, dict):
             meta = {}
         return {
-            "name": meta.get("name") or None,
+            "name": str(meta["name"]) if meta.get("name") else None,
             "tags": [str(t) for t in meta.get("tags") or []] if isinstance(meta.get("tags"), list) else [],
             "note": str(meta.get("note") or ""),
         }

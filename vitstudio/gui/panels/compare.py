@@ -49,7 +49,7 @@ from ...train.compare import (
     write_csv,
     x_values,
 )
-from ...train.runs import Run, RunError
+from ...train.runs import Run
 
 HOVER_PX = 12  # how close (in pixels) the pointer must be to a curve to name it
 
@@ -523,11 +523,3 @@ def _contents(t: QTableWidget) -> tuple[list[str], list[list[str]]]:
 def _save_name(parent, default: str, filters: str) -> str:
     path, _ = QFileDialog.getSaveFileName(parent, "Export", default, filters)
     return path
-
-
-def _config(run: Run) -> dict:
-    """A run's config as a dict; empty for a damaged one (the runs table says which file is wrong)."""
-    try:
-        return run.config().to_dict()
-    except RunError:
-        return {}

@@ -92,7 +92,7 @@ def file_kind(path: Path) -> str:
         return "safetensors"
     if head[:1] == b"\x80":  # a pickle (PyTorch's legacy format)
         return "torch"
-    return {".safetensors": "safetensors", ".npz": "npz"}.get(path.suffix.lower(), "torch")
+    return SUFFIXES.get(path.suffix.lower(), "torch")
 
 
 #: what each kind of file is, for messages.
