@@ -8,6 +8,8 @@ import traceback
 from PySide6.QtCore import QThread, Signal
 from PySide6.QtWidgets import QApplication
 
+from ..runtime import configure_threads
+
 ORGANIZATION = APPLICATION = "vitstudio"
 
 
@@ -24,6 +26,7 @@ def describe_device() -> str:
 
 def import_core() -> dict:
     """Import torch, the core and the panels' plotting library (seconds); runs off the UI thread."""
+    configure_threads()  # the window's threads as the CLI's, however the window was started
     import pyqtgraph  # noqa: F401
 
     from .. import analysis, config, models, train  # noqa: F401
