@@ -11,8 +11,8 @@ from .events import Event
 class ProgressBar:
     """A trainer listener drawing a tqdm bar over the steps, with evaluations printed above it."""
 
-    def __init__(self, file=sys.stderr):
-        self.file = file
+    def __init__(self, file=None):
+        self.file = file or sys.stderr  # the stream at the time, not at import (tests and tools swap it)
         self.bar = None
         self.started = time.time()
 
@@ -32,6 +32,8 @@ class ProgressBar:
             )
         elif self.bar is None:
             return
+        elif event.kind == "progress":
+            self.bar.update(event.step - self.bar.n)
         elif event.kind == "step":
             self.bar.update(event.step - self.bar.n)
             self.bar.set_postfix_str(f"loss {d['loss']:.4f} lr {d['lr']:.2e} {d['images_per_sec']:.0f} img/s")

@@ -25,7 +25,7 @@ from ..config import CLASSIFICATION_OBJECTIVES, Config, ConfigError, validate
 from ..models import create_model, create_teacher, list_models, model_args
 from . import distributed
 from .checkpoint import load_checkpoint, save_checkpoint, save_model
-from .events import Event, Listener
+from .events import PROGRESS_SECONDS, Event, Listener
 from .objectives import build_objective, freeze_for_linear_probe, init_for_finetuning
 from .optim import build_optimizer, lr_at, set_lr
 from .runs import Run, create_run, find_run
@@ -59,6 +59,7 @@ class Trainer:
         self._wake = threading.Condition()
         self.model: nn.Module | None = None
         self.step = 0
+        self._progress_time = 0.0  # when listeners last heard of the step count
 
     @property
     def run_dir(self) -> Path | None:
@@ -226,8 +227,11 @@ class Trainer:
                 self.step += 1
                 self._loss_sum += loss.detach()
                 self._window_steps += 1
-                if self.step % rt.log_every == 0 and (bad := self._log_steps()) is not None:
-                    return bad
+                if self.step % rt.log_every == 0:
+                    if (bad := self._log_steps()) is not None:
+                        return bad
+                elif time.perf_counter() - self._progress_time >= PROGRESS_SECONDS:
+                    self._emit("progress", record=False)
                 at_epoch_end = self.step % self.steps_per_epoch == 0
                 if rt.checkpoint_every and self.step % rt.checkpoint_every == 0 and not at_epoch_end:
                     if (bad := self._checkpoint()) is not None:
@@ -358,12 +362,14 @@ class Trainer:
             return contextlib.nullcontext()
         return torch.autocast(self.device.type, dtype=self.autocast_dtype)
 
-    def _emit(self, kind: str, **data) -> Event:
+    def _emit(self, kind: str, record: bool = True, **data) -> Event:
+        """Send an event to the listeners and (`record`) to the run's log."""
         event = Event(
             kind, self.step, self.step / self.steps_per_epoch if getattr(self, "steps_per_epoch", 0) else 0.0, data=data
         )
+        self._progress_time = time.perf_counter()
         if self.dist.is_main:
-            if self.run_record is not None:
+            if record and self.run_record is not None:
                 self.run_record.record(event)
             for listener in self.listeners:
                 listener(event)

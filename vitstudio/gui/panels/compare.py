@@ -42,6 +42,7 @@ from ...train.compare import (
     format_config_value,
     key_config,
     markdown_table,
+    metric_label,
     metric_names,
     table,
     write_csv,
@@ -447,7 +448,7 @@ class CompareView(QWidget):
         self.metric_box.blockSignals(True)
         self.metric_box.clear()
         for name in names:
-            self.metric_box.addItem(name, name)
+            self.metric_box.addItem(metric_label(name), name)
         index = names.index(current) if current in names else 0
         self.metric_box.setCurrentIndex(index)
         self.metric_box.blockSignals(False)
@@ -495,7 +496,7 @@ class CompareView(QWidget):
     def redraw(self) -> None:
         self.smoothing_label.setText(f"{self.weight:.2f}")
         self.plot.show_series(self.series())
-        labels = {"left": self.metric_box.currentData() or "", "bottom": X_AXES[self.x_box.currentData()]}
+        labels = {"left": self.metric_box.currentText(), "bottom": X_AXES[self.x_box.currentData()]}
         for side, label in labels.items():
             if self.plot.getAxis(side).labelText != label:  # setting one lays the plot out again
                 self.plot.setLabel(side, label)
@@ -583,7 +584,7 @@ def write_comparison(
     written = []
     for metric in metrics or available:
         view.metric_box.setCurrentIndex(available.index(metric))
-        view.plot.setTitle(metric, color="#222")
+        view.plot.setTitle(metric_label(metric), color="#222")
         QApplication.processEvents()
         written.append(save_plot(view.plot, out / f"{metric}.png"))
     for name, (header, rows) in {"config_diff": diff_table(runs), "summary": _contents(view.summary_table)}.items():

@@ -48,7 +48,8 @@ class TrainingPanel(QWidget):
         self.thread: TrainingThread | None = None
         self.run: Run | None = None  # the run the plots show
         self.total_steps = 0
-        self._rate = deque(maxlen=20)  # (time, step) of recent step events, for the ETA
+        self._rate = deque(maxlen=20)  # (time, step) of recent step and progress events, for the ETA
+        self._images_per_sec = None  # the latest step event's rate
         self._failure_shown = False
 
         settings = QGroupBox("Objective and optimisation")
@@ -87,7 +88,7 @@ class TrainingPanel(QWidget):
         self.resume_button = QPushButton("Resume run")
         self.stop_button.setToolTip("Save a resumable checkpoint and end the run")
         self.resume_button.setToolTip("Continue the shown run from its last checkpoint")
-        self.start_button.clicked.connect(self.start)
+        self.start_button.clicked.connect(lambda: self.start())  # not start(checked): a new run
         self.pause_button.clicked.connect(self.toggle_pause)
         self.stop_button.clicked.connect(self.stop)
         self.resume_button.clicked.connect(self.resume_run)
@@ -177,8 +178,10 @@ class TrainingPanel(QWidget):
             self.plots.clear()
             self.run = None
             self._show_results()
+        self.plots.show_objective(config.objective.name)
         self._failure_shown = False
         self._rate.clear()
+        self._images_per_sec = None
         self.progress.setValue(0)
         self.progress_label.setText("Building the model and the data…")
         self.pause_button.setText("Pause")
@@ -215,6 +218,7 @@ class TrainingPanel(QWidget):
         self.run_label.clear()
         self._show_results()
         if run is not None:
+            self.plots.show_objective(run.config().objective.name)
             for event in run.events():
                 self._on_event(event, replay=True)
             state = run.status().get("state", "unknown")
@@ -235,19 +239,24 @@ class TrainingPanel(QWidget):
                 self.run_started.emit(int(d.get("resumed_from") or 0))
             if d.get("run_dir"):
                 self._set_run(Run(d["run_dir"]))
-        elif event.kind == "step":
-            self._rate.append((event.time, event.step))
+        elif event.kind in ("step", "progress"):
+            if event.kind == "step":
+                self._images_per_sec = d.get("images_per_sec")
+                self._show_results()
+            if not replay:
+                self._rate.append((event.time, event.step))
             self.progress.setValue(min(event.step, self.progress.maximum()))
-            self.progress_label.setText(self._progress_text(event, replay))
-            self._show_results()
+            self.progress_label.setText(self._progress_text(event))
         elif event.kind == "eval":
             self._show_results()
         elif event.kind == "paused":
             self.pause_button.setText("Resume")
             self.pause_button.setEnabled(True)
-            self.progress_label.setText(self.progress_label.text() + " · paused")
+            self.progress_label.setText(self._progress_text(event) + " · paused")
         elif event.kind == "resumed":
+            self._rate.clear()  # the time paused is no part of the rate
             self.pause_button.setText("Pause")
+            self.progress_label.setText(self._progress_text(event))
         elif event.terminal:
             if event.kind == "finished":
                 self.progress.setValue(self.progress.maximum())
@@ -269,12 +278,13 @@ class TrainingPanel(QWidget):
             value = latest.get(key)
             label.setText("—" if value is None else f"{value:.2f}%" if key in ("top1", "best") else f"{value:.4f}")
 
-    def _progress_text(self, event, replay: bool) -> str:
+    def _progress_text(self, event) -> str:
+        """Epoch, step, the latest images/s and, while training, the ETA from the recent rate."""
         epochs = self.form.value("optim.epochs")
         parts = [f"epoch {min(int(event.epoch) + 1, epochs)}/{epochs}", f"step {event.step}/{self.total_steps}"]
-        if event.data.get("images_per_sec"):
-            parts.append(f"{event.data['images_per_sec']:,.0f} img/s")
-        if not replay and len(self._rate) > 1:
+        if self._images_per_sec:
+            parts.append(f"{self._images_per_sec:,.0f} img/s")
+        if event.kind in ("step", "progress") and len(self._rate) > 1:
             (t0, s0), (t1, s1) = self._rate[0], self._rate[-1]
             if s1 > s0 and t1 > t0:
                 parts.append(f"ETA {_duration((self.total_steps - s1) * (t1 - t0) / (s1 - s0))}")
