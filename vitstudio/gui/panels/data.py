@@ -6,6 +6,7 @@ import numpy as np
 from PySide6.QtCore import Qt, QThread, Signal
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import (
+    QCheckBox,
     QFileDialog,
     QFormLayout,
     QGridLayout,
@@ -19,7 +20,8 @@ from PySide6.QtWidgets import (
 )
 
 from ...config import AUGMENTS
-from ...data import DATASETS, datasets_from_config, sample_images
+from ...data import DATASETS, DatasetNotFound, datasets_from_config, sample_images
+from ...data.public import SOURCES
 from .common import ProblemsLabel, combo, dspin, form_column, line, spin
 
 DATASET_LABELS = {
@@ -51,10 +53,24 @@ class SampleLoader(QThread):
         try:
             bundle = datasets_from_config(self.data_cfg, download=False)  # a preview never fetches a dataset
             samples = sample_images(bundle, GRID_ROWS * GRID_COLS, split="train", seed=self.seed)
+        except DatasetNotFound as e:
+            self.failed.emit(self.request, missing_message(e, self.data_cfg.download) if e.folder else str(e))
+            return
         except Exception as e:  # shown in the grid's place
             self.failed.emit(self.request, f"{type(e).__name__}: {e}")
             return
         self.loaded.emit(self.request, [s.image for s in samples], [s.name for s in samples], bundle.num_classes)
+
+
+def missing_message(e: DatasetNotFound, download: bool) -> str:
+    """What to do about a missing dataset, in the window's terms."""
+    where = f"{e.title} is not in {e.folder} yet."
+    if download:
+        return f"{where} A run downloads it when it starts (Download if missing is ticked; it needs a network)."
+    return (
+        f"{where} Tick Download if missing to let a run fetch it, or put {', '.join(e.files)} in that folder, "
+        "or choose the folder that holds them with Folder."
+    )
 
 
 class DataPanel(QWidget):
@@ -82,6 +98,8 @@ class DataPanel(QWidget):
         rows.setFieldGrowthPolicy(QFormLayout.AllNonFixedFieldsGrow)
         rows.addRow("Dataset", self.dataset)
         rows.addRow("Folder", root_row)
+        self.download = bind("data.download", QCheckBox("Download if missing (when a run starts)"))
+        rows.addRow("", self.download)
         rows.addRow("Image size", bind("data.img_size", spin(1, 4096)))
         rows.addRow("Augmentation", bind("data.augment", combo({a: AUGMENT_LABELS.get(a, a) for a in AUGMENTS})))
         rows.addRow("Validation share", bind("data.val_fraction", dspin(0, 0.9, 0.05)))
@@ -135,8 +153,10 @@ class DataPanel(QWidget):
         errors = self.form.errors_for(keys)
         self.problems.show_errors(errors)
         self.root.setEnabled(self.form.value("data.name") != "builtin")
+        self.download.setEnabled(self.form.value("data.name") in SOURCES)
         data_cfg = self.form.config.data
-        key = (data_cfg.name, data_cfg.root, data_cfg.img_size, data_cfg.augment, data_cfg.val_fraction, self._seed)
+        shown = ("name", "root", "download", "img_size", "augment", "val_fraction")
+        key = (*(getattr(data_cfg, k) for k in shown), self._seed)
         if not errors and key != self._shown_for and self.isVisible():  # build datasets only to show them
             self._shown_for = key
             self._load(data_cfg)

@@ -40,6 +40,7 @@ from ...analysis.image import fit_image, normalize
 from ...analysis.mae import mae_reconstruction
 from ...analysis.report import Inspection, attention_distance, inspect_image, is_mae
 from ...analysis.sources import ModelSource, example_images, from_name, from_run, from_weights, records_architecture
+from ...models.weights import check_weights_file
 from ..worker import LatestRequestRunner
 
 # -- figures computed on the worker ------------------------------------------------------------
@@ -315,6 +316,7 @@ class ModelChooser(QGroupBox):
         )
         if not path:
             return None
+        check_weights_file(path)  # a clear message now, before asking which model to load it into
         if records_architecture(path):
             return partial(from_weights, path)
         name = self._choose_model_name(f"{Path(path).name} does not record its model; load it into:")

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from ...config import DEVICES, OBJECTIVES
+from ...models.weights import check_weights_file
 from ...train.runs import Run, list_runs
 from ..plots import X_AXES, LivePlots
 from ..worker import TrainingThread
@@ -155,8 +156,7 @@ class TrainingPanel(QWidget):
         self.start_button.setToolTip("" if self.form.valid else "Fix the problems shown above first")
         self.pause_button.setEnabled(running)
         self.stop_button.setEnabled(running)
-        status = self.run.status() if self.run is not None and not running else {}
-        self.resume_button.setVisible(status.get("state") in RESUMABLE_STATES and self.run.last_checkpoint.exists())
+        self.resume_button.setVisible(self.run is not None and not running and resumable(self.run))
         self.resume_button.setEnabled(not running)
         if objective == "finetune" and self.init_from.count() == 0:
             self.init_from.addItems([r.id for r in reversed(list_runs(self.runs_dir))])
@@ -316,8 +316,25 @@ class TrainingPanel(QWidget):
         path, _ = QFileDialog.getOpenFileName(
             self, "Weights to fine-tune from", "", "Weights (*.safetensors *.pth *.pt *.bin *.npz);;All files (*)"
         )
-        if path:
-            self.form.update({"objective.init_from": path})
+        if not path:
+            return
+        try:
+            check_weights_file(path)
+        except ValueError as e:
+            self.error.emit("Cannot fine-tune from this file", str(e), "")
+            return
+        self.form.update({"objective.init_from": path})
+
+
+def resumable(run: Run) -> bool:
+    """Whether `run` ended before its last step with a checkpoint to continue from."""
+    return run.status().get("state") in RESUMABLE_STATES and run.last_checkpoint.exists()
+
+
+def latest_run(runs_dir=None) -> Run | None:
+    """The newest run in the runs root, if any."""
+    runs = list_runs(runs_dir)
+    return runs[-1] if runs else None
 
 
 def _duration(seconds: float) -> str:
