@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import numpy as np
+from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QLabel, QLayout, QLineEdit, QSpinBox, QVBoxLayout, QWidget
 
 FORM_WIDTH = 370
+
+
+def to_qimage(pixels: np.ndarray) -> QImage:
+    """An (H, W, 3) uint8 array as a QImage (a copy: it does not keep the array alive)."""
+    pixels = np.ascontiguousarray(pixels)
+    h, w, _ = pixels.shape
+    return QImage(pixels.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
 
 
 def form_column(*items: QWidget | QLayout) -> QWidget:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import numpy as np
 from PySide6.QtCore import Qt, QThread, Signal
-from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
     QFileDialog,
@@ -22,7 +21,7 @@ from PySide6.QtWidgets import (
 from ...config import AUGMENTS
 from ...data import DATASETS, DatasetNotFound, datasets_from_config, sample_images
 from ...data.public import SOURCES
-from .common import ProblemsLabel, combo, dspin, form_column, line, spin
+from .common import ProblemsLabel, combo, dspin, form_column, line, spin, to_qimage
 
 DATASET_LABELS = {
     "builtin": "built-in shapes (no download)",
@@ -184,11 +183,8 @@ class DataPanel(QWidget):
         if request != self._request:
             return
         for (image, caption), pixels, label in zip(self.cells, images, labels):
-            pixels = np.ascontiguousarray(pixels)
-            h, w, _ = pixels.shape
-            qimage = QImage(pixels.data, w, h, 3 * w, QImage.Format_RGB888).copy()
-            mode = Qt.FastTransformation if max(h, w) < THUMB else Qt.SmoothTransformation
-            image.setPixmap(QPixmap.fromImage(qimage).scaled(THUMB, THUMB, Qt.KeepAspectRatio, mode))
+            mode = Qt.FastTransformation if max(pixels.shape[:2]) < THUMB else Qt.SmoothTransformation
+            image.setPixmap(QPixmap.fromImage(to_qimage(pixels)).scaled(THUMB, THUMB, Qt.KeepAspectRatio, mode))
             caption.setText(caption.fontMetrics().elidedText(label, Qt.ElideRight, THUMB + 8))
             caption.setToolTip(label)
         for image, caption in self.cells[len(images) :]:

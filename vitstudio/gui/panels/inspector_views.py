@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, Qt, Signal
-from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -42,6 +42,7 @@ from ...analysis.report import Inspection, attention_distance, inspect_image, is
 from ...analysis.sources import ModelSource, example_images, from_name, from_run, from_weights, records_architecture
 from ...models.weights import check_weights_file
 from ..worker import LatestRequestRunner
+from .common import to_qimage
 
 # -- figures computed on the worker ------------------------------------------------------------
 
@@ -116,13 +117,6 @@ TASKS = {
 }
 
 # -- views ---------------------------------------------------------------------------------------
-
-
-def to_qimage(figure: np.ndarray) -> QImage:
-    """An (H, W, 3) uint8 array as a QImage (a copy: it does not keep the array alive)."""
-    figure = np.ascontiguousarray(figure)
-    h, w, _ = figure.shape
-    return QImage(figure.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
 
 
 def _frame(view: QWidget, body: QWidget, export: Callable[[], None], *tools: QWidget) -> tuple[QLabel, QPushButton]:
