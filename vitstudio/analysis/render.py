@@ -19,7 +19,8 @@ COLORMAPS = {
     "jet": ["#00007f", "#0000ff", "#007fff", "#00ffff", "#7fff7f", "#ffff00", "#ff7f00", "#ff0000", "#7f0000"],
     "gray": ["#000000", "#ffffff"],
 }
-#: distinct colours for categories (one per attention head), Tableau 10.
+#: distinct colours for categories (one per attention head): Tableau 10, then 10 darker or cooler ones that differ
+#: from all of them, so up to 20 heads (ViT-L and ViT-H have 16) never share a colour.
 CATEGORY_COLORS = [
     "#4e79a7",
     "#f28e2b",
@@ -31,6 +32,16 @@ CATEGORY_COLORS = [
     "#ff9da7",
     "#9c755f",
     "#bab0ac",
+    "#17becf",
+    "#bcbd22",
+    "#393b79",
+    "#843c39",
+    "#637939",
+    "#7b4173",
+    "#8c6d31",
+    "#000080",
+    "#006d2c",
+    "#ff00ff",
 ]
 WHITE, BLACK, GRAY = (255, 255, 255), (0, 0, 0), (128, 128, 128)
 
@@ -145,6 +156,34 @@ def tile_grid(
     return np.asarray(canvas)
 
 
+def colorbar(width: int, cmap: str, low: str, high: str, caption: str = "", font_size: int = 11) -> np.ndarray:
+    """A horizontal colour scale `width` pixels wide: `low` | the colour map | `high`, with a caption after it."""
+    font = load_font(font_size)
+    th = text_size("Ag", font)[1]
+    h = th + 10
+    canvas = Image.new("RGB", (width, h), WHITE)
+    d = ImageDraw.Draw(canvas)
+    x = 6
+    d.text((x, 4), low, fill=BLACK, font=font)
+    x += text_size(low, font)[0] + 6
+    bar_w = max(min(160, width - x - text_size(high, font)[0] - 12), 16)
+    ramp = colormap(np.linspace(0.0, 1.0, bar_w), cmap)
+    canvas.paste(Image.fromarray(np.repeat(ramp[None], th, axis=0)), (x, 5))
+    d.rectangle([x - 1, 4, x + bar_w, 5 + th], outline=GRAY)
+    x += bar_w + 6
+    d.text((x, 4), high, fill=BLACK, font=font)
+    x += text_size(high, font)[0] + 10
+    if caption:
+        d.text((x, 4), fit_text(caption, max(width - x - 4, 0), font), fill=BLACK, font=font)
+    return np.asarray(canvas)
+
+
+def with_colorbar(img, cmap: str, low: str, high: str, caption: str = "") -> np.ndarray:
+    """`img` with a `colorbar` of its width below it."""
+    img = to_uint8_rgb(img)
+    return np.concatenate([img, colorbar(img.shape[1], cmap, low, high, caption)], axis=0)
+
+
 def titled(img, title: str, font_size: int = 13, background=WHITE) -> np.ndarray:
     """Add a title line (wrapped to the image width) above an image."""
     img = to_uint8_rgb(img)
@@ -195,10 +234,12 @@ def scatter_plot(
     xlim=None,
     ylim=None,
     legend_title: str = "",
+    legend_labels: list[str] | None = None,
 ) -> np.ndarray:
     """A scatter plot with axes, ticks and labels: (H, W, 3) uint8.
 
-    `groups` (an int per point) colours the points by category and adds a legend.
+    `groups` (an int per point) colours the points by category and adds a legend (`legend_labels`, one per
+    group; default the group numbers).
     """
     x, y = as_numpy(x).astype(np.float64).ravel(), as_numpy(y).astype(np.float64).ravel()
     if x.shape != y.shape or x.size == 0:
@@ -248,7 +289,7 @@ def scatter_plot(
             yy = top + 16 * (g + bool(legend_title)) + 2
             color = hex_rgb(CATEGORY_COLORS[g % len(CATEGORY_COLORS)])
             d.ellipse([lx, yy + 2, lx + 8, yy + 10], fill=color, outline=BLACK)
-            d.text((lx + 12, yy), str(g), fill=BLACK, font=font)
+            d.text((lx + 12, yy), legend_labels[g] if legend_labels else str(g), fill=BLACK, font=font)
     return np.asarray(canvas)
 
 

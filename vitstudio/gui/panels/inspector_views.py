@@ -92,7 +92,7 @@ def attention_view(insp: Inspection, options: dict) -> tuple[np.ndarray, str]:
             notes.append(f"this model has {layers} layers: showing layer {layers}, not {options['layer'] + 1}")
             options["layer"] = layers - 1
         if not options["all_heads"] and options["head"] >= heads:
-            notes.append(f"this model has {heads} heads: showing head {heads - 1}, not {options['head']}")
+            notes.append(f"this model has {heads} heads: showing head {heads}, not {options['head'] + 1}")
             options["head"] = heads - 1
     token = options["token"]
     if isinstance(token, int) and token >= tokens:
@@ -140,14 +140,14 @@ def _frame(view: QWidget, body: QWidget, export: Callable[[], None], *tools: QWi
 
 
 class FigureView(QWidget):
-    """A rendered figure ((H, W, 3) uint8) shown pixel for pixel (scrollable), a note line and PNG export.
+    """A rendered figure ((H, W, 3) uint8) fitted to the view, a note line and PNG export (of every pixel).
 
-    With `fit`, a figure larger than the view is scaled down to fit it instead (the export keeps every pixel)."""
+    A figure larger than the view is scaled down smoothly; a small one is enlarged by the largest whole factor
+    that fits, pixels kept sharp."""
 
-    def __init__(self, export: Callable[[], None], fit: bool = False, parent: QWidget | None = None):
+    def __init__(self, export: Callable[[], None], parent: QWidget | None = None):
         super().__init__(parent)
         self.figure: np.ndarray | None = None
-        self.fit = fit
         self._pixmap: QPixmap | None = None
         self.label = QLabel()
         self.label.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -155,10 +155,9 @@ class FigureView(QWidget):
         self.scroll.setWidgetResizable(True)
         self.scroll.setWidget(self.label)
         self.scroll.setStyleSheet("background: white;")
-        if fit:
-            self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-            self.scroll.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-            self.scroll.viewport().installEventFilter(self)
+        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.scroll.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.scroll.viewport().installEventFilter(self)
         self.note, self.export_button = _frame(self, self.scroll, export)
 
     def show_figure(self, figure: np.ndarray | None, note: str = "") -> None:
@@ -173,8 +172,11 @@ class FigureView(QWidget):
             self.label.clear()
             return
         pixmap, room = self._pixmap, self.scroll.viewport().size()
-        if self.fit and (pixmap.width() > room.width() or pixmap.height() > room.height()):
+        factor = min(room.width() / pixmap.width(), room.height() / pixmap.height())
+        if factor < 1:
             pixmap = pixmap.scaled(room, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
+        elif factor >= 2:
+            pixmap = pixmap.scaled(pixmap.size() * int(factor), mode=Qt.TransformationMode.FastTransformation)
         self.label.setPixmap(pixmap)
 
     def eventFilter(self, watched, event) -> bool:
@@ -230,7 +232,7 @@ class DistanceView(QWidget):
                 symbolSize=8,
                 symbolBrush=color,
                 symbolPen="k",
-                name=f"head {h}",
+                name=f"head {h + 1}",
             )
         self.plot.getAxis("bottom").setTicks([[(int(i), str(i)) for i in layers]])
         self.plot.setXRange(0.5, len(layers) + 0.5, padding=0)
@@ -323,8 +325,8 @@ class ModelChooser(QGroupBox):
 class ModelViews(QWidget):
     """One model's views of the image: patches, sequence, attention, position, filters, distance, mae,
     predictions (tabs), refreshed on `runner` under slots named after `name` whenever the source, the
-    image or the settings change. `compact` suits a narrow column: figures scale down to fit their view and
-    tab names are elided to fit."""
+    image or the settings change. Figures fit their views; `compact` suits a narrow column: tab names are
+    elided to fit."""
 
     viewUpdated = Signal(str)  # a view's figure changed (its name)
     statusChanged = Signal(str, bool)  # a message, whether it reports an error
@@ -359,7 +361,7 @@ class ModelViews(QWidget):
             self.tabs.setElideMode(Qt.TextElideMode.ElideRight)
 
         def view(name: str) -> FigureView:
-            self.views[name] = FigureView(partial(self.export_view, name), fit=self.compact)
+            self.views[name] = FigureView(partial(self.export_view, name))
             return self.views[name]
 
         def tab(widget: QWidget, title: str, short: str | None = None) -> None:
