@@ -60,7 +60,7 @@ def test_a_missing_head_is_named_from_one_in_the_note():
 def pixels(pixmap) -> np.ndarray:
     image = pixmap.toImage().convertToFormat(QImage.Format.Format_RGB888)
     rows = np.frombuffer(image.constBits(), np.uint8).reshape(image.height(), image.bytesPerLine())
-    return rows[:, : 3 * image.width()].reshape(image.height(), image.width(), 3)
+    return rows[:, : 3 * image.width()].reshape(image.height(), image.width(), 3).copy()  # before image is freed
 
 
 def test_figures_fill_their_view_small_ones_enlarged_sharply_large_ones_scaled_down(qtbot):
