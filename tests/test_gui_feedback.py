@@ -107,3 +107,22 @@ def test_the_compare_view_names_metrics_in_words(qtbot, tmp_path):
     view.metric_box.setCurrentIndex(view.metric_box.findData("val_loss"))
     assert view.plot.getAxis("left").labelText == "validation loss"
     assert metric_label("grad_norm") == "grad norm"
+
+
+def test_runs_table_columns_fit_runs_that_arrive_later_and_fill_the_width(qtbot, tmp_path):
+    from vitstudio.gui.panels.runs import RunsPanel
+
+    panel = RunsPanel(tmp_path)  # opened before any run exists, as at a first launch
+    qtbot.addWidget(panel)
+    panel.resize(1300, 700)
+    panel.show()
+    qtbot.waitExposed(panel)
+    fake_run(tmp_path, steps=6).update_meta(name="a rather long run name that needs its room")
+    panel.refresh()
+    view = panel.view
+    shown = [i for i in range(panel.model.columnCount()) if not view.isColumnHidden(i)]
+    last = max(shown, key=view.horizontalHeader().visualIndex)
+    for i in shown:
+        assert view.columnWidth(i) >= view.sizeHintForColumn(i), panel.model.columns[i].key
+    assert sum(view.columnWidth(i) for i in shown) >= view.viewport().width() - 1
+    assert view.columnWidth(last) > 0
