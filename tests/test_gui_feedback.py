@@ -126,3 +126,23 @@ def test_runs_table_columns_fit_runs_that_arrive_later_and_fill_the_width(qtbot,
         assert view.columnWidth(i) >= view.sizeHintForColumn(i), panel.model.columns[i].key
     assert sum(view.columnWidth(i) for i in shown) >= view.viewport().width() - 1
     assert view.columnWidth(last) > 0
+
+
+@pytest.mark.slow
+def test_pause_state_is_a_field_and_a_pause_taken_back_leaves_the_run_running(qtbot, window):  # noqa: F811
+    panel = window.training_panel
+    window.form.update({"optim.epochs": 50})
+    qtbot.mouseClick(panel.start_button, Qt.LeftButton)
+    qtbot.waitUntil(lambda: panel.plots.point_count("loss") >= 1, timeout=60_000)
+    panel.toggle_pause()
+    assert panel.pause_state == "pausing" and panel.pause_button.text() == "Pausing…"
+    panel.toggle_pause()  # taken back at once
+    assert panel.pause_state == "running"
+    before = panel.plots.point_count("loss")
+    qtbot.waitUntil(lambda: panel.plots.point_count("loss") > before + 2, timeout=60_000)
+    assert panel.pause_state == "running" and panel.pause_button.text() == "Pause"
+    panel.toggle_pause()
+    qtbot.waitUntil(lambda: panel.pause_state == "paused", timeout=60_000)
+    assert panel.pause_button.text() == "Resume"
+    panel.stop()
+    qtbot.waitUntil(lambda: not panel.running, timeout=60_000)

@@ -51,6 +51,7 @@ class TrainingPanel(QWidget):
         self.total_steps = 0
         self._rate = deque(maxlen=20)  # (time, step) of recent step and progress events, for the ETA
         self._images_per_sec = None  # the latest step event's rate
+        self.pause_state = "running"  # of the run on the worker: 'running', 'pausing' (asked) or 'paused'
         self._failure_shown = False
 
         settings = QGroupBox("Objective and optimisation")
@@ -184,7 +185,7 @@ class TrainingPanel(QWidget):
         self._images_per_sec = None
         self.progress.setValue(0)
         self.progress_label.setText("Building the model and the data…")
-        self.pause_button.setText("Pause")
+        self._set_pause_state("running")
         self.thread.start()
         self._refresh()
         self.running_changed.emit(True)
@@ -196,11 +197,17 @@ class TrainingPanel(QWidget):
     def toggle_pause(self) -> None:
         if not self.running:
             return
-        if self.pause_button.text() == "Pause":
+        if self.pause_state == "running":
             self.thread.pause()
-            self.pause_button.setText("Pausing…")
+            self._set_pause_state("pausing")
         else:
             self.thread.resume()
+            if self.pause_state == "pausing":  # taken back before the trainer paused: no events will say so
+                self._set_pause_state("running")
+
+    def _set_pause_state(self, state: str) -> None:
+        self.pause_state = state
+        self.pause_button.setText({"running": "Pause", "pausing": "Pausing…", "paused": "Resume"}[state])
 
     def stop(self) -> None:
         if self.running:
@@ -250,12 +257,12 @@ class TrainingPanel(QWidget):
         elif event.kind == "eval":
             self._show_results()
         elif event.kind == "paused":
-            self.pause_button.setText("Resume")
+            self._set_pause_state("paused")
             self.pause_button.setEnabled(True)
             self.progress_label.setText(self._progress_text(event) + " · paused")
         elif event.kind == "resumed":
             self._rate.clear()  # the time paused is no part of the rate
-            self.pause_button.setText("Pause")
+            self._set_pause_state("running")
             self.progress_label.setText(self._progress_text(event))
         elif event.terminal:
             if event.kind == "finished":
