@@ -76,12 +76,13 @@ def test_real_weights_files_pass_the_check(tmp_path):
     check_weights_file(tmp_path / "m.npz")
 
 
-def test_import_weights_refuses_a_text_file_with_a_message(qtbot, tmp_path):
+def test_import_weights_refuses_a_text_file_with_a_message(qtbot, tmp_path, monkeypatch):
     w = open_window(qtbot, tmp_path)
     text = tmp_path / "notes.bin"
     text.write_text("not weights")
     before = w.form.value("objective.name")
-    w.import_weights(str(text))
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(text), ""))
+    w.import_action.trigger()  # File > Import weights…
     assert w.dialog is not None and "notes.bin is not a weights file" in w.dialog.text()
     assert w.form.value("objective.name") == before
 

@@ -314,18 +314,19 @@ class MainWindow(QMainWindow):
         path, _ = QFileDialog.getOpenFileName(
             self, "Import weights", "", "Weights (*.safetensors *.pth *.pt *.bin *.npz);;All files (*)"
         )
-        if path:
-            self.import_weights(path)
-
-    def import_weights(self, path: str) -> None:
-        """Fine-tune from a weights file: the objective becomes 'finetune' starting from it."""
+        if not path:
+            return
         from ..models.weights import check_weights_file
 
         try:
-            check_weights_file(path)
+            check_weights_file(path)  # a clear message now, not a failure when the run starts
         except ValueError as e:
             self.show_error("Cannot import the weights", str(e))
             return
+        self.import_weights(path)
+
+    def import_weights(self, path: str) -> None:
+        """Fine-tune from a weights file: the objective becomes 'finetune' starting from it."""
         self.form.update({"objective.name": "finetune", "objective.init_from": path})
         self.show_panel(self.training_panel)
         self.statusBar().showMessage(f"Fine-tuning from {path}", 4000)
