@@ -257,6 +257,7 @@ class RunsPanel(QWidget):
         self.view.verticalHeader().hide()
         self.view.horizontalHeader().setSectionsMovable(True)
         self.view.horizontalHeader().setStretchLastSection(True)  # no empty space right of the last column
+        self.view.setWordWrap(False)  # one line per run: columns fit their values, not wrapped halves of them
         self.view.setContextMenuPolicy(Qt.CustomContextMenu)
         self.view.customContextMenuRequested.connect(self._context_menu)
         self.view.doubleClicked.connect(lambda _: self.open_folder())
