@@ -142,8 +142,8 @@ def _frame(view: QWidget, body: QWidget, export: Callable[[], None], *tools: QWi
 class FigureView(QWidget):
     """A rendered figure ((H, W, 3) uint8) fitted to the view, a note line and PNG export (of every pixel).
 
-    A figure larger than the view is scaled down smoothly; a small one is enlarged by the largest whole factor
-    that fits, pixels kept sharp."""
+    A figure larger than the view, or up to half its size, is scaled smoothly to fit it; a smaller one is enlarged
+    by the largest whole factor that fits, pixels kept sharp."""
 
     def __init__(self, export: Callable[[], None], parent: QWidget | None = None):
         super().__init__(parent)
@@ -173,10 +173,10 @@ class FigureView(QWidget):
             return
         pixmap, room = self._pixmap, self.scroll.viewport().size()
         factor = min(room.width() / pixmap.width(), room.height() / pixmap.height())
-        if factor < 1:
-            pixmap = pixmap.scaled(room, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
-        elif factor >= 2:
+        if factor >= 2:
             pixmap = pixmap.scaled(pixmap.size() * int(factor), mode=Qt.TransformationMode.FastTransformation)
+        elif factor < 1 or factor > 1.2:
+            pixmap = pixmap.scaled(room, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
         self.label.setPixmap(pixmap)
 
     def eventFilter(self, watched, event) -> bool:
