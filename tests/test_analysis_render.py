@@ -60,9 +60,9 @@ def test_scatter_chart_draws_each_series_in_its_colour():
     plot = charts.Chart(tuple(heads), xlabel="layer", ylabel="px", size=(200, 300), integer_x=True).image()
     assert plot.shape == (200, 300, 3)
     colours = {tuple(c) for c in plot.reshape(-1, 3)}
-    assert render.hex_rgb(render.CATEGORY_COLORS[0]) in colours
-    assert render.hex_rgb(render.CATEGORY_COLORS[1]) in colours
-    assert render.hex_rgb(render.CATEGORY_COLORS[2]) not in colours
+    assert charts.hex_rgb(charts.CATEGORY_COLORS[0]) in colours
+    assert charts.hex_rgb(charts.CATEGORY_COLORS[1]) in colours
+    assert charts.hex_rgb(charts.CATEGORY_COLORS[2]) not in colours
     with pytest.raises(ValueError, match="same length"):
         charts.Chart((charts.Series([1, 2], [1.0], "#000000"),)).image()
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from conftest import QT_TIMEOUT, wait_view
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
-from PySide6.QtGui import QDropEvent, QImage
+from PySide6.QtGui import QDropEvent
 
 from vitstudio.analysis import bundled_images, figures
 from vitstudio.analysis.sources import from_weights
@@ -40,11 +40,10 @@ def test_loading_an_image_fills_every_view(loaded):
         figure = loaded.view_figure(name)
         assert figure is not None and figure.dtype == np.uint8 and figure.ndim == 3, name
     assert loaded.view_figure("mae") is None  # not a masked autoencoder
-    shown = loaded.column.views["attention"].label.pixmap().toImage().convertToFormat(QImage.Format.Format_RGB888)
-    rows = np.frombuffer(shown.constBits(), np.uint8).reshape(shown.height(), shown.bytesPerLine())
-    np.testing.assert_array_equal(
-        rows[:, : 3 * shown.width()].reshape(shown.height(), -1, 3), loaded.view_figure("attention")
-    )  # the view shows the figure pixel for pixel
+    view = loaded.column.views["attention"]
+    shown, room, figure = view.label.pixmap().size(), view.scroll.viewport().size(), loaded.view_figure("attention")
+    assert 0 < shown.width() <= max(room.width(), figure.shape[1]) and shown.height() > 0  # fitted to the view
+    assert shown.width() / shown.height() == pytest.approx(figure.shape[1] / figure.shape[0], rel=0.02)
     assert loaded.column.views["distance"].distance.shape == (3, 2)
     assert not loaded.controls.mae_box.isEnabled()
 
@@ -174,10 +173,10 @@ def test_attention_distance_over_many_images_and_back(qtbot, loaded, tmp_path):
     wait_view(qtbot, loaded, "distance", lambda: view.over_box.setCurrentIndex(0))
     assert view.note.text() == "averaged over the inspected image"
     np.testing.assert_array_equal(view.distance, loaded.column.static.inspection.distance)
-    # the screen shows the figure the export writes, pixel for pixel
+    # the screen shows the figure the export writes, fitted to the view (its aspect ratio kept)
     from PIL import Image
 
     shown = view.label.pixmap()
-    assert (shown.height(), shown.width()) == view.figure.shape[:2]
+    assert abs(shown.width() / shown.height() - view.figure.shape[1] / view.figure.shape[0]) < 0.02
     exported = Image.open(loaded.column.export_view("distance", tmp_path / "distance.png"))
     np.testing.assert_array_equal(np.asarray(exported.convert("RGB")), view.figure)

@@ -82,7 +82,7 @@ def test_layer_and_head_move_both_columns_and_a_smaller_model_says_what_it_shows
     head = wait_views(qtbot, panel.columns, "attention", lambda: controls.head_slider.setValue(3))
     np.testing.assert_array_equal(head[1], figures.attention_figure(deep, layer=2, head=3))
     np.testing.assert_array_equal(head[0], figures.attention_figure(shallow, layer=1, head=1))
-    assert "this model has 2 heads: showing head 1, not 3" in left.view_note("attention")
+    assert "this model has 2 heads: showing head 2, not 4" in left.view_note("attention")
 
     grid = wait_views(qtbot, panel.columns, "attention", lambda: controls.all_heads.setChecked(True))
     np.testing.assert_array_equal(grid[0], figures.attention_figure(shallow, layer=1, all_heads=True))

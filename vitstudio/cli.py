@@ -7,6 +7,7 @@ import contextlib
 import sys
 
 from . import __version__
+from .runtime import configure_threads
 
 
 def _cmd_models(args) -> int:
@@ -54,13 +55,8 @@ def _plain(e: Exception) -> str:
 
 
 def _cmd_train(args) -> int:
-    import os
     import signal
     import time
-
-    # Before torch loads OpenMP: idle threads sleep instead of spinning, so a busy or shared machine (or DDP
-    # ranks sharing cores) does not slow every parallel op to a crawl; set the variable to choose otherwise.
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
     from .config import ConfigError, apply_overrides, load_config
     from .train import Trainer, find_run
@@ -356,6 +352,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    configure_threads()  # before any command imports torch
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:  # plain `vitstudio` opens the studio

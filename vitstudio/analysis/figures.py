@@ -9,6 +9,7 @@ import numpy as np
 
 from .. import charts
 from . import render
+from ._arrays import as_numpy
 from .attention import attention_rollout, token_attention
 from .filters import FilterComponents
 from .inspection import Inspection
@@ -59,9 +60,10 @@ def head_grid_figure(
     title: str = "",
     smooth: bool = False,
 ) -> np.ndarray:
-    """Each head's (gh, gw) attention map over the image, labelled 'head h', with an optional title."""
-    labels = [f"head {h}" for h in range(len(maps))]
+    """Each head's (gh, gw) attention map over the image, labelled 'head h' (from 1), with an optional title."""
+    labels = [f"head {h + 1}" for h in range(len(maps))]
     fig = render.tile_grid(heat_tiles(image, maps, alpha, cmap, smooth), ncols=min(4, len(maps)), labels=labels)
+    fig = render.with_colorbar(fig, cmap, "low", "high", "each head on its own scale")
     return render.titled(fig, title) if title else fig
 
 
@@ -73,9 +75,11 @@ def overlay_figure(
     title: str = "",
     smooth: bool = False,
 ) -> np.ndarray:
-    """The image and one heatmap over it, side by side."""
+    """The image and one heatmap over it, side by side, above the colour scale of the heatmap's values."""
     big = render.scale_up(image, zoom(min(image.shape[:2]), 256))
     fig = render.tile_grid([big, render.overlay(big, heat, alpha, cmap, smooth)], ncols=2, gap=4)
+    heat = as_numpy(heat)
+    fig = render.with_colorbar(fig, cmap, f"{np.nanmin(heat):.3g}", f"{np.nanmax(heat):.3g}", "attention weight")
     return render.titled(fig, title) if title else fig
 
 
@@ -116,7 +120,7 @@ def attention_figure(
     where = f"layer {layer + 1} of {len(attn)}"
     if all_heads:
         return head_grid_figure(insp.image, maps, alpha, cmap, f"{who} attention, {where}", smooth)
-    return overlay_figure(insp.image, maps[head], alpha, cmap, f"{who} attention, {where}, head {head}", smooth)
+    return overlay_figure(insp.image, maps[head], alpha, cmap, f"{who} attention, {where}, head {head + 1}", smooth)
 
 
 def position_figure(similarity: np.ndarray, cmap: str = "viridis") -> np.ndarray:
@@ -150,11 +154,11 @@ def filters_figure(filters: FilterComponents, ncols: int = 7) -> np.ndarray:
 
 def distance_chart(distance: np.ndarray, over: str = "one image") -> charts.Chart:
     """Mean attention distance (layers, heads) as a scatter: network depth against distance, one point per head
-    in the head's colour; `over` says which images it averages (in the title)."""
+    in the head's colour (heads numbered from 1, as layers are); `over` says which images it averages."""
     L, H = distance.shape
     layers = np.arange(1, L + 1)
     heads = tuple(
-        charts.Series(layers, distance[:, h], charts.category_color(h, H), str(h), line=False, markers=True)
+        charts.Series(layers, distance[:, h], charts.category_color(h, H), str(h + 1), line=False, markers=True)
         for h in range(H)
     )
     return charts.Chart(

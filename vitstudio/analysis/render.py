@@ -109,6 +109,34 @@ def tile_grid(
     return np.asarray(canvas)
 
 
+def colorbar(width: int, cmap: str, low: str, high: str, caption: str = "", font_size: int = 11) -> np.ndarray:
+    """A horizontal colour scale `width` pixels wide: `low` | the colour map | `high`, with a caption after it."""
+    font = load_font(font_size)
+    th = text_size("Ag", font)[1]
+    h = th + 10
+    canvas = Image.new("RGB", (width, h), WHITE)
+    d = ImageDraw.Draw(canvas)
+    x = 6
+    d.text((x, 4), low, fill=BLACK, font=font)
+    x += text_size(low, font)[0] + 6
+    bar_w = max(min(160, width - x - text_size(high, font)[0] - 12), 16)
+    ramp = colormap(np.linspace(0.0, 1.0, bar_w), cmap)
+    canvas.paste(Image.fromarray(np.repeat(ramp[None], th, axis=0)), (x, 5))
+    d.rectangle([x - 1, 4, x + bar_w, 5 + th], outline=GRAY)
+    x += bar_w + 6
+    d.text((x, 4), high, fill=BLACK, font=font)
+    x += text_size(high, font)[0] + 10
+    if caption:
+        d.text((x, 4), fit_text(caption, max(width - x - 4, 0), font), fill=BLACK, font=font)
+    return np.asarray(canvas)
+
+
+def with_colorbar(img, cmap: str, low: str, high: str, caption: str = "") -> np.ndarray:
+    """`img` with a `colorbar` of its width below it."""
+    img = to_uint8_rgb(img)
+    return np.concatenate([img, colorbar(img.shape[1], cmap, low, high, caption)], axis=0)
+
+
 def titled(img, title: str, font_size: int = 13, background=WHITE) -> np.ndarray:
     """Add a title line (wrapped to the image width) above an image."""
     img = to_uint8_rgb(img)

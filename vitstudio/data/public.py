@@ -21,7 +21,12 @@ from ..models.catalogue import IMAGENET_MEAN, IMAGENET_STD
 
 
 class DatasetNotFound(FileNotFoundError):
-    """A dataset's files are not in its folder (and could not be downloaded)."""
+    """A dataset's files are not in its folder (and could not be downloaded): `title`, the `folder` to fill
+    and the `files` it needs, for a caller that words its own advice (the window)."""
+
+    def __init__(self, message: str, title: str = "", folder: Path | None = None, files: tuple[str, ...] = ()):
+        super().__init__(message)
+        self.title, self.folder, self.files = title, folder, files
 
 
 @dataclass(frozen=True)
@@ -88,6 +93,11 @@ SOURCES = {
         **_IMAGENET,
     ),
 }
+
+
+def not_found(name: str, root: Path, reason: str = "") -> DatasetNotFound:
+    src = SOURCES[name]
+    return DatasetNotFound(not_found_message(name, root, reason), src.title, root / src.folder, src.files)
 
 
 def not_found_message(name: str, root: Path, reason: str = "") -> str:
@@ -179,13 +189,13 @@ def load_public(name: str, root: str | Path, train: bool, download: bool = False
         _download(name, root)
     folder = root / SOURCES[name].folder
     if not all((folder / f.rstrip("/")).exists() for f in SOURCES[name].files):
-        raise DatasetNotFound(not_found_message(name, root))
+        raise not_found(name, root)
     try:
         if name.startswith("cifar"):
             return _load_cifar(name, folder, train)
         return _torchvision(name, root, train, download=False)
     except RuntimeError as e:  # torchvision's "Dataset not found or corrupted"
-        raise DatasetNotFound(not_found_message(name, root, str(e).split(".")[0].lower())) from None
+        raise not_found(name, root, str(e).split(".")[0].lower()) from None
 
 
 def _download(name: str, root: Path) -> None:
@@ -199,4 +209,4 @@ def _download(name: str, root: Path) -> None:
         root.mkdir(parents=True, exist_ok=True)
         getattr(tvd, src.torchvision)(str(root), download=True)
     except (OSError, RuntimeError, ValueError) as e:  # URLError is an OSError
-        raise DatasetNotFound(not_found_message(name, root, f"download failed: {e}")) from None
+        raise not_found(name, root, f"download failed: {e}") from None

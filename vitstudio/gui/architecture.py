@@ -1,7 +1,13 @@
-"""A small drawing of a ViT as configured: image -> patches -> tokens -> L blocks -> head."""
+"""A small drawing of a ViT as configured: image (-> CNN stem) -> patches -> tokens -> L blocks -> head(s).
+
+A hybrid's CNN gets its own box, a DeiT its distillation head beside the class head, and an MAE's hidden
+patches are greyed out on the image. What each paint wrote is kept in `texts`, and the hidden patches in
+`hidden`, so tests can read the drawing.
+"""
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 
 from PySide6.QtCore import QPointF, QRectF, Qt
@@ -9,7 +15,11 @@ from PySide6.QtGui import QColor, QFont, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 INK, MUTED = QColor("#263238"), QColor("#607d8b")
-PATCH, TOKEN, PREFIX, BLOCK, HEAD = (QColor(c) for c in ("#bbdefb", "#90caf9", "#ffcc80", "#c5e1a5", "#f8bbd0"))
+PATCH, TOKEN, PREFIX, BLOCK, HEAD, STEM = (
+    QColor(c) for c in ("#bbdefb", "#90caf9", "#ffcc80", "#c5e1a5", "#f8bbd0", "#d1c4e9")
+)
+HIDDEN = QColor("#9e9e9e")
+DISTILLATION_HEAD = "distillation token → Linear → the teacher's labels"
 
 
 @dataclass
@@ -35,6 +45,8 @@ class ArchitectureView(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.shape = Shape()
+        self.texts: list[str] = []  # the labels and captions the last paint wrote, as written (elided if need be)
+        self.hidden: list[tuple[int, int]] = []  # the patches greyed out as hidden (MAE), (row, column)
         self.setMinimumSize(560, 280)
         self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Fixed)
 
@@ -51,25 +63,33 @@ class ArchitectureView(QWidget):
             p.drawText(self.rect(), Qt.AlignCenter, "fix the model settings to see its drawing")
             return
         s = self.shape
+        self.texts, self.hidden = [], []
         fm = p.fontMetrics()
         line = fm.height()
         captions = 3 * line + 6  # up to three caption lines under each piece
         top, bottom = 8, self.height() - captions - 8
         mid, gap = (top + bottom) / 2, 26
-        usable = self.width() - 16 - 3 * gap
-        img_side = min(bottom - top, 0.16 * usable)
-        token_w, block_w = 0.30 * usable, 0.24 * usable
-        head_w = usable - img_side - token_w - block_w
+        usable = self.width() - 16 - (4 if s.stem else 3) * gap
+        shares = (0.13, 0.15, 0.24, 0.21) if s.stem else (0.16, 0.0, 0.30, 0.24)  # image, stem, tokens, blocks
+        img_side = min(bottom - top, shares[0] * usable)
+        stem_w, token_w, block_w = (share * usable for share in shares[1:])
+        head_w = usable - img_side - stem_w - token_w - block_w
         under = bottom + 6
+        patches = [f"{s.grid[0]}x{s.grid[1]} patches", f"of {s.patch_size} px"]
 
         x = 8.0
         self._image(p, QRectF(x, mid - img_side / 2, img_side, img_side), s)
         self._caption(
             p,
             QRectF(x - 6, under, img_side + 12, captions),
-            [f"{s.img_size}x{s.img_size} image", s.stem or f"{s.grid[0]}x{s.grid[1]} patches of {s.patch_size} px"],
+            [f"{s.img_size}x{s.img_size} image", *([] if s.stem else patches)],
         )
         x = self._arrow(p, x + img_side, gap, mid)
+
+        if s.stem:  # a hybrid: the CNN's feature map is what is cut into patches
+            self._labelled_box(p, QRectF(x, mid - 2 * line, stem_w, 4 * line), STEM, s.stem, bottom - top)
+            self._caption(p, QRectF(x - 6, under, stem_w + 12, captions), ["feature map:", *patches])
+            x = self._arrow(p, x + stem_w, gap, mid)
 
         self._tokens(p, QRectF(x, mid - 0.5 * line - 6, token_w, line + 12), s)
         n = s.grid[0] * s.grid[1]
@@ -87,13 +107,14 @@ class ArchitectureView(QWidget):
         )
         x = self._arrow(p, x + block_w, gap, mid)
 
-        text = fm.boundingRect(0, 0, int(head_w) - 12, 1000, Qt.TextWordWrap, s.head)
-        box_h = min(max(3 * line, text.height() + 12), bottom - top)
-        box = QRectF(x, mid - box_h / 2, head_w, box_h)
-        self._box(p, box, HEAD)
-        p.setPen(INK)
-        p.drawText(box.adjusted(6, 4, -6, -4), Qt.AlignCenter | Qt.TextWordWrap, s.head)
-        self._caption(p, QRectF(x, under, head_w, captions), ["head"])
+        if "dist" in s.prefix:  # DeiT: the class token's head and the distillation token's, one above the other
+            room = (bottom - top - 8) / 2
+            self._labelled_box(p, QRectF(x, top, head_w, room), HEAD, s.head, room)
+            self._labelled_box(p, QRectF(x, top + room + 8, head_w, room), HEAD, DISTILLATION_HEAD, room)
+            self._caption(p, QRectF(x, under, head_w, captions), ["two heads (averaged at test time)"])
+        else:
+            self._labelled_box(p, QRectF(x, mid - 1.5 * line, head_w, 3 * line), HEAD, s.head, bottom - top)
+            self._caption(p, QRectF(x, under, head_w, captions), ["head"])
         p.end()
 
     # -- pieces -------------------------------------------------------------------------------
@@ -101,6 +122,14 @@ class ArchitectureView(QWidget):
     def _image(self, p: QPainter, r: QRectF, s: Shape) -> None:
         self._box(p, r, PATCH)
         gh, gw = s.grid
+        hidden = max(gh * gw - s.visible, 0)  # MAE: the patches the encoder does not see, as one random mask
+        for k in sorted(random.Random(0).sample(range(gh * gw), hidden)):
+            i, j = divmod(k, gw)
+            self.hidden.append((i, j))
+            cell = QRectF(r.left() + r.width() * j / gw, r.top() + r.height() * i / gh, r.width() / gw, r.height() / gh)
+            p.fillRect(cell, HIDDEN)
+        if s.stem:  # the patches are cut from the CNN's feature map, not from the image
+            return
         p.setPen(QPen(QColor("#1565c0"), 1))
         step_h, step_w = max(1, gh // 16), max(1, gw // 16)  # at most 16 lines a side
         for i in range(step_h, gh, step_h):
@@ -144,6 +173,16 @@ class ArchitectureView(QWidget):
             "LN, attention, LN, MLP",
         )
 
+    def _labelled_box(self, p: QPainter, r: QRectF, fill: QColor, text: str, max_h: float) -> None:
+        """A box around `text`, wrapped to its width and as tall as the text needs (up to `max_h`), centred on `r`."""
+        need = p.fontMetrics().boundingRect(0, 0, int(r.width()) - 12, 1000, Qt.TextWordWrap, text).height() + 12
+        h = min(max(r.height(), need), max_h)
+        box = QRectF(r.left(), r.center().y() - h / 2, r.width(), h)
+        self._box(p, box, fill)
+        p.setPen(INK)
+        p.drawText(box.adjusted(6, 4, -6, -4), Qt.AlignCenter | Qt.TextWordWrap, text)
+        self.texts.append(text)
+
     def _box(self, p: QPainter, r: QRectF, fill: QColor, radius: float = 6) -> None:
         path = QPainterPath()
         path.addRoundedRect(r, radius, radius)
@@ -161,7 +200,14 @@ class ArchitectureView(QWidget):
         return x + gap
 
     def _caption(self, p: QPainter, r: QRectF, lines: list[str]) -> None:
+        """Lines under a piece, as wide as the piece and the gaps beside it, wrapped at spaces; elided only
+        when they would need more than the caption's three lines."""
         p.setPen(MUTED)
         fm = p.fontMetrics()
-        text = "\n".join(fm.elidedText(t, Qt.ElideRight, int(r.width())) for t in lines)
-        p.drawText(r, Qt.AlignHCenter | Qt.AlignTop, text)
+        r = r.adjusted(-10, 0, 10, 0)
+        text = "\n".join(lines)
+        if fm.boundingRect(r.toRect(), Qt.AlignHCenter | Qt.TextWordWrap, text).height() > 3 * fm.height():
+            lines = [fm.elidedText(t, Qt.ElideRight, int(r.width())) for t in lines]
+            text = "\n".join(lines)
+        self.texts.extend(lines)
+        p.drawText(r, Qt.AlignHCenter | Qt.AlignTop | Qt.TextWordWrap, text)

@@ -10,12 +10,17 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from PySide6.QtCore import QObject, Signal
-from PySide6.QtWidgets import QAbstractSpinBox, QCheckBox, QComboBox, QLineEdit, QWidget
+from PySide6.QtGui import QColor, QPalette
+from PySide6.QtWidgets import QAbstractSpinBox, QApplication, QCheckBox, QComboBox, QLineEdit, QWidget
 
 from ..config import Config, ConfigError, check
 
-#: style sheet for a window holding bound widgets: fields that fail validation turn red
-INVALID_STYLE = '*[invalid="true"] { border: 1px solid #c62828; background: #fdecea; }'
+#: style sheet for a window holding bound widgets: fields that fail validation turn red. Spin boxes are left out:
+#: a style sheet that touches their frame drops their arrows; they turn red through their palette instead.
+INVALID_STYLE = (
+    'QLineEdit[invalid="true"], QComboBox[invalid="true"] { border: 1px solid #c62828; background: #fdecea; }'
+)
+INVALID_BASE = QColor("#f8c9c4")
 
 
 def read_widget(w: QWidget):
@@ -47,6 +52,19 @@ def write_widget(w: QWidget, value) -> None:
         w.setValue(w.minimum() if value is None else value)
     else:
         raise TypeError(f"cannot write a {type(w).__name__}")
+
+
+def _mark(w: QWidget, invalid: bool) -> None:
+    """Set the widget's `invalid` property (styled by `INVALID_STYLE`); a spin box is coloured by its palette."""
+    w.setProperty("invalid", invalid)
+    w.style().unpolish(w)
+    w.style().polish(w)
+    if isinstance(w, QAbstractSpinBox):  # after polishing, which sets the palette the style sheet implies
+        palette = QApplication.palette(w)
+        if invalid:
+            palette.setColor(QPalette.ColorRole.Base, INVALID_BASE)
+        for part in (w, w.findChild(QLineEdit)):  # the box and the line edit inside it
+            part.setPalette(palette)
 
 
 def format_value(value) -> str:
@@ -161,7 +179,5 @@ class ConfigForm(QObject):
         for key, bindings in self._bindings.items():
             for w, _, _ in bindings:
                 if w.property("invalid") != (key in bad):
-                    w.setProperty("invalid", key in bad)
-                    w.style().unpolish(w)
-                    w.style().polish(w)
+                    _mark(w, key in bad)
         self.changed.emit()

@@ -126,6 +126,7 @@ class MainWindow(QMainWindow):
         self._fill_presets()
         for action in self._core_actions:
             action.setEnabled(True)
+        self._show_latest_run()
         self._on_running_changed(False)
         self.device_label.setText(info["device"])
         self.statusBar().showMessage("Warming up torch…")
@@ -133,8 +134,45 @@ class MainWindow(QMainWindow):
 
     def _on_warmed(self) -> None:
         self.is_warm = True
-        self.statusBar().showMessage("Ready", 3000)
+        run = self._latest_resumable()
+        if run is not None and not self.training_panel.running:
+            state = run.status().get("state")
+            self.statusBar().showMessage(
+                f"Ready. Run {run.id} was {state} at step {run.status().get('step', 0)}: "
+                "Run ▸ Resume the latest run (Ctrl+Shift+R) continues it",
+                15000,
+            )
+        else:
+            self.statusBar().showMessage("Ready", 3000)
         self.warmed.emit()
+
+    def _show_latest_run(self) -> None:
+        """Show the newest run on the Training tab at launch, so an interrupted one can be resumed from there."""
+        from .panels.training import latest_run
+
+        run = latest_run(self.runs_dir)
+        if run is None or self.training_panel.run is not None:
+            return
+        try:
+            self.training_panel.show_run(run)
+        except (OSError, ValueError) as e:  # a damaged run folder: say so, start from an empty tab
+            self.training_panel.show_run(None)
+            self.statusBar().showMessage(f"Cannot show the latest run {run.id}: {e}", 8000)
+
+    def _latest_resumable(self):
+        """The newest run, if it can be resumed."""
+        from .panels.training import latest_run, resumable
+
+        run = latest_run(self.runs_dir)
+        return run if run is not None and resumable(run) else None
+
+    def resume_latest(self) -> None:
+        """Continue the newest run from its last checkpoint (the Run menu's command)."""
+        run = self._latest_resumable()
+        if run is None:
+            self.statusBar().showMessage("The latest run cannot be resumed (finished, or no checkpoint)", 4000)
+            return
+        self._resume(run)
 
     def _initial_config(self):
         """The form as it was left, else the `quick` preset."""
@@ -178,6 +216,10 @@ class MainWindow(QMainWindow):
         self.stop_action = run.addAction(
             "S&top (save a checkpoint)", QKeySequence("Ctrl+."), partial(self._train, "stop")
         )
+        run.addSeparator()
+        self.resume_latest_action = run.addAction(
+            "&Resume the latest run", QKeySequence("Ctrl+Shift+R"), self.resume_latest
+        )
 
         help_menu = bar.addMenu("&Help")
         help_menu.addAction("&Keyboard shortcuts", QKeySequence.HelpContents, self.show_shortcuts)
@@ -190,6 +232,7 @@ class MainWindow(QMainWindow):
             self.start_action,
             self.pause_action,
             self.stop_action,
+            self.resume_latest_action,
         ]
         for action in self._core_actions:
             action.setEnabled(False)
@@ -210,6 +253,7 @@ class MainWindow(QMainWindow):
             action.setEnabled(not running)
         self.pause_action.setEnabled(running)
         self.stop_action.setEnabled(running)
+        self.resume_latest_action.setEnabled(not running and self._latest_resumable() is not None)
         if not running and self._close_when_stopped:
             self.close()
 
@@ -253,12 +297,6 @@ class MainWindow(QMainWindow):
         self.training_panel.show_run(run)
         self.show_panel(self.training_panel)
 
-    def import_weights(self, path: str) -> None:
-        """Fine-tune from a weights file: the objective becomes 'finetune' starting from it."""
-        self.form.update({"objective.name": "finetune", "objective.init_from": path})
-        self.show_panel(self.training_panel)
-        self.statusBar().showMessage(f"Fine-tuning from {path}", 4000)
-
     def show_panel(self, panel: QWidget) -> None:
         """Bring a panel's tab to the front."""
         self.tabs.setCurrentWidget(panel.parentWidget())
@@ -276,8 +314,22 @@ class MainWindow(QMainWindow):
 
     def _choose_weights(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Import weights", "", weights_filter())
-        if path:
-            self.import_weights(path)
+        if not path:
+            return
+        from ..models.weights import check_weights_file  # deferred: the window paints before torch loads
+
+        try:
+            check_weights_file(path)  # a clear message now, not a failure when the run starts
+        except ValueError as e:
+            self.show_error("Cannot import the weights", str(e))
+            return
+        self.import_weights(path)
+
+    def import_weights(self, path: str) -> None:
+        """Fine-tune from a weights file: the objective becomes 'finetune' starting from it."""
+        self.form.update({"objective.name": "finetune", "objective.init_from": path})
+        self.show_panel(self.training_panel)
+        self.statusBar().showMessage(f"Fine-tuning from {path}", 4000)
 
     def show_error(self, title: str, summary: str, details: str = "") -> QMessageBox:
         """A readable error with the traceback behind "Show Details…"; non-blocking, the app stays usable."""

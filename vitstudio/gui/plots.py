@@ -12,6 +12,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QGridLayout, QWidget
 
+from ..config import CLASSIFICATION_OBJECTIVES
 from ..train import compare
 from ..train.events import TrainingClock
 
@@ -130,13 +131,23 @@ class LivePlots(QWidget):
             self._dirty.append(SERIES[key])
 
     def clear(self) -> None:
+        """Forget the points and the ranges: the next run's axes fit its own values."""
         for s in self.series.values():
             s.clear()
         self._smoother = compare.Smoother()
         self._clock = TrainingClock()
         self._x_limits = {}
+        for curve in self.curves.values():
+            curve.setData([], [])
+        for plot in self.plots.values():
+            plot.setRange(xRange=(0, 1), yRange=(0, 1))
+            plot.enableAutoRange()
         self._fit_x()
-        self._dirty = list(self.plots)
+        self._dirty = []
+
+    def show_objective(self, objective: str) -> None:
+        """Show only the plots a run of `objective` logs: top-1 belongs to classification objectives."""
+        self.plots["top1"].setVisible(objective in CLASSIFICATION_OBJECTIVES)
 
     def point_count(self, key: str) -> int:
         return self.series[key].n

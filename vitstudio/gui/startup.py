@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ..runtime import configure_threads
+
 
 def describe_device() -> str:
     """What a run on 'auto' trains on, for the status bar."""
@@ -16,6 +18,7 @@ def describe_device() -> str:
 
 def import_core() -> dict:
     """Import torch, the core and the panels' plotting library (seconds); runs off the UI thread."""
+    configure_threads()  # the window's threads as the CLI's, however the window was started
     # deferred, and the reason this thread exists: these imports take seconds
     import pyqtgraph  # noqa: F401
 

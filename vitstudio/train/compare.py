@@ -385,6 +385,21 @@ def diff_table(runs: list[Run], only_differences: bool = True) -> tuple[list[str
     return ["field", *names], [[k, *map(format_config_value, values)] for k, values in rows]
 
 
+METRIC_LABELS = {
+    "loss": "train loss",
+    "lr": "learning rate",
+    "images_per_sec": "images / s",
+    "val_loss": "validation loss",
+    "top1": "validation top-1 %",
+    "top5": "validation top-5 %",
+}
+
+
+def metric_label(key: str) -> str:
+    """How a logged metric is named to people: 'val_loss' -> 'validation loss' (unknown keys: spaces for '_')."""
+    return METRIC_LABELS.get(key, key.replace("_", " "))
+
+
 def metric_names(runs: list[Run]) -> list[str]:
     """Every metric logged by any of `runs`: training ones first, then validation ones."""
     found: dict[str, str] = {}

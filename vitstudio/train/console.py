@@ -32,6 +32,8 @@ class ProgressBar:
             )
         elif self.bar is None:
             return
+        elif event.kind == "progress":
+            self.bar.update(event.step - self.bar.n)
         elif event.kind == "step":
             self.bar.update(event.step - self.bar.n)
             self.bar.set_postfix_str(f"loss {d['loss']:.4f} lr {d['lr']:.2e} {d['images_per_sec']:.0f} img/s")

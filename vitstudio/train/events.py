@@ -6,6 +6,8 @@ Kinds and their `data`:
              resumed_from (the checkpoint's step when resuming, else None),
              init_notes (how pretrained weights were adapted)
   step       loss, lr, images_per_sec (the mean loss and rate since the previous step event)
+  progress   no data; the step count between step events, at most every PROGRESS_SECONDS (not logged: it lets
+             a progress bar move every step or so without the host sync a step event's loss costs)
   eval       val_loss, top1, top5 (percent; classification objectives only)
   checkpoint path, best
   paused, resumed
@@ -21,7 +23,20 @@ import time as _time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-KINDS = ("started", "step", "eval", "checkpoint", "paused", "resumed", "finished", "stopped", "diverged", "failed")
+KINDS = (
+    "started",
+    "step",
+    "progress",
+    "eval",
+    "checkpoint",
+    "paused",
+    "resumed",
+    "finished",
+    "stopped",
+    "diverged",
+    "failed",
+)
+PROGRESS_SECONDS = 0.5
 TERMINAL = ("finished", "stopped", "diverged", "failed")
 GAP_KINDS = ("started", "resumed")  # the time before these events is not training time
 

@@ -461,6 +461,7 @@ def _fold(status: dict, event: Event) -> None:
     """Update a status dict with what `event` says."""
     if status.get("updated") is not None and event.kind not in GAP_KINDS:
         status["seconds"] = status.get("seconds", 0.0) + max(event.time - status["updated"], 0.0)
+    previous_step = status.get("step", 0)
     status.update(step=event.step, epoch=event.epoch, updated=event.time, pid=os.getpid(), host=socket.gethostname())
     if event.kind == "started":
         status.update(
@@ -483,7 +484,13 @@ def _fold(status: dict, event: Event) -> None:
             },
         )
     elif event.kind == "step":
-        status.update(state="running", loss=event.data.get("loss"), images_per_sec=event.data.get("images_per_sec"))
+        status.update(state="running", loss=event.data.get("loss"))
+        rate = event.data.get("images_per_sec")
+        if _number(rate) and rate > 0:
+            steps, cost = status.get("rate_sums") or (0, 0.0)
+            done = max(event.step - previous_step, 1)
+            status["rate_sums"] = (steps + done, cost + done / rate)
+            status["images_per_sec"] = (steps + done) / (cost + done / rate)
     elif event.kind == "eval":
         status["last_eval"] = dict(event.data, step=event.step)
         status["best"] = best_results(status.get("best") or {}, event.data)
@@ -493,6 +500,15 @@ def _fold(status: dict, event: Event) -> None:
         status["state"] = "paused" if event.kind == "paused" else "running"
     elif event.terminal:
         status.update(state=event.kind, reason=event.data.get("reason"))
+
+
+def mean_rate(steps, rates) -> float | None:
+    """A run's images/s: the images of its logged step windows over the seconds they took (each window's
+    steps over its rate), not the last window's rate. None when nothing was logged."""
+    steps, rates = np.asarray(steps, dtype=np.float64), np.asarray(rates, dtype=np.float64)
+    done = np.maximum(np.diff(steps, prepend=0.0), 1.0)
+    ok = np.isfinite(rates) & (rates > 0)
+    return float(done[ok].sum() / (done[ok] / rates[ok]).sum()) if ok.any() else None
 
 
 def best_results(best: dict, results: dict) -> dict:
@@ -561,7 +577,7 @@ class MetricLog:
             "seconds": self.seconds,
             "best": best,
             "last_eval": dict(last_eval, step=int(max(c.step[-1] for c in evals.values()))) if last_eval else None,
-            "images_per_sec": float(throughput.value[-1]) if throughput is not None and len(throughput) else None,
+            "images_per_sec": mean_rate(throughput.step, throughput.value) if throughput is not None else None,
             **{
                 k: v
                 for k, v in (self.started or {}).items()

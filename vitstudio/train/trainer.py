@@ -27,7 +27,7 @@ from ..models import family_of
 from . import distributed
 from .build import build_model, model_label, resolved_model_args
 from .checkpoint import load_checkpoint, save_checkpoint, save_model
-from .events import Event, Listener
+from .events import PROGRESS_SECONDS, Event, Listener
 from .objectives import build_objective, freeze_for_linear_probe, init_for_finetuning
 from .optim import build_optimizer, lr_at, set_lr
 from .references import resolve
@@ -79,6 +79,7 @@ class Trainer:
         self._wake = threading.Condition()
         self.model: nn.Module | None = None
         self.step = 0
+        self._progress_time = 0.0  # when listeners last heard of the step count
 
     def _preflight(self) -> None:
         """Raise the `ConfigError`s found without data: references that resolve to nothing (or to several
@@ -269,8 +270,11 @@ class Trainer:
                 self.step += 1
                 self._loss_sum += loss.detach()
                 self._window_steps += 1
-                if self.step % rt.log_every == 0 and (bad := self._log_steps()) is not None:
-                    return bad
+                if self.step % rt.log_every == 0:
+                    if (bad := self._log_steps()) is not None:
+                        return bad
+                elif time.perf_counter() - self._progress_time >= PROGRESS_SECONDS:
+                    self._emit("progress", record=False)
                 at_epoch_end = self.step % self.steps_per_epoch == 0
                 if rt.checkpoint_every and self.step % rt.checkpoint_every == 0 and not at_epoch_end:
                     if (bad := self._checkpoint()) is not None:
@@ -406,7 +410,7 @@ class Trainer:
         else:
             reason = f"{type(e).__name__}: {e}"
         record = self._started or not self._resuming
-        return self._emit("failed", _record=record, reason=reason, traceback=traceback.format_exc())
+        return self._emit("failed", record=record, reason=reason, traceback=traceback.format_exc())
 
     def _close(self) -> None:
         self._release()
@@ -422,15 +426,16 @@ class Trainer:
             return contextlib.nullcontext()
         return torch.autocast(self.device.type, dtype=self.autocast_dtype)
 
-    def _emit(self, kind: str, _record: bool = True, **data) -> Event:
-        """Send an event to the listeners and (unless `_record` is False) the run's log. The 'failed' event is
-        recorded as far as the disk allows: it must reach the listeners even when the disk is full."""
+    def _emit(self, kind: str, record: bool = True, **data) -> Event:
+        """Send an event to the listeners and (`record`) to the run's log. The 'failed' event is recorded as far
+        as the disk allows: it must reach the listeners even when the disk is full."""
         event = Event(
             kind, self.step, self.step / self.steps_per_epoch if getattr(self, "steps_per_epoch", 0) else 0.0, data=data
         )
         self._started = self._started or kind == "started"
+        self._progress_time = time.perf_counter()
         if self.dist.is_main:
-            if self.run_record is not None and _record:
+            if record and self.run_record is not None:
                 try:
                     self.run_record.record(event)
                 except OSError:

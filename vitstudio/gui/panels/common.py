@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QLabel, QLayout, QLineEdit, QSpinBox, QVBoxLayout, QWidget
 
 FORM_WIDTH = 370
@@ -12,6 +14,13 @@ def weights_filter() -> str:
     from ...models.weights.files import SUFFIXES  # deferred: the window paints before torch is imported
 
     return f"Weights ({' '.join('*' + s for s in SUFFIXES)});;All files (*)"
+
+
+def to_qimage(pixels: np.ndarray) -> QImage:
+    """An (H, W, 3) uint8 array as a QImage (a copy: it does not keep the array alive)."""
+    pixels = np.ascontiguousarray(pixels)
+    h, w, _ = pixels.shape
+    return QImage(pixels.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
 
 
 def form_column(*items: QWidget | QLayout) -> QWidget:

@@ -43,6 +43,7 @@ from ...train.compare import (
     format_config_value,
     key_config,
     metric_chart,
+    metric_label,
     metric_names,
     resolved_config,
     table,
@@ -369,7 +370,7 @@ class CompareView(QWidget):
         self.metric_box.blockSignals(True)
         self.metric_box.clear()
         for name in names:
-            self.metric_box.addItem(name, name)
+            self.metric_box.addItem(metric_label(name), name)
         index = names.index(current) if current in names else 0
         self.metric_box.setCurrentIndex(index)
         self.metric_box.blockSignals(False)
@@ -417,7 +418,7 @@ class CompareView(QWidget):
     def redraw(self) -> None:
         self.smoothing_label.setText(f"{self.weight:.2f}")
         self.plot.show_series(self.series())
-        labels = {"left": self.metric_box.currentData() or "", "bottom": X_AXES[self.x_box.currentData()]}
+        labels = {"left": self.metric_box.currentText(), "bottom": X_AXES[self.x_box.currentData()]}
         for side, label in labels.items():
             if self.plot.getAxis(side).labelText != label:  # setting one lays the plot out again
                 self.plot.setLabel(side, label)

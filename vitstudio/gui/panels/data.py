@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import numpy as np
 from PySide6.QtCore import Qt, QThread, Signal
-from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
+    QCheckBox,
     QFileDialog,
     QFormLayout,
     QGridLayout,
@@ -18,8 +18,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...data import AUGMENT_DESCRIPTIONS, AUGMENTS, DATASETS, datasets_from_config, sample_images
-from .common import ProblemsLabel, combo, dspin, form_column, line, spin
+from ...data import AUGMENT_DESCRIPTIONS, AUGMENTS, DATASETS, DatasetNotFound, datasets_from_config, sample_images
+from ...data.public import SOURCES
+from .common import ProblemsLabel, combo, dspin, form_column, line, spin, to_qimage
 
 DATASET_LABELS = {
     "builtin": "built-in shapes (no download)",
@@ -55,11 +56,25 @@ class SampleLoader(QThread):
         try:
             bundle = datasets_from_config(self.data_cfg, download=False)  # a preview never fetches a dataset
             samples = sample_images(bundle, GRID_ROWS * GRID_COLS, split="train", seed=self.seed)
+        except DatasetNotFound as e:
+            self.failed.emit(self.request, missing_message(e, self.data_cfg.download) if e.folder else str(e))
+            return
         except Exception as e:  # shown in the grid's place
             self.failed.emit(self.request, f"{type(e).__name__}: {e}")
             return
         images, labels = [s.image for s in samples], [s.name for s in samples]
         self.loaded.emit(self.request, images, labels, bundle.num_classes, bundle.train.aug.describe())
+
+
+def missing_message(e: DatasetNotFound, download: bool) -> str:
+    """What to do about a missing dataset, in the window's terms."""
+    where = f"{e.title} is not in {e.folder} yet."
+    if download:
+        return f"{where} A run downloads it when it starts (Download if missing is ticked; it needs a network)."
+    return (
+        f"{where} Tick Download if missing to let a run fetch it, or put {', '.join(e.files)} in that folder, "
+        "or choose the folder that holds them with Folder."
+    )
 
 
 class DataPanel(QWidget):
@@ -87,6 +102,9 @@ class DataPanel(QWidget):
         rows.setFieldGrowthPolicy(QFormLayout.AllNonFixedFieldsGrow)
         rows.addRow("Dataset", self.dataset)
         rows.addRow("Folder", root_row)
+        self.download = bind("data.download", QCheckBox("Download if missing"))
+        self.download.setToolTip("A run fetches a missing public dataset when it starts; the preview never does")
+        rows.addRow("", self.download)
         rows.addRow("Image size", bind("data.img_size", spin(1, 4096)))
         rows.addRow("Augmentation", bind("data.augment", combo({a: AUGMENT_LABELS.get(a, a) for a in AUGMENTS})))
         self.augment_help = QLabel(wordWrap=True, styleSheet="color: #546e7a;")
@@ -145,17 +163,11 @@ class DataPanel(QWidget):
         errors = self.form.errors_for(keys)
         self.problems.show_errors(errors)
         self.root.setEnabled(self.form.value("data.name") != "builtin")
+        self.download.setEnabled(self.form.value("data.name") in SOURCES)
         data_cfg = self.form.config.data
         self.augment_help.setText(AUGMENT_DESCRIPTIONS.get(data_cfg.augment, ""))
-        key = (
-            data_cfg.name,
-            data_cfg.root,
-            data_cfg.img_size,
-            data_cfg.augment,
-            data_cfg.hflip,
-            data_cfg.val_fraction,
-            self._seed,
-        )
+        shown = ("name", "root", "download", "img_size", "augment", "hflip", "val_fraction")
+        key = (*(getattr(data_cfg, k) for k in shown), self._seed)
         if not errors and key != self._shown_for and self.isVisible():  # build datasets only to show them
             self._shown_for = key
             self._load(data_cfg)
@@ -183,11 +195,8 @@ class DataPanel(QWidget):
         if request != self._request:
             return
         for (image, caption), pixels, label in zip(self.cells, images, labels):
-            pixels = np.ascontiguousarray(pixels)
-            h, w, _ = pixels.shape
-            qimage = QImage(pixels.data, w, h, 3 * w, QImage.Format_RGB888).copy()
-            mode = Qt.FastTransformation if max(h, w) < THUMB else Qt.SmoothTransformation
-            image.setPixmap(QPixmap.fromImage(qimage).scaled(THUMB, THUMB, Qt.KeepAspectRatio, mode))
+            mode = Qt.FastTransformation if max(pixels.shape[:2]) < THUMB else Qt.SmoothTransformation
+            image.setPixmap(QPixmap.fromImage(to_qimage(pixels)).scaled(THUMB, THUMB, Qt.KeepAspectRatio, mode))
             caption.setText(caption.fontMetrics().elidedText(label, Qt.ElideRight, THUMB + 8))
             caption.setToolTip(label)
         for image, caption in self.cells[len(images) :]:

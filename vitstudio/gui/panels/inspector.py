@@ -80,7 +80,7 @@ class InspectorBase(QWidget):
 
     def set_image(self, image: np.ndarray, label: str = "image") -> None:
         self.image, self.image_label = np.asarray(image, dtype=np.uint8), label
-        self.controls.show_image(label, self.image.shape)
+        self.controls.show_image(label, self.image)
         for column in self.columns:
             column.set_image(self.image, label)
 

@@ -7,7 +7,9 @@ plain dicts (`attention_options()`, `mae_options()`), which the panels pass to e
 
 from __future__ import annotations
 
+import numpy as np
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -26,9 +28,11 @@ from PySide6.QtWidgets import (
 from ...analysis import figures, render
 from ...analysis.image import bundled_images
 from ...models import family_of
+from .common import to_qimage
 
 #: the query token entry that follows each model's head: its class token, or the patch-token mean when it pools.
 READOUT_LABEL = "what the head reads"
+THUMBNAIL = 160  # px: the loaded image in the Image box
 
 
 def _slider(lo: int, hi: int, value: int) -> QSlider:
@@ -61,7 +65,9 @@ class InspectorControls(QWidget):
             self.sample_box.addItem(path.stem, str(path))
         self.sample_box.activated.connect(self._on_sample)
         self.image_name = QLabel("(or drop an image here)")
-        for w in (self.open_button, self.sample_box, self.image_name):
+        self.thumbnail = QLabel(alignment=Qt.AlignmentFlag.AlignCenter)  # the image, before any model is chosen
+        self.thumbnail.hide()
+        for w in (self.open_button, self.sample_box, self.image_name, self.thumbnail):
             form.addWidget(w)
         column.addWidget(box)
 
@@ -164,8 +170,18 @@ class InspectorControls(QWidget):
         self.mae_box.setEnabled(any(family_of(m).reconstructs for m in models))
         self._sync_labels()
 
-    def show_image(self, label: str, shape) -> None:
-        self.image_name.setText(f"{label} ({shape[1]}x{shape[0]})")
+    def show_image(self, label: str, image: np.ndarray) -> None:
+        """Name the image and show it small (enlarged sharply when tiny)."""
+        h, w = image.shape[:2]
+        self.image_name.setText(f"{label} ({w}x{h})")
+        pixmap = QPixmap.fromImage(to_qimage(image))
+        mode = (
+            Qt.TransformationMode.FastTransformation
+            if max(h, w) < THUMBNAIL
+            else Qt.TransformationMode.SmoothTransformation
+        )
+        self.thumbnail.setPixmap(pixmap.scaled(THUMBNAIL, THUMBNAIL, Qt.AspectRatioMode.KeepAspectRatio, mode))
+        self.thumbnail.show()
 
     # -- changes --------------------------------------------------------------------------------
 
@@ -179,7 +195,7 @@ class InspectorControls(QWidget):
 
     def _sync_labels(self) -> None:
         self.layer_label.setText(f"layer {self.layer_slider.value() + 1}")
-        self.head_label.setText(f"head {self.head_slider.value()}")
+        self.head_label.setText(f"head {self.head_slider.value() + 1}")
         self.mask_label.setText(f"mask ratio {self.mask_slider.value()}%")
         rollout = self.rollout_check.isChecked()
         for w in (self.layer_slider, self.head_slider, self.all_heads):

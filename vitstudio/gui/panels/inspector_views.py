@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QEvent, Qt, Signal
-from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -41,8 +41,9 @@ from ...analysis.mae import mae_reconstruction
 from ...analysis.report import attention_distance, inspect_image
 from ...analysis.sources import ModelSource, example_images, from_name, from_run, from_weights, records_architecture
 from ...models import family_of
+from ...models.weights import check_weights_file
 from ..worker import LatestRequestRunner
-from .common import weights_filter
+from .common import to_qimage, weights_filter
 
 # -- figures computed on the worker ------------------------------------------------------------
 
@@ -92,7 +93,7 @@ def attention_view(insp: Inspection, options: dict) -> tuple[np.ndarray, str]:
             notes.append(f"this model has {layers} layers: showing layer {layers}, not {options['layer'] + 1}")
             options["layer"] = layers - 1
         if not options["all_heads"] and options["head"] >= heads:
-            notes.append(f"this model has {heads} heads: showing head {heads - 1}, not {options['head']}")
+            notes.append(f"this model has {heads} heads: showing head {heads}, not {options['head'] + 1}")
             options["head"] = heads - 1
     token = options["token"]
     if isinstance(token, int) and token >= tokens:
@@ -119,13 +120,6 @@ TASKS = {
 # -- views ---------------------------------------------------------------------------------------
 
 
-def to_qimage(figure: np.ndarray) -> QImage:
-    """An (H, W, 3) uint8 array as a QImage (a copy: it does not keep the array alive)."""
-    figure = np.ascontiguousarray(figure)
-    h, w, _ = figure.shape
-    return QImage(figure.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
-
-
 def _frame(view: QWidget, body: QWidget, export: Callable[[], None], *tools: QWidget) -> tuple[QLabel, QPushButton]:
     """Lay out a view: `body` above a bar of `tools`, a note line and an 'Export PNG…' button calling `export`
     (enabled once there is a figure). Returns the note and the button."""
@@ -147,15 +141,14 @@ def _frame(view: QWidget, body: QWidget, export: Callable[[], None], *tools: QWi
 
 
 class FigureView(QWidget):
-    """A rendered figure ((H, W, 3) uint8) shown pixel for pixel (scrollable), a note line and PNG export.
+    """A rendered figure ((H, W, 3) uint8) fitted to the view, a note line and PNG export (of every pixel).
 
-    With `fit`, a figure larger than the view is scaled down to fit it instead (the export keeps every pixel);
-    `tools` go in the bar under it."""
+    A figure larger than the view, or up to half its size, is scaled smoothly to fit it; a smaller one is enlarged
+    by the largest whole factor that fits, pixels kept sharp. `tools` go in the bar under it."""
 
-    def __init__(self, export: Callable[[], None], fit: bool = False, parent: QWidget | None = None, tools: tuple = ()):
+    def __init__(self, export: Callable[[], None], parent: QWidget | None = None, tools: tuple = ()):
         super().__init__(parent)
         self.figure: np.ndarray | None = None
-        self.fit = fit
         self._pixmap: QPixmap | None = None
         self.label = QLabel()
         self.label.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -163,10 +156,9 @@ class FigureView(QWidget):
         self.scroll.setWidgetResizable(True)
         self.scroll.setWidget(self.label)
         self.scroll.setStyleSheet("background: white;")
-        if fit:
-            self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-            self.scroll.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-            self.scroll.viewport().installEventFilter(self)
+        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.scroll.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.scroll.viewport().installEventFilter(self)
         self.note, self.export_button = _frame(self, self.scroll, export, *tools)
 
     def show_figure(self, figure: np.ndarray | None, note: str = "") -> None:
@@ -181,7 +173,10 @@ class FigureView(QWidget):
             self.label.clear()
             return
         pixmap, room = self._pixmap, self.scroll.viewport().size()
-        if self.fit and (pixmap.width() > room.width() or pixmap.height() > room.height()):
+        factor = min(room.width() / pixmap.width(), room.height() / pixmap.height())
+        if factor >= 2:
+            pixmap = pixmap.scaled(pixmap.size() * int(factor), mode=Qt.TransformationMode.FastTransformation)
+        elif factor < 1 or factor > 1.2:
             pixmap = pixmap.scaled(room, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
         self.label.setPixmap(pixmap)
 
@@ -291,6 +286,7 @@ class ModelChooser(QGroupBox):
         path, _ = QFileDialog.getOpenFileName(self, "Open weights", "", weights_filter())
         if not path:
             return None
+        check_weights_file(path)  # a clear message now, before asking which model to load it into
         if records_architecture(path):
             return partial(from_weights, path)
         name = self._choose_model_name(f"{Path(path).name} does not record its model; load it into:")
@@ -303,8 +299,8 @@ class ModelChooser(QGroupBox):
 class ModelViews(QWidget):
     """One model's views of the image: patches, sequence, attention, position, filters, distance, mae,
     predictions (tabs), refreshed on `runner` under slots named after `name` whenever the source, the
-    image or the settings change. `compact` suits a narrow column: figures scale down to fit their view and
-    tab names are elided to fit."""
+    image or the settings change. Figures fit their views; `compact` suits a narrow column: tab names are
+    elided to fit."""
 
     viewUpdated = Signal(str)  # a view's figure changed (its name)
     statusChanged = Signal(str, bool)  # a message, whether it reports an error
@@ -339,7 +335,7 @@ class ModelViews(QWidget):
             self.tabs.setElideMode(Qt.TextElideMode.ElideRight)
 
         def view(name: str) -> FigureView:
-            self.views[name] = FigureView(partial(self.export_view, name), fit=self.compact)
+            self.views[name] = FigureView(partial(self.export_view, name))
             return self.views[name]
 
         def tab(widget: QWidget, title: str, short: str | None = None) -> None:

@@ -255,6 +255,8 @@ class RunsPanel(QWidget):
         self.view.setAlternatingRowColors(True)
         self.view.verticalHeader().hide()
         self.view.horizontalHeader().setSectionsMovable(True)
+        self.view.horizontalHeader().setStretchLastSection(True)  # no empty space right of the last column
+        self.view.setWordWrap(False)  # one line per run: columns fit their values, not wrapped halves of them
         self.view.setContextMenuPolicy(Qt.CustomContextMenu)
         self.view.customContextMenuRequested.connect(self._context_menu)
         self.view.doubleClicked.connect(lambda _: self.open_folder())
@@ -275,6 +277,7 @@ class RunsPanel(QWidget):
         self.model.rowsRemoved.connect(self._update_count)
         self.proxy.layoutChanged.connect(self._update_count)
         self._update_count()
+        self.model.rowsInserted.connect(self.view.resizeColumnsToContents)  # new runs: fit their values
         self.view.resizeColumnsToContents()
 
         self.timer = QTimer(self)

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from ...config import DEVICES, OBJECTIVES
+from ...models.weights import check_weights_file
 from ...train.runs import RESUMABLE_STATES, Run, list_runs
 from ..plots import X_AXES, LivePlots
 from ..worker import TrainingThread
@@ -47,7 +48,9 @@ class TrainingPanel(QWidget):
         self.thread: TrainingThread | None = None
         self.run: Run | None = None  # the run the plots show
         self.total_steps = 0
-        self._rate = deque(maxlen=20)  # (time, step) of recent step events, for the ETA
+        self._rate = deque(maxlen=20)  # (time, step) of recent step and progress events, for the ETA
+        self._images_per_sec = None  # the latest step event's rate
+        self.pause_state = "running"  # of the run on the worker: 'running', 'pausing' (asked) or 'paused'
         self._failure_shown = False
 
         settings = QGroupBox("Objective and optimisation")
@@ -86,7 +89,7 @@ class TrainingPanel(QWidget):
         self.resume_button = QPushButton("Resume run")
         self.stop_button.setToolTip("Save a resumable checkpoint and end the run")
         self.resume_button.setToolTip("Continue the shown run from its last checkpoint")
-        self.start_button.clicked.connect(self.start)
+        self.start_button.clicked.connect(lambda: self.start())  # not start(checked): a new run
         self.pause_button.clicked.connect(self.toggle_pause)
         self.stop_button.clicked.connect(self.stop)
         self.resume_button.clicked.connect(self.resume_run)
@@ -153,8 +156,7 @@ class TrainingPanel(QWidget):
         self.start_button.setToolTip("" if self.form.valid else "Fix the problems shown above first")
         self.pause_button.setEnabled(running)
         self.stop_button.setEnabled(running)
-        status = self.run.status() if self.run is not None and not running else {}
-        self.resume_button.setVisible(status.get("state") in RESUMABLE_STATES and self.run.last_checkpoint.exists())
+        self.resume_button.setVisible(self.run is not None and not running and resumable(self.run))
         self.resume_button.setEnabled(not running and (self.run is None or self.run.owner() is None))
         if objective == "finetune" and self.init_from.count() == 0:
             self.init_from.addItems([r.id for r in reversed(list_runs(self.runs_dir))])
@@ -176,11 +178,13 @@ class TrainingPanel(QWidget):
             self.plots.clear()
             self.run = None
             self._show_results()
+        self.plots.show_objective(config.objective.name)
         self._failure_shown = False
         self._rate.clear()
+        self._images_per_sec = None
         self.progress.setValue(0)
         self.progress_label.setText("Building the model and the data…")
-        self.pause_button.setText("Pause")
+        self._set_pause_state("running")
         self.thread.start()
         self._refresh()
         self.running_changed.emit(True)
@@ -192,11 +196,17 @@ class TrainingPanel(QWidget):
     def toggle_pause(self) -> None:
         if not self.running:
             return
-        if self.pause_button.text() == "Pause":
+        if self.pause_state == "running":
             self.thread.pause()
-            self.pause_button.setText("Pausing…")
+            self._set_pause_state("pausing")
         else:
             self.thread.resume()
+            if self.pause_state == "pausing":  # taken back before the trainer paused: no events will say so
+                self._set_pause_state("running")
+
+    def _set_pause_state(self, state: str) -> None:
+        self.pause_state = state
+        self.pause_button.setText({"running": "Pause", "pausing": "Pausing…", "paused": "Resume"}[state])
 
     def stop(self) -> None:
         if self.running:
@@ -214,6 +224,7 @@ class TrainingPanel(QWidget):
         self.run_label.clear()
         self._show_results()
         if run is not None:
+            self.plots.show_objective(run.config().objective.name)
             for event in run.events():
                 self._on_event(event, replay=True)
             state = run.status().get("state", "unknown")
@@ -234,19 +245,24 @@ class TrainingPanel(QWidget):
                 self.run_started.emit(int(d.get("resumed_from") or 0))
             if d.get("run_dir"):
                 self._set_run(Run(d["run_dir"]))
-        elif event.kind == "step":
-            self._rate.append((event.time, event.step))
+        elif event.kind in ("step", "progress"):
+            if event.kind == "step":
+                self._images_per_sec = d.get("images_per_sec")
+                self._show_results()
+            if not replay:
+                self._rate.append((event.time, event.step))
             self.progress.setValue(min(event.step, self.progress.maximum()))
-            self.progress_label.setText(self._progress_text(event, replay))
-            self._show_results()
+            self.progress_label.setText(self._progress_text(event))
         elif event.kind == "eval":
             self._show_results()
         elif event.kind == "paused":
-            self.pause_button.setText("Resume")
+            self._set_pause_state("paused")
             self.pause_button.setEnabled(True)
-            self.progress_label.setText(self.progress_label.text() + " · paused")
+            self.progress_label.setText(self._progress_text(event) + " · paused")
         elif event.kind == "resumed":
-            self.pause_button.setText("Pause")
+            self._rate.clear()  # the time paused is no part of the rate
+            self._set_pause_state("running")
+            self.progress_label.setText(self._progress_text(event))
         elif event.terminal:
             if event.kind == "finished":
                 self.progress.setValue(self.progress.maximum())
@@ -268,12 +284,13 @@ class TrainingPanel(QWidget):
             value = latest.get(key)
             label.setText("—" if value is None else f"{value:.2f}%" if key in ("top1", "best") else f"{value:.4f}")
 
-    def _progress_text(self, event, replay: bool) -> str:
+    def _progress_text(self, event) -> str:
+        """Epoch, step, the latest images/s and, while training, the ETA from the recent rate."""
         epochs = self.form.value("optim.epochs")
         parts = [f"epoch {min(int(event.epoch) + 1, epochs)}/{epochs}", f"step {event.step}/{self.total_steps}"]
-        if event.data.get("images_per_sec"):
-            parts.append(f"{event.data['images_per_sec']:,.0f} img/s")
-        if not replay and len(self._rate) > 1:
+        if self._images_per_sec:
+            parts.append(f"{self._images_per_sec:,.0f} img/s")
+        if event.kind in ("step", "progress") and len(self._rate) > 1:
             (t0, s0), (t1, s1) = self._rate[0], self._rate[-1]
             if s1 > s0 and t1 > t0:
                 parts.append(f"ETA {_duration((self.total_steps - s1) * (t1 - t0) / (s1 - s0))}")
@@ -303,8 +320,25 @@ class TrainingPanel(QWidget):
 
     def _browse_weights(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Weights to fine-tune from", "", weights_filter())
-        if path:
-            self.form.update({"objective.init_from": path})
+        if not path:
+            return
+        try:
+            check_weights_file(path)
+        except ValueError as e:
+            self.error.emit("Cannot fine-tune from this file", str(e), "")
+            return
+        self.form.update({"objective.init_from": path})
+
+
+def resumable(run: Run) -> bool:
+    """Whether `run` ended before its last step with a checkpoint to continue from."""
+    return run.status().get("state") in RESUMABLE_STATES and run.last_checkpoint.exists()
+
+
+def latest_run(runs_dir=None) -> Run | None:
+    """The newest run in the runs root, if any."""
+    runs = list_runs(runs_dir)
+    return runs[-1] if runs else None
 
 
 def _duration(seconds: float) -> str:

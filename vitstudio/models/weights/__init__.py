@@ -14,13 +14,14 @@ from torch import nn
 
 from .adapt import FRESH_OK, fit_state_dict, pretrained_to_vit, resample_patch_embed
 from .export import export_safetensors, export_timm, load_model_file, read_model_config, timm_state_dict
-from .files import UnsafeCheckpointError, read_weights, unwrap_state_dict
+from .files import UnsafeCheckpointError, check_weights_file, read_weights, unwrap_state_dict
 from .google import convert_google, is_google_layout
 from .hf import convert_transformers, is_transformers_layout
 
 __all__ = [
     "LoadReport",
     "UnsafeCheckpointError",
+    "check_weights_file",
     "export_safetensors",
     "export_timm",
     "load_model_file",

@@ -99,6 +99,33 @@ def file_kind(path: Path) -> str:
 FILE_KINDS = {"safetensors": "a safetensors file", "npz": "a NumPy .npz archive", "torch": "a PyTorch (pickle) file"}
 
 
+def check_weights_file(path) -> None:
+    """Raise ValueError, naming the file, unless it starts as a weights file of its kind does: a safetensors
+    header, a NumPy .npz or PyTorch zip archive, or a legacy PyTorch pickle. Reads the header only, so a
+    window can check a file before asking which model to load it into."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"{path}: no such file")
+    kind = file_kind(path)
+    with open(path, "rb") as f:
+        head = f.read(9)
+    if kind == "safetensors":
+        from safetensors import SafetensorError, safe_open
+
+        try:
+            with safe_open(str(path), framework="pt"):
+                return
+        except (SafetensorError, OSError) as e:
+            raise ValueError(f"{path.name} is not a readable safetensors file ({e})") from None
+    if head[:4] == b"PK\x03\x04" and zipfile.is_zipfile(path):
+        return
+    if kind == "torch" and head[:1] == b"\x80":  # a pickle's protocol opcode: torch.save's legacy format
+        return
+    raise ValueError(
+        f"{path.name} is not a weights file: expected safetensors, NumPy .npz or a PyTorch checkpoint (.pth, .pt, .bin)"
+    )
+
+
 def unwrap_state_dict(obj, source: str = "the checkpoint") -> dict[str, torch.Tensor]:
     """Find the state dict inside a checkpoint dict and strip DDP / torch.compile prefixes."""
     while isinstance(obj, dict) and not any(isinstance(v, torch.Tensor) for v in obj.values()):
