@@ -1,16 +1,21 @@
 """The models (Qt-free): ViT, Hybrid, DeiT, MAE, masked patch prediction, the catalogue of named models, weights."""
 
-from . import variants  # noqa: F401  (registers the named models)
+from . import pretrained_tags  # noqa: F401  (registers the named models, then their pretrained tags)
 from .catalogue import (
     FAMILIES,
     Family,
     ModelEntry,
+    PretrainedCfg,
     create_model,
     family_of,
+    is_pretrained_name,
     list_models,
+    list_pretrained,
     model_args,
     model_entry,
+    pretrained_cfg,
     register_model,
+    register_pretrained,
 )
 from .deit import DistillationLoss, DistilledVisionTransformer
 from .hybrid import HybridEmbed, HybridVisionTransformer
@@ -46,6 +51,7 @@ __all__ = [
     "Mlp",
     "ModelEntry",
     "PatchEmbed",
+    "PretrainedCfg",
     "ResNetV2",
     "UnsafeCheckpointError",
     "VisionTransformer",
@@ -54,14 +60,18 @@ __all__ = [
     "export_safetensors",
     "export_timm",
     "family_of",
+    "is_pretrained_name",
     "list_models",
+    "list_pretrained",
     "load_model_file",
     "load_pretrained",
     "model_args",
     "model_entry",
+    "pretrained_cfg",
     "pretrained_to_vit",
     "read_model_config",
     "register_model",
+    "register_pretrained",
     "resample_abs_pos_embed",
     "sincos_2d",
     "timm_state_dict",

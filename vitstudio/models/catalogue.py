@@ -10,6 +10,12 @@
     model = create_model("vit_base_patch16_224", num_classes=10)
     family_of(model)        # the Family of any model of ours, from its class
 
+Pretrained weights are tags of a named model (`entry.pretrained[tag]`, a `PretrainedCfg` with its source,
+input size, normalisation and label set), registered in `pretrained_tags.py`:
+
+    model = create_model("vit_base_patch16_224.augreg2_in21k_ft_in1k", pretrained=True)   # downloads once
+    cfg = pretrained_cfg("hf-hub:facebook/vit-mae-base")                                   # or by its source
+
 Code that needs to know what a model is asks here, or the model's public attributes; it never guesses
 from a name, `hasattr` or a private method. Names are registered once, in `variants.py`.
 """
@@ -75,6 +81,53 @@ FAMILIES: Mapping[str, Family] = MappingProxyType(
 
 
 @dataclass(frozen=True)
+class PretrainedCfg:
+    """Pretrained weights of a named model: where they come from and how the model must be fed.
+
+    `source` is `hf-hub:<repo>` (the first of `files` the repository has is read; safetensors come first)
+    or `torchvision:<WeightsEnum>.<member>`. `labels` is the label set of its head: 'imagenet-1k' (the
+    class names ship with torchvision), 'imagenet-21k' (a 21k head: not ImageNet-1k classes) or 'none'.
+    """
+
+    model: str  # the registered architecture
+    tag: str
+    source: str
+    files: tuple[str, ...] = ("model.safetensors",)
+    layout: str = "timm"  # the key layout of the file: 'timm', 'transformers' or 'torchvision'
+    input_size: int = 224
+    interpolation: str = "bicubic"
+    crop_pct: float = 0.9
+    mean: tuple[float, float, float] = IMAGENET_MEAN
+    std: tuple[float, float, float] = IMAGENET_STD
+    num_classes: int = 1000
+    labels: str = "imagenet-1k"
+    download_mb: float = 0.0  # about (float32 weights)
+    args: Mapping[str, Any] = field(default_factory=dict)  # model arguments the weights need beyond the registered
+
+    @property
+    def name(self) -> str:
+        return f"{self.model}.{self.tag}"
+
+    @property
+    def hub_repo(self) -> str | None:
+        """The Hugging Face repository of an `hf-hub:` source."""
+        return self.source.removeprefix("hf-hub:") if self.source.startswith("hf-hub:") else None
+
+    def class_names(self) -> list[str] | None:
+        """The names of the head's classes: ImageNet-1k's (from torchvision's weight metadata), else None."""
+        if self.labels != "imagenet-1k":
+            return None
+        from torchvision.models import ViT_B_16_Weights
+
+        return list(ViT_B_16_Weights.IMAGENET1K_V1.meta["categories"])
+
+    def model_args(self) -> dict:
+        """The arguments that make the architecture match the weights (its head's size, `args`)."""
+        head = {"num_classes": self.num_classes} if "num_classes" in model_entry(self.model).accepts else {}
+        return {**head, **self.args}
+
+
+@dataclass(frozen=True)
 class ModelEntry:
     """One named model: its family, its builder and the arguments it is registered with."""
 
@@ -82,7 +135,7 @@ class ModelEntry:
     family: Family
     builder: Callable[..., nn.Module]
     defaults: Mapping[str, Any]
-    pretrained: Mapping[str, Any] = field(default_factory=dict)  # tag -> pretrained weights (sources, input)
+    pretrained: Mapping[str, PretrainedCfg] = field(default_factory=dict)  # tag -> its pretrained weights
 
     @property
     def accepts(self) -> frozenset[str]:
@@ -131,6 +184,38 @@ def register_model(name: str, builder: Callable[..., nn.Module], **defaults) -> 
     return entry
 
 
+def register_pretrained(cfg: PretrainedCfg) -> PretrainedCfg:
+    """Register pretrained weights as a tag of their (registered) model; each tag is defined once."""
+    entry = model_entry(cfg.model)
+    if cfg.tag in entry.pretrained:
+        raise ValueError(f"pretrained tag {cfg.name!r} is registered twice")
+    entry.pretrained[cfg.tag] = cfg
+    return cfg
+
+
+def list_pretrained(pattern: str = "*") -> list[PretrainedCfg]:
+    """The registered pretrained tags whose `model.tag` name matches a shell-style pattern, sorted by name."""
+    cfgs = [c for e in _MODELS.values() for c in e.pretrained.values() if fnmatch.fnmatch(c.name, pattern)]
+    return sorted(cfgs, key=lambda c: c.name)
+
+
+def pretrained_cfg(name: str) -> PretrainedCfg:
+    """The registered tag `model.tag`, or the one whose source is `name` (`hf-hub:facebook/vit-mae-base`);
+    KeyError names the known tags of the model."""
+    for cfg in list_pretrained():
+        if name in (cfg.name, cfg.source):
+            return cfg
+    arch = name.removeprefix("hf-hub:timm/").partition(".")[0]
+    tags = list(model_entry(arch).pretrained) if is_known_model(arch) else []
+    known = f"; {arch} has {', '.join(tags)}" if tags else " (see `vitstudio models --pretrained`)"
+    raise KeyError(f"no pretrained weights {name!r}{known}")
+
+
+def is_pretrained_name(name: str) -> bool:
+    """Whether `name` names pretrained weights (`model.tag` or `hf-hub:...`) rather than an architecture."""
+    return name.startswith("hf-hub:") or "." in name
+
+
 def list_models(pattern: str = "*", family: str | None = None) -> list[str]:
     """Registered names matching a shell-style pattern (and `family`), sorted; torchvision's are not listed."""
     return sorted(
@@ -158,14 +243,32 @@ def model_args(name: str) -> dict:
     return dict(model_entry(name).defaults)
 
 
-def create_model(name: str, **overrides) -> nn.Module:
+def create_model(name: str, pretrained: bool = False, **overrides) -> nn.Module:
     """Build a named model; `overrides` replace its default arguments (e.g. `num_classes=10`).
 
-    The model remembers how it was made in `model.model_spec` (`{name, args}`), which exports use.
+    `name` may name pretrained weights: `model.tag` or `hf-hub:<repo>` (a registered source, or any timm
+    repository, whose `config.json` names the architecture). The architecture is built with the head of the
+    weights (unless `num_classes` is given), and with `pretrained=True` the weights are loaded (downloaded
+    once into the Hugging Face / torch hub cache). The model remembers how it was made in `model.model_spec`
+    (`{name, args}`), which exports use, and its weights' `PretrainedCfg` in `model.pretrained_cfg`.
     """
+    cfg = None
+    if is_pretrained_name(name):
+        from .hub import resolve_pretrained  # may read a timm repository's config.json
+
+        cfg = resolve_pretrained(name)
+        name, overrides = cfg.model, {**cfg.model_args(), **overrides}
+    elif pretrained:
+        tags = ", ".join(model_entry(name).pretrained) or "none; see `vitstudio models --pretrained`"
+        raise ValueError(f"{name} names an architecture: say which pretrained weights, as {name}.TAG (tags: {tags})")
     entry = model_entry(name)
     model = entry.builder(**{**entry.defaults, **overrides})
     model.model_spec = {"name": name, "args": dict(overrides)}
+    model.pretrained_cfg = cfg
+    if pretrained:
+        from .hub import load_pretrained_weights
+
+        load_pretrained_weights(model, cfg)
     return model
 
 

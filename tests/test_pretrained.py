@@ -1,0 +1,204 @@
+"""Pretrained tags: the table against timm's configs, converters against their libraries, and the real
+download code against a hub on 127.0.0.1 (no network)."""
+
+import json
+
+import pytest
+import torch
+from conftest import rel_err
+from hub_server import LoopbackHub
+from safetensors.torch import save
+
+from vitstudio.models import create_model, list_pretrained, load_pretrained, pretrained_cfg
+from vitstudio.models.hub import WeightsUnavailable, is_cached
+
+timm = pytest.importorskip("timm")
+transformers = pytest.importorskip("transformers")
+
+TOL = 1e-5
+TINY = dict(img_size=32, patch_size=8, embed_dim=64, depth=2, num_heads=4, num_classes=7)
+REPO = "timm/vit_small_patch16_224.tiny_test"
+
+
+def test_table_matches_timms_pretrained_configs():
+    from timm.models import get_pretrained_cfg
+
+    checked = 0
+    for cfg in list_pretrained():
+        if not cfg.source.startswith("hf-hub:timm/"):
+            continue
+        ref = get_pretrained_cfg(cfg.name).to_dict()
+        assert ref["hf_hub_id"] == cfg.hub_repo
+        ours = (cfg.input_size, cfg.interpolation, cfg.crop_pct, cfg.mean, cfg.std, cfg.num_classes)
+        theirs = (ref["input_size"][-1], ref["interpolation"], ref["crop_pct"], ref["mean"], ref["std"])
+        assert ours == (*theirs, ref["num_classes"]), cfg.name
+        checked += 1
+    assert checked >= 18
+
+
+def test_tags_name_their_classes_and_build_the_architecture_alone():
+    cfg = pretrained_cfg("vit_base_patch16_224.augreg_in21k")
+    assert cfg.labels == "imagenet-21k" and cfg.class_names() is None
+    names = pretrained_cfg("deit_tiny_patch16_224.fb_in1k").class_names()
+    assert len(names) == 1000 and names[281] == "tabby"
+    assert pretrained_cfg("hf-hub:facebook/vit-mae-base").name == "mae_vit_base_patch16.mae_hf"
+    model = create_model("deit_tiny_distilled_patch16_224.fb_in1k")  # architecture only: no download
+    assert model.pretrained_cfg.mean == (0.485, 0.456, 0.406) and model.head.out_features == 1000
+    with pytest.raises(ValueError, match="TAG"):
+        create_model("vit_tiny_patch16_224", pretrained=True)
+    with pytest.raises(KeyError, match="augreg_in21k_ft_in1k"):
+        create_model("vit_tiny_patch16_224.nope")
+
+
+# -- converters against the libraries that made the weights -----------------------------------------
+
+
+def test_torchvision_vit_converter_matches_torchvision():
+    from torchvision.models.vision_transformer import VisionTransformer as TvViT
+
+    ref = TvViT(image_size=32, patch_size=8, num_layers=2, num_heads=4, hidden_dim=64, mlp_dim=256, num_classes=7)
+    with torch.no_grad():  # torchvision starts its head and class token at zero
+        for p in (ref.heads.head.weight, ref.heads.head.bias, ref.class_token):
+            p.normal_()
+    ours = create_model("vit_small_patch16_224", **TINY)
+    report = load_pretrained(ours, ref.state_dict())
+    assert not report.missing and not report.unexpected
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        err = rel_err(ours.eval()(x), ref.eval()(x))
+    print(f"torchvision ViT: {err:.2e}")
+    assert err <= TOL
+
+
+def test_transformers_mae_with_decoder_reconstructs_as_transformers():
+    cfg = transformers.ViTMAEConfig(
+        hidden_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=256,
+        image_size=32,
+        patch_size=8,
+        layer_norm_eps=1e-6,
+        decoder_hidden_size=32,
+        decoder_num_hidden_layers=1,
+        decoder_num_attention_heads=4,
+        decoder_intermediate_size=128,
+    )
+    ref = transformers.ViTMAEForPreTraining(cfg).eval()
+    ours = create_model(
+        "mae_vit_base_patch16",
+        img_size=32,
+        patch_size=8,
+        embed_dim=64,
+        depth=2,
+        num_heads=4,
+        decoder_embed_dim=32,
+        decoder_depth=1,
+        decoder_num_heads=4,
+    ).eval()
+    load_pretrained(ours, ref.state_dict())
+    x, noise = torch.randn(2, 3, 32, 32), torch.rand(2, 16)
+    with torch.no_grad():
+        out = ref(pixel_values=x, noise=noise)
+        _, pred, mask = ours(x, noise=noise)
+    err = rel_err(pred, out.logits)
+    print(f"transformers ViTMAEForPreTraining (decoder predictions): {err:.2e}")
+    assert torch.equal(mask, out.mask) and err <= TOL
+
+
+# -- the download code against a loopback hub ---------------------------------------------------------
+
+
+@pytest.fixture
+def tiny_repo():
+    """timm's own tiny ViT with random weights, as timm pushes it: model.safetensors + config.json."""
+    ref = timm.create_model("vit_small_patch16_224", pretrained=False, **TINY).eval()
+    config = {
+        "architecture": "vit_small_patch16_224",
+        "num_classes": 7,
+        "model_args": {k: v for k, v in TINY.items() if k != "num_classes"},
+        "pretrained_cfg": {"tag": "tiny_test", "input_size": [3, 32, 32], "interpolation": "bicubic",
+                           "crop_pct": 1.0, "mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5], "num_classes": 7},
+    }  # fmt: skip
+    files = {"model.safetensors": save(ref.state_dict()), "config.json": json.dumps(config).encode()}
+    return ref, {REPO: files}
+
+
+@pytest.fixture
+def hub_env(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.setenv("VITSTUDIO_WEIGHTS", str(tmp_path / "drop"))
+    for var in ("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "HF_HUB_OFFLINE"):
+        monkeypatch.delenv(var, raising=False)
+    return monkeypatch
+
+
+def _load():
+    return create_model(f"hf-hub:{REPO}", pretrained=True).eval()
+
+
+def test_first_load_downloads_and_matches_timm_then_the_cache_answers(hub_env, tiny_repo):
+    ref, repos = tiny_repo
+    with LoopbackHub(repos) as hub:
+        hub_env.setenv("HF_ENDPOINT", hub.endpoint)
+        model = _load()
+        assert ("GET", f"/{REPO}/resolve/main/model.safetensors") in hub.requests
+        x = torch.randn(2, 3, 32, 32)
+        with torch.no_grad():
+            err = rel_err(model(x), ref(x))
+        assert err <= TOL and model.pretrained_cfg.mean == (0.5, 0.5, 0.5) and model.pretrained_cfg.input_size == 32
+        assert is_cached(model.pretrained_cfg)
+        before = len(hub.requests)
+        again = _load()
+        assert len(hub.requests) == before  # no request at all
+        assert torch.equal(again.head.weight, model.head.weight)
+
+
+def test_server_down_gives_a_clear_message_and_offline_mode_uses_the_cache(hub_env, tiny_repo):
+    _, repos = tiny_repo
+    hub = LoopbackHub(repos)
+    hub_env.setenv("HF_ENDPOINT", hub.endpoint)
+    hub.stop()  # never started: connections are refused
+    with pytest.raises(WeightsUnavailable) as e:
+        _load()
+    message = str(e.value)
+    assert REPO in message and "config.json" in message and "--weights FILE" in message and "drop" in message
+    hub_env.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(WeightsUnavailable, match="HF_HUB_OFFLINE"):
+        _load()
+    with LoopbackHub(repos) as hub:  # fill the cache, then go offline with the server up: no request
+        hub_env.setenv("HF_ENDPOINT", hub.endpoint)
+        hub_env.delenv("HF_HUB_OFFLINE")
+        _load()
+        hub_env.setenv("HF_HUB_OFFLINE", "1")
+        n = len(hub.requests)
+        _load()
+        assert len(hub.requests) == n
+
+
+@pytest.mark.parametrize("fault", ["cut_next", "corrupt_next"])
+def test_a_truncated_or_corrupt_download_is_refused_and_the_next_try_succeeds(hub_env, tiny_repo, fault, tmp_path):
+    ref, repos = tiny_repo
+    with LoopbackHub(repos) as hub:
+        hub_env.setenv("HF_ENDPOINT", hub.endpoint)
+        create_model(f"hf-hub:{REPO}")  # fetches config.json only
+        setattr(hub, fault, True)
+        with pytest.raises(WeightsUnavailable, match="model.safetensors") as e:
+            _load()
+        print(e.value)
+        blobs = list((tmp_path / "hf").rglob("blobs/*"))
+        assert [b.stat().st_size for b in blobs] == [len(repos[REPO]["config.json"])]  # nothing else kept
+        model = _load()
+        x = torch.randn(1, 3, 32, 32)
+        with torch.no_grad():
+            assert rel_err(model(x), ref.eval()(x)) <= TOL
+
+
+def test_a_hand_downloaded_file_is_used_without_the_network(hub_env, tiny_repo, tmp_path):
+    ref, repos = tiny_repo
+    for name, data in repos[REPO].items():
+        (tmp_path / "drop" / REPO).mkdir(parents=True, exist_ok=True)
+        (tmp_path / "drop" / REPO / name).write_bytes(data)
+    hub_env.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # nothing listens there
+    model = _load()
+    assert torch.equal(model.head.weight, ref.head.weight)

@@ -1,0 +1,245 @@
+"""Pretrained weights from the Hugging Face hub and torchvision's weight enums: fetched once, checked, loaded.
+
+    path = fetch_weights(pretrained_cfg("vit_base_patch16_224.augreg2_in21k_ft_in1k"))   # a local file
+    load_pretrained_weights(model, cfg)
+
+Hub files go through `huggingface_hub` into its cache (shared with timm and transformers); a file already
+there, or one put by hand into `local_weights_dir()/<repo>/<file>`, is used without asking the network.
+`HF_ENDPOINT`, `HF_HOME` / `HF_HUB_CACHE` and `HF_HUB_OFFLINE` are read at each call (huggingface_hub reads
+them once, at import). A download is checked against the hub's hash (its ETag) before it is used: a partial
+or corrupt file is removed from the cache and reported, never loaded. torchvision's files go through
+`torch.hub` (its cache, hash-checked) and are read with `torch.load(weights_only=True)`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from torch import nn
+
+from .catalogue import IMAGENET_MEAN, IMAGENET_STD, PretrainedCfg, is_known_model, pretrained_cfg
+
+DROP_ENV = "VITSTUDIO_WEIGHTS"
+_DEFAULT_ENDPOINT = "https://huggingface.co"
+
+
+class WeightsUnavailable(OSError):
+    """Pretrained weights that could not be had: no network, not on the hub, or a bad download."""
+
+
+class DownloadCancelled(Exception):
+    """Raised from a progress callback to stop a download (the partial file is discarded)."""
+
+
+def local_weights_dir() -> Path:
+    """Where hand-downloaded hub files go: `$VITSTUDIO_WEIGHTS`, else `<vitstudio cache>/weights`;
+    a file of repository `org/name` is looked for at `<here>/org/name/<file>`."""
+    from ..data.cache import user_cache_dir
+
+    return Path(os.environ[DROP_ENV]).expanduser() if os.environ.get(DROP_ENV) else user_cache_dir() / "weights"
+
+
+def _hub_settings() -> tuple[str, str, bool]:
+    """(endpoint, cache folder, offline) from the environment now, as huggingface_hub would read them."""
+    endpoint = os.environ.get("HF_ENDPOINT", _DEFAULT_ENDPOINT).rstrip("/")
+    home = os.environ.get("HF_HOME") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "huggingface"
+    )
+    cache = os.environ.get("HF_HUB_CACHE") or os.environ.get("HUGGINGFACE_HUB_CACHE") or os.path.join(home, "hub")
+    offline = os.environ.get("HF_HUB_OFFLINE", "").upper() in ("1", "ON", "YES", "TRUE")
+    return endpoint, os.path.expanduser(cache), offline
+
+
+def cached_hub_file(repo: str, filename: str) -> Path | None:
+    """The local copy of a hub file (hand-put or in the hub cache), or None; never asks the network."""
+    from huggingface_hub import try_to_load_from_cache
+
+    dropped = local_weights_dir() / repo / filename
+    if dropped.is_file():
+        return dropped
+    cached = try_to_load_from_cache(repo, filename, cache_dir=_hub_settings()[1])
+    return Path(cached) if isinstance(cached, str) else None
+
+
+def hub_file(repo: str, filename: str, tqdm_class=None) -> Path:
+    """A file of a hub repository: the local copy, else downloaded (and checked) into the hub cache.
+
+    Raises `FileNotFoundError` if the repository has no such file, `WeightsUnavailable` if it cannot be had.
+    `tqdm_class` shows the download's progress (huggingface_hub's own bar by default); raising
+    `DownloadCancelled` from its `update` stops it.
+    """
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError, RepositoryNotFoundError
+
+    if (path := cached_hub_file(repo, filename)) is not None:
+        return path
+    endpoint, cache, offline = _hub_settings()
+    if offline:
+        raise WeightsUnavailable(_unavailable(repo, filename, "HF_HUB_OFFLINE is set and it is not in the cache"))
+    if not _reachable(endpoint):  # else huggingface_hub retries for half a minute before it gives up
+        raise WeightsUnavailable(_unavailable(repo, filename, f"{endpoint} cannot be reached"))
+    try:
+        path = Path(hf_hub_download(repo, filename, cache_dir=cache, endpoint=endpoint, tqdm_class=tqdm_class))
+    except (EntryNotFoundError, RepositoryNotFoundError) as e:
+        if isinstance(e, LocalEntryNotFoundError):  # the network is down (no such file in the cache)
+            raise WeightsUnavailable(_unavailable(repo, filename, f"{endpoint} cannot be reached")) from None
+        raise FileNotFoundError(f"the hub repository {repo} has no file {filename}") from None
+    except (OSError, ValueError) as e:  # connection, HTTP and consistency (size) errors
+        raise WeightsUnavailable(_unavailable(repo, filename, _first_line(e))) from None
+    _verify(path, repo, filename)
+    return path
+
+
+def _reachable(endpoint: str, timeout: float = 5.0) -> bool:
+    """Whether a connection to the endpoint's host opens (assumed so behind a proxy: the proxy decides)."""
+    if any(os.environ.get(v) for v in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY")):
+        return True
+    url = urlsplit(endpoint)
+    try:
+        socket.create_connection((url.hostname, url.port or (443 if url.scheme == "https" else 80)), timeout).close()
+    except OSError:
+        return False
+    return True
+
+
+def _verify(path: Path, repo: str, filename: str) -> None:
+    """Check a fresh download against its blob's name (the hub's ETag: sha256 for LFS files, git's sha1
+    otherwise); a mismatch removes the file from the cache and raises."""
+    blob = path.resolve()
+    etag = blob.name
+    if len(etag) == 64:
+        digest = _hash_file(blob, hashlib.sha256())
+    elif len(etag) == 40:
+        digest = _hash_file(blob, hashlib.sha1(f"blob {blob.stat().st_size}\0".encode()))
+    else:
+        return  # not a hash: nothing to check against
+    if digest != etag:
+        blob.unlink(missing_ok=True)
+        path.unlink(missing_ok=True)
+        raise WeightsUnavailable(
+            f"the download of {filename} from {repo} is corrupt (its hash is not the hub's); "
+            "it was removed from the cache: try again"
+        )
+
+
+def _hash_file(path: Path, h) -> str:
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 22):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _unavailable(repo: str, filename: str, reason: str) -> str:
+    return (
+        f"cannot download {filename} of the Hugging Face hub repository {repo}: {reason}. Without a network: "
+        f"download {_DEFAULT_ENDPOINT}/{repo}/resolve/main/{filename} by hand and put it at "
+        f"{local_weights_dir() / repo / filename}, or load it with --weights FILE"
+    )
+
+
+def _first_line(e: Exception) -> str:
+    return str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+
+
+def fetch_weights(cfg: PretrainedCfg, tqdm_class=None):
+    """The weights of a tag: a local file (hub), or a state dict (torchvision, from torch.hub's cache)."""
+    if cfg.hub_repo is None:
+        return _torchvision_state_dict(cfg)
+    for filename in cfg.files:
+        try:
+            return hub_file(cfg.hub_repo, filename, tqdm_class)
+        except FileNotFoundError:
+            continue
+    raise WeightsUnavailable(f"the hub repository {cfg.hub_repo} has none of {', '.join(cfg.files)}")
+
+
+def is_cached(cfg: PretrainedCfg) -> bool:
+    """Whether the tag's weights are on this machine (they load without the network)."""
+    if cfg.hub_repo is None:
+        return _torchvision_cache_path(cfg).is_file()
+    return any(cached_hub_file(cfg.hub_repo, f) is not None for f in cfg.files)
+
+
+def _torchvision_weights(cfg: PretrainedCfg):
+    import torchvision
+
+    enum_name, _, member = cfg.source.removeprefix("torchvision:").partition(".")
+    return getattr(getattr(torchvision.models, enum_name), member)
+
+
+def _torchvision_cache_path(cfg: PretrainedCfg) -> Path:
+    import torch
+
+    return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(_torchvision_weights(cfg).url)
+
+
+def _torchvision_state_dict(cfg: PretrainedCfg) -> dict:
+    import torch
+
+    url = _torchvision_weights(cfg).url
+    try:
+        return torch.hub.load_state_dict_from_url(url, map_location="cpu", check_hash=True, weights_only=True)
+    except (OSError, RuntimeError) as e:  # no network (URLError is an OSError), or a hash mismatch
+        raise WeightsUnavailable(
+            f"cannot download torchvision's {cfg.source.removeprefix('torchvision:')} from {url}: "
+            f"{_first_line(e)}. Without a network: download it by hand and put it at "
+            f"{_torchvision_cache_path(cfg)}, or load it with --weights FILE"
+        ) from None
+
+
+def load_pretrained_weights(model: nn.Module, cfg: PretrainedCfg, tqdm_class=None) -> list[str]:
+    """Fetch the tag's weights and load them into `model` (built for them; a head of another size is
+    left new, with a warning); returns the notes on what was adapted."""
+    from .weights import load_pretrained
+
+    weights = fetch_weights(cfg, tqdm_class)
+    try:
+        return load_pretrained(model, weights).notes
+    except ValueError as e:  # an unreadable file: a corrupt copy put by hand, or a cache gone bad
+        raise WeightsUnavailable(f"{cfg.name}: {e}. Delete the file to download it again") from None
+
+
+def resolve_pretrained(name: str) -> PretrainedCfg:
+    """The `PretrainedCfg` a name stands for: a registered tag or source, or a timm hub repository that
+    is not registered (its `config.json` names the architecture and its pretrained config)."""
+    try:
+        return pretrained_cfg(name)
+    except KeyError as e:
+        unknown = e
+    repo = name.removeprefix("hf-hub:")
+    if not name.startswith("hf-hub:") or not repo.startswith("timm/"):
+        raise unknown
+    try:
+        config = json.loads(hub_file(repo, "config.json").read_text())
+    except FileNotFoundError:
+        raise KeyError(f"the hub repository {repo} has no config.json: it is not a timm model") from None
+    except ValueError as e:
+        raise KeyError(f"the config.json of {repo} is not JSON: {e}") from None
+    return _cfg_from_timm_config(repo, config)
+
+
+def _cfg_from_timm_config(repo: str, config: dict) -> PretrainedCfg:
+    arch, pre = config.get("architecture"), config.get("pretrained_cfg") or {}
+    if not isinstance(arch, str) or not is_known_model(arch):
+        raise KeyError(f"{repo} holds a timm {arch!r}, which is not a model of the studio (see `vitstudio models`)")
+    num_classes = int(config.get("num_classes", pre.get("num_classes", 1000)))
+    # timm's hub convention: a 1000-way head is ImageNet-1k's, a 21843-way head ImageNet-21k's
+    labels = {1000: "imagenet-1k", 21843: "imagenet-21k", 0: "none"}.get(num_classes, "none")
+    return PretrainedCfg(
+        arch,
+        repo.partition(".")[2] or pre.get("tag", "hub"),
+        f"hf-hub:{repo}",
+        input_size=int(pre.get("input_size", (3, 224, 224))[-1]),
+        interpolation=pre.get("interpolation", "bicubic"),
+        crop_pct=float(pre.get("crop_pct", 0.9)),
+        mean=tuple(pre.get("mean", IMAGENET_MEAN)),
+        std=tuple(pre.get("std", IMAGENET_STD)),
+        num_classes=num_classes,
+        labels=labels,
+        args=dict(config.get("model_args") or {}),
+    )
