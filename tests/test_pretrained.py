@@ -109,18 +109,25 @@ def test_transformers_mae_with_decoder_reconstructs_as_transformers():
 # -- the download code against a loopback hub ---------------------------------------------------------
 
 
-@pytest.fixture
-def tiny_repo():
+def timm_repo(num_classes=7, **arch):
     """timm's own tiny ViT with random weights, as timm pushes it: model.safetensors + config.json."""
-    ref = timm.create_model("vit_small_patch16_224", pretrained=False, **TINY).eval()
+    arch = {k: v for k, v in {**TINY, **arch}.items() if k != "num_classes"}
+    ref = timm.create_model("vit_small_patch16_224", pretrained=False, num_classes=num_classes, **arch).eval()
     config = {
         "architecture": "vit_small_patch16_224",
-        "num_classes": 7,
-        "model_args": {k: v for k, v in TINY.items() if k != "num_classes"},
-        "pretrained_cfg": {"tag": "tiny_test", "input_size": [3, 32, 32], "interpolation": "bicubic",
-                           "crop_pct": 1.0, "mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5], "num_classes": 7},
-    }  # fmt: skip
-    files = {"model.safetensors": save(ref.state_dict()), "config.json": json.dumps(config).encode()}
+        "num_classes": num_classes,
+        "model_args": arch,
+        "pretrained_cfg": {
+            **dict(tag="tiny_test", input_size=[3, 32, 32], interpolation="bicubic", crop_pct=1.0),
+            **dict(mean=[0.5] * 3, std=[0.5] * 3, num_classes=num_classes),
+        },
+    }
+    return ref, {"model.safetensors": save(ref.state_dict()), "config.json": json.dumps(config).encode()}
+
+
+@pytest.fixture
+def tiny_repo():
+    ref, files = timm_repo()
     return ref, {REPO: files}
 
 
@@ -202,3 +209,73 @@ def test_a_hand_downloaded_file_is_used_without_the_network(hub_env, tiny_repo, 
     hub_env.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # nothing listens there
     model = _load()
     assert torch.equal(model.head.weight, ref.head.weight)
+
+
+# -- the tags in use: inspect, convert, fine-tune -----------------------------------------------------
+
+
+def test_cli_lists_inspects_and_converts_a_hub_model(hub_env, tmp_path, capsys):
+    from PIL import Image
+
+    from vitstudio.cli import main
+    from vitstudio.models import load_model_file
+
+    ref, files = timm_repo(num_classes=1000)
+    photo = tmp_path / "photo.png"
+    Image.fromarray((torch.rand(40, 48, 3) * 255).byte().numpy()).save(photo)
+    with LoopbackHub({REPO: files}) as hub:
+        hub_env.setenv("HF_ENDPOINT", hub.endpoint)
+        out = tmp_path / "figs"
+        args = ["inspect", str(photo), "--model", f"hf-hub:{REPO}", "--pretrained", "--out", str(out)]
+        assert main([*args, "--distance-images", "0"]) == 0
+        text = (out / "predictions.txt").read_text()
+        assert "out of domain" not in text
+        names = pretrained_cfg("deit_tiny_patch16_224.fb_in1k").class_names()
+        assert any(line.split("%", 1)[1].strip() in names for line in text.splitlines()[1:]), text
+        copy = tmp_path / "copy.safetensors"
+        assert main(["convert", "--pretrained", f"hf-hub:{REPO}", "--out", str(copy)]) == 0
+    assert torch.equal(load_model_file(copy).head.weight, ref.head.weight)  # the copy needs no hub
+    capsys.readouterr()
+    assert main(["models", "--pretrained", "deit_tiny*"]) == 0
+    listing = capsys.readouterr().out
+    assert "deit_tiny_patch16_224.fb_in1k" in listing and "0.485/0.456/0.406" in listing and "23 MB" in listing
+    hub_env.setenv("HF_ENDPOINT", "http://127.0.0.1:9")
+    assert main(["inspect", str(photo), "--model", "vit_tiny_patch16_224.augreg_in21k_ft_in1k", "--pretrained",
+                 "--out", str(out)]) == 2  # fmt: skip
+    err = capsys.readouterr().err
+    assert "timm/vit_tiny_patch16_224.augreg_in21k_ft_in1k" in err and "--weights FILE" in err
+
+
+def test_a_photo_far_from_a_small_models_input_is_called_out_of_domain(tmp_path):
+    from vitstudio.analysis import write_report
+    from vitstudio.analysis.predictions import domain_note
+
+    assert domain_note((480, 640), (32, 32)).startswith("out of domain: this 640x480 image is shrunk 15x")
+    assert domain_note((256, 256), (224, 224)) == "" and domain_note((128, 128), (32, 32)) == ""
+    photo = (torch.rand(300, 400, 3) * 255).byte().numpy()
+    model = create_model("vit_nano_patch4_32", depth=1)
+    write_report(model, photo, tmp_path / "small", class_names=[f"shape {i}" for i in range(10)])
+    text = (tmp_path / "small" / "predictions.txt").read_text()
+    assert text.startswith("note: out of domain: this 400x300 image is shrunk 9x to the model's 32x32 input")
+
+
+def test_finetuning_from_a_hub_tag_downloads_it_and_takes_its_normalisation(hub_env, tmp_path):
+    from train_helpers import tiny_config
+
+    from vitstudio.train import Trainer, find_run
+
+    ref, files = timm_repo(embed_dim=32, depth=1, num_heads=2)
+    with LoopbackHub({REPO: files}) as hub:
+        hub_env.setenv("HF_ENDPOINT", hub.endpoint)
+        cfg = tiny_config("objective.name=finetune", f"objective.init_from=hf-hub:{REPO}", "optim.epochs=1")
+        trainer = Trainer(cfg, runs_dir=tmp_path / "runs")
+        final = trainer.run()
+        assert final.kind == "finished", final.data
+        assert ("GET", f"/{REPO}/resolve/main/model.safetensors") in hub.requests
+    assert trainer.data.mean == (0.5, 0.5, 0.5)
+    moved = rel_err(trainer.model.blocks[0].attn.qkv.weight.detach(), ref.blocks[0].attn.qkv.weight.detach())
+    assert 0 < moved < 0.5  # started from the hub's weights, then trained a little
+    run = find_run(trainer.run_dir)
+    assert run.status()["mean"] == [0.5, 0.5, 0.5] and run.config().objective.init_from == f"hf-hub:{REPO}"
+    started = next(e for e in run.events() if e.kind == "started")
+    assert any(f"hf-hub:{REPO}" in n for n in started.data["init_notes"]), started.data

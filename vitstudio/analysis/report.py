@@ -16,7 +16,7 @@ from .image import IMAGENET_MEAN, IMAGENET_STD, fit_image, normalize
 from .inspection import Inspection, geometry
 from .mae import mae_reconstruction
 from .position import patch_position_embedding, position_similarity
-from .predictions import has_classifier, predict_from_features
+from .predictions import domain_note, has_classifier, predict_from_features
 
 
 @torch.no_grad()
@@ -24,6 +24,7 @@ def inspect_image(model, image: np.ndarray, mean=IMAGENET_MEAN, std=IMAGENET_STD
     """Run every analysis of `model` (in eval mode) on `image` ((H, W, 3) uint8, any size: fitted to the input)."""
     model.eval()
     geo = geometry(model)
+    out_of_domain = domain_note(image.shape[:2], geo.img_size)
     image = fit_image(image, geo.img_size)
     x = normalize(image, mean, std).to(next(model.parameters()).device)
     feats, attn = features_and_attention(model, x)
@@ -42,6 +43,7 @@ def inspect_image(model, image: np.ndarray, mean=IMAGENET_MEAN, std=IMAGENET_STD
         position_note=note,
         filters=patch_filters(model),
         predictions=predict_from_features(model, feats, 5, class_names) if has_classifier(model) else None,
+        domain_note=out_of_domain,
     )
 
 
@@ -118,7 +120,8 @@ def write_report(
     save_text("filters.txt", insp.filters.note + "\n")
     if insp.predictions is not None:
         save("predictions.png", figures.predictions_figure(insp.predictions))
-        save_text("predictions.txt", figures.predictions_text(insp.predictions))
+        note = f"note: {insp.domain_note}\n" if insp.domain_note else ""
+        save_text("predictions.txt", note + figures.predictions_text(insp.predictions))
         save_text("predictions.json", json.dumps(insp.predictions, indent=1))
     if family_of(model).reconstructs:
         panels = mae_reconstruction(model, insp.x, mask_ratio, seed, mean, std)

@@ -24,10 +24,28 @@ class ModelSource:
 
 
 def from_name(name: str, **overrides) -> ModelSource:
-    """A registered model with freshly initialised (random) weights."""
+    """A registered model with freshly initialised (random) weights (a pretrained tag: its architecture, fed
+    as its weights would be)."""
     from ..models import create_model
 
-    return ModelSource(create_model(name, **overrides).eval(), f"{name} (random weights)")
+    model = create_model(name, **overrides).eval()
+    cfg = model.pretrained_cfg
+    if cfg is None:
+        return ModelSource(model, f"{name} (random weights)")
+    return ModelSource(model, f"{cfg.model} (random weights)", cfg.mean, cfg.std, cfg.class_names())
+
+
+def from_pretrained(name: str, tqdm_class=None) -> ModelSource:
+    """A model with pretrained weights (`model.tag` or `hf-hub:...`; downloaded once), fed with its tag's
+    normalisation and named with its classes (None for a head that is not ImageNet-1k's)."""
+    from ..models import create_model
+    from ..models.hub import load_pretrained_weights
+
+    model = create_model(name)
+    cfg = model.pretrained_cfg
+    load_pretrained_weights(model, cfg, tqdm_class)
+    heads = {"imagenet-21k": ", ImageNet-21k head", "none": ", no classifier"}.get(cfg.labels, "")
+    return ModelSource(model.eval(), f"{cfg.name} ({cfg.source}{heads})", cfg.mean, cfg.std, cfg.class_names())
 
 
 def records_architecture(path) -> bool:

@@ -119,8 +119,9 @@ def build_datasets(
     raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
 
 
-def datasets_from_config(d, seed: int = 0, download: bool | None = None) -> DatasetBundle:
-    """The datasets a config's data section `d` describes; `download=False` never fetches (a preview, an analysis)."""
+def datasets_from_config(d, seed: int = 0, download: bool | None = None, **norm) -> DatasetBundle:
+    """The datasets a config's data section `d` describes; `download=False` never fetches (a preview, an analysis);
+    `norm`: `mean` and `std` that replace the dataset's (those of the pretrained weights a model starts from)."""
     if d.name == "builtin":
         extra = {"num_train": d.num_train}
     elif d.name == "folder":
@@ -135,6 +136,7 @@ def datasets_from_config(d, seed: int = 0, download: bool | None = None) -> Data
         val_fraction=d.val_fraction,
         seed=seed,
         **extra,
+        **norm,
     )
 
 

@@ -8,6 +8,7 @@ per-batch sums named by its `metrics` (loss, correct top-1 / top-5, count) that 
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -126,8 +127,9 @@ def load_teacher(ref: str, num_classes: int, img_size: int, runs_dir=None) -> nn
 
 
 def init_for_finetuning(model: nn.Module, source: str, runs_dir=None) -> list[str]:
-    """Load pretrained weights (a run of ours, or a weights file in any layout `load_pretrained` reads: timm,
-    DeiT, MAE, Google .npz, transformers) into `model`; returns notes on what was adapted or left new."""
+    """Load pretrained weights (a run of ours, a weights file in any layout `load_pretrained` reads: timm,
+    DeiT, MAE, Google .npz, transformers, torchvision; or a pretrained tag, `model.tag` / `hf-hub:...`,
+    downloaded once) into `model`; returns notes on what was adapted or left new."""
     from ..models import load_pretrained
     from .runs import find_run
 
@@ -135,13 +137,38 @@ def init_for_finetuning(model: nn.Module, source: str, runs_dir=None) -> list[st
         path = find_run(source, runs_dir).weights_file()
     except LookupError:
         path = source
+    tag = pretrained_tag(source) if not Path(path).is_file() else None
     try:
         with warnings.catch_warnings(record=True) as caught:  # returned as notes, for the run's log
             warnings.simplefilter("always")
-            report = load_pretrained(model, str(path))
+            if tag is not None:
+                from ..models.hub import load_pretrained_weights
+
+                notes = [f"pretrained weights {tag.name} from {tag.source}", *load_pretrained_weights(model, tag)]
+            else:
+                notes = load_pretrained(model, str(path)).notes
     except (ValueError, OSError) as e:
         raise ConfigError("objective.init_from", str(e)) from None
-    return list(dict.fromkeys([*report.notes, *(str(w.message) for w in caught)]))
+    return list(dict.fromkeys([*notes, *(str(w.message) for w in caught)]))
+
+
+def pretrained_tag(source: str | None):
+    """The `PretrainedCfg` that `objective.init_from` names (`model.tag` or `hf-hub:...`), or None for a run or
+    a file; an unknown tag raises `ConfigError` listing the model's tags. (Hook for the reference resolver.)"""
+    from ..models import is_pretrained_name
+    from ..models.catalogue import is_known_model
+    from ..models.hub import resolve_pretrained
+
+    if not source or not is_pretrained_name(source) or Path(source).exists():
+        return None
+    try:
+        return resolve_pretrained(source)
+    except KeyError as e:
+        if source.startswith("hf-hub:") or is_known_model(source.partition(".")[0]):
+            raise ConfigError("objective.init_from", str(e.args[0])) from None
+        return None  # a file name that does not exist: reported as a missing file
+    except OSError as e:  # a timm repository's config.json could not be had
+        raise ConfigError("objective.init_from", str(e)) from None
 
 
 def freeze_for_linear_probe(model: nn.Module) -> None:

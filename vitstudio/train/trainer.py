@@ -26,7 +26,7 @@ from . import distributed
 from .build import build_model, model_label, resolved_model_args
 from .checkpoint import load_checkpoint, save_checkpoint, save_model
 from .events import Event, Listener
-from .objectives import build_objective, freeze_for_linear_probe, init_for_finetuning
+from .objectives import build_objective, freeze_for_linear_probe, init_for_finetuning, pretrained_tag
 from .optim import build_optimizer, lr_at, set_lr
 from .runs import Run, create_run, find_run
 
@@ -105,7 +105,8 @@ class Trainer:
 
         from ..data import datasets_from_config
 
-        self.data = datasets_from_config(cfg.data, rt.seed)
+        tag = pretrained_tag(cfg.objective.init_from)  # fed as its weights were trained: their mean and std
+        self.data = datasets_from_config(cfg.data, rt.seed, **({"mean": tag.mean, "std": tag.std} if tag else {}))
         self.model = build_model(cfg, self.data.num_classes)
         init_notes = []
         if cfg.objective.init_from and not (self._resuming and self.run_record.last_checkpoint.exists()):

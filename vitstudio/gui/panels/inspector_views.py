@@ -557,7 +557,7 @@ class ModelViews(QWidget):
         self._show(
             "predictions",
             s.predictions,
-            "" if s.predictions is not None else "this model has no classifier (a pretraining model)",
+            insp.domain_note if s.predictions is not None else "this model has no classifier (a pretraining model)",
         )
         if not family_of(self.source.model).reconstructs:
             self._show("mae", None, "not a masked autoencoder: choose an MAE model to see reconstructions")
