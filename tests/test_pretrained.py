@@ -131,15 +131,6 @@ def tiny_repo():
     return ref, {REPO: files}
 
 
-@pytest.fixture
-def hub_env(tmp_path, monkeypatch):
-    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
-    monkeypatch.setenv("VITSTUDIO_WEIGHTS", str(tmp_path / "drop"))
-    for var in ("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "HF_HUB_OFFLINE"):
-        monkeypatch.delenv(var, raising=False)
-    return monkeypatch
-
-
 def _load():
     return create_model(f"hf-hub:{REPO}", pretrained=True).eval()
 

@@ -55,6 +55,32 @@ def _hub_settings() -> tuple[str, str, bool]:
     return endpoint, os.path.expanduser(cache), offline
 
 
+def progress_callback(report, cancelled=lambda: False):
+    """A `tqdm_class` for `hub_file` that calls `report(done_bytes, total_bytes or None)` for each chunk and
+    stops the download (`DownloadCancelled`) once `cancelled()` is true."""
+
+    class Progress:
+        def __init__(self, total=None, initial=0, **_):
+            self.total, self.n = total, initial or 0
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def close(self):
+            pass
+
+        def update(self, n=1):
+            if cancelled():
+                raise DownloadCancelled("the download was cancelled")
+            self.n += n
+            report(self.n, self.total)
+
+    return Progress
+
+
 def cached_hub_file(repo: str, filename: str) -> Path | None:
     """The local copy of a hub file (hand-put or in the hub cache), or None; never asks the network."""
     from huggingface_hub import try_to_load_from_cache

@@ -20,6 +20,7 @@ from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import (
     QComboBox,
+    QDialog,
     QFileDialog,
     QGroupBox,
     QHBoxLayout,
@@ -40,7 +41,15 @@ from ...analysis.image import fit_image, normalize
 from ...analysis.inspection import Inspection
 from ...analysis.mae import mae_reconstruction
 from ...analysis.report import attention_distance, inspect_image
-from ...analysis.sources import ModelSource, example_images, from_name, from_run, from_weights, records_architecture
+from ...analysis.sources import (
+    ModelSource,
+    example_images,
+    from_name,
+    from_pretrained,
+    from_run,
+    from_weights,
+    records_architecture,
+)
 from ...models import family_of
 from ..worker import LatestRequestRunner
 
@@ -268,6 +277,7 @@ class ModelChooser(QGroupBox):
         layout.addWidget(self.label)
         layout.addWidget(self.button)
         self.add_source("Named model (random weights)…", self._ask_model_name)
+        self.add_source("Pretrained…", self._ask_pretrained)
         self.add_source("Weights file…", self._ask_weights)
         self.add_source("Training run…", self._ask_run)
 
@@ -285,6 +295,15 @@ class ModelChooser(QGroupBox):
     def _ask_model_name(self):
         name = self._choose_model_name("model (random weights):")
         return partial(from_name, name) if name else None
+
+    def _ask_pretrained(self):
+        """A pretrained tag, downloaded in the dialog (with progress and Cancel), then loaded from the cache."""
+        from .pretrained import PretrainedDialog
+
+        dialog = PretrainedDialog(self)
+        if dialog.exec() != QDialog.DialogCode.Accepted or dialog.chosen is None:
+            return None
+        return partial(from_pretrained, dialog.chosen)
 
     def _ask_run(self):
         """A run folder, then which of its weights when it has more than one (final, best, last)."""
