@@ -18,6 +18,7 @@ transformers = pytest.importorskip("transformers")
 TOL = 1e-5
 TINY = dict(img_size=32, patch_size=8, embed_dim=64, depth=2, num_heads=4, num_classes=7)
 REPO = "timm/vit_small_patch16_224.tiny_test"
+TAG_NAME = "vit_tiny_patch16_224.augreg_in21k_ft_in1k"
 
 
 def test_table_matches_timms_pretrained_configs():
@@ -270,3 +271,13 @@ def test_finetuning_from_a_hub_tag_downloads_it_and_takes_its_normalisation(hub_
     assert run.status()["mean"] == [0.5, 0.5, 0.5] and run.config().objective.init_from == f"hf-hub:{REPO}"
     started = next(e for e in run.events() if e.kind == "started")
     assert any(f"hf-hub:{REPO}" in n for n in started.data["init_notes"]), started.data
+
+
+def test_config_takes_a_pretrained_tag_and_names_the_tags_of_a_wrong_one():
+    from vitstudio.config import Config, ConfigError, apply_overrides, validate
+
+    ok = validate(apply_overrides(Config(), ["objective.name=finetune", f"objective.init_from={TAG_NAME}"]))
+    assert ok.objective.init_from == TAG_NAME
+    wrong = apply_overrides(Config(), ["objective.name=finetune", "objective.init_from=vit_tiny_patch16_224.in99k"])
+    with pytest.raises(ConfigError, match="objective.init_from.*no pretrained tag 'in99k'.*augreg_in21k_ft_in1k"):
+        validate(wrong)

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from ...config import DEVICES, OBJECTIVES
+from ...models import list_pretrained
 from ...train.runs import Run, list_runs
 from ..plots import X_AXES, LivePlots
 from ..worker import TrainingThread
@@ -66,7 +67,7 @@ class TrainingPanel(QWidget):
         self.teacher = bind("objective.teacher", line("a run id, or torchvision:resnet50"))
         fields.addRow("Teacher", self.teacher)
         self.init_from = QComboBox(editable=True)
-        self.init_from.lineEdit().setPlaceholderText("a run id or a weights file")
+        self.init_from.lineEdit().setPlaceholderText("a run id, a weights file or a pretrained tag (model.tag)")
         bind(
             "objective.init_from",
             self.init_from,
@@ -159,6 +160,7 @@ class TrainingPanel(QWidget):
         self.resume_button.setEnabled(not running)
         if objective == "finetune" and self.init_from.count() == 0:
             self.init_from.addItems([r.id for r in reversed(list_runs(self.runs_dir))])
+            self.init_from.addItems([c.name for c in list_pretrained()])  # downloaded once when the run starts
 
     # -- commands -----------------------------------------------------------------------------
 
