@@ -1,6 +1,7 @@
 """Pretrained tags: the table against timm's configs, converters against their libraries, and the real
 download code against a hub on 127.0.0.1 (no network)."""
 
+import io
 import json
 
 import pytest
@@ -191,6 +192,21 @@ def test_a_truncated_or_corrupt_download_is_refused_and_the_next_try_succeeds(hu
         x = torch.randn(1, 3, 32, 32)
         with torch.no_grad():
             assert rel_err(model(x), ref.eval()(x)) <= TOL
+
+
+def test_a_repository_with_only_a_pytorch_file_loads_it_safely_and_then_offline(hub_env, tiny_repo):
+    ref, repos = tiny_repo
+    buf = io.BytesIO()
+    torch.save({"state_dict": ref.state_dict()}, buf)
+    files = {"pytorch_model.bin": buf.getvalue(), "config.json": repos[REPO]["config.json"]}
+    with LoopbackHub({REPO: files}) as hub:
+        hub_env.setenv("HF_ENDPOINT", hub.endpoint)
+        model = _load()
+        assert ("HEAD", f"/{REPO}/resolve/main/model.safetensors") in hub.requests  # safetensors asked for first
+        assert torch.equal(model.head.weight, ref.head.weight)
+        hub_env.setenv("HF_HUB_OFFLINE", "1")
+        n = len(hub.requests)
+        assert torch.equal(_load().head.weight, ref.head.weight) and len(hub.requests) == n
 
 
 def test_a_hand_downloaded_file_is_used_without_the_network(hub_env, tiny_repo, tmp_path):

@@ -92,7 +92,7 @@ class PretrainedCfg:
     model: str  # the registered architecture
     tag: str
     source: str
-    files: tuple[str, ...] = ("model.safetensors",)
+    files: tuple[str, ...] = ("model.safetensors", "pytorch_model.bin")
     layout: str = "timm"  # the key layout of the file: 'timm', 'transformers' or 'torchvision'
     input_size: int = 224
     interpolation: str = "bicubic"

@@ -176,6 +176,9 @@ def fetch_weights(cfg: PretrainedCfg, tqdm_class=None):
     """The weights of a tag: a local file (hub), or a state dict (torchvision, from torch.hub's cache)."""
     if cfg.hub_repo is None:
         return _torchvision_state_dict(cfg)
+    for filename in cfg.files:  # any of them on this machine first: no request at all
+        if (path := cached_hub_file(cfg.hub_repo, filename)) is not None:
+            return path
     for filename in cfg.files:
         try:
             return hub_file(cfg.hub_repo, filename, tqdm_class)
