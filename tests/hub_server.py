@@ -19,6 +19,13 @@ def etag(filename: str, data: bytes) -> str:
     return hashlib.sha1(f"blob {len(data)}\0".encode() + data).hexdigest()
 
 
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):  # a client that hung up (a cancelled download)
+        pass
+
+
 class LoopbackHub:
     """`with LoopbackHub({"timm/x.y": {"model.safetensors": b"..."}}) as hub: hub.endpoint, hub.requests`."""
 
@@ -39,7 +46,7 @@ class LoopbackHub:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = _QuietServer(("127.0.0.1", 0), Handler)
         self.endpoint = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 

@@ -231,6 +231,7 @@ def _cmd_inspect(args) -> int:
         alpha=args.opacity,
         cmap=args.cmap,
         examples=examples,
+        crop_pct=source.crop_pct,
     )
     print(f"{source.label}: wrote {len(paths)} files to {args.out}")
     return 0

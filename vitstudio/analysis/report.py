@@ -20,12 +20,15 @@ from .predictions import domain_note, has_classifier, predict_from_features
 
 
 @torch.no_grad()
-def inspect_image(model, image: np.ndarray, mean=IMAGENET_MEAN, std=IMAGENET_STD, class_names=None) -> Inspection:
-    """Run every analysis of `model` (in eval mode) on `image` ((H, W, 3) uint8, any size: fitted to the input)."""
+def inspect_image(
+    model, image: np.ndarray, mean=IMAGENET_MEAN, std=IMAGENET_STD, class_names=None, crop_pct: float = 1.0
+) -> Inspection:
+    """Run every analysis of `model` (in eval mode) on `image` ((H, W, 3) uint8, any size: fitted to the input,
+    its centre `crop_pct` kept as pretrained weights are evaluated)."""
     model.eval()
     geo = geometry(model)
     out_of_domain = domain_note(image.shape[:2], geo.img_size)
-    image = fit_image(image, geo.img_size)
+    image = fit_image(image, geo.img_size, crop_pct)
     x = normalize(image, mean, std).to(next(model.parameters()).device)
     feats, attn = features_and_attention(model, x)
     attn = attn[:, 0]
@@ -75,6 +78,7 @@ def write_report(
     alpha: float = 0.6,
     cmap: str = "inferno",
     examples: tuple[list[np.ndarray], str] | None = None,
+    crop_pct: float = 1.0,
 ) -> list[Path]:
     """Write every figure for `model` on `image` into `out_dir`; return the paths written.
 
@@ -87,7 +91,7 @@ def write_report(
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    insp = inspect_image(model, image, mean, std, class_names)
+    insp = inspect_image(model, image, mean, std, class_names, crop_pct)
     written: list[Path] = []
 
     def save(name: str, fig: np.ndarray) -> None:

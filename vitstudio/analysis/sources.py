@@ -21,6 +21,7 @@ class ModelSource:
     std: tuple[float, float, float] = IMAGENET_STD
     class_names: list[str] | None = field(default=None)
     data: object | None = None  # the data section of the config it was trained with (a run's), if known
+    crop_pct: float = 1.0  # the share of the image's centre the model sees (pretrained weights: their tag's)
 
 
 def from_name(name: str, **overrides) -> ModelSource:
@@ -32,7 +33,7 @@ def from_name(name: str, **overrides) -> ModelSource:
     cfg = model.pretrained_cfg
     if cfg is None:
         return ModelSource(model, f"{name} (random weights)")
-    return ModelSource(model, f"{cfg.model} (random weights)", cfg.mean, cfg.std, cfg.class_names())
+    return ModelSource(model, f"{cfg.model} (random weights)", cfg.mean, cfg.std, cfg.class_names(), None, cfg.crop_pct)
 
 
 def from_pretrained(name: str, tqdm_class=None) -> ModelSource:
@@ -45,7 +46,8 @@ def from_pretrained(name: str, tqdm_class=None) -> ModelSource:
     cfg = model.pretrained_cfg
     load_pretrained_weights(model, cfg, tqdm_class)
     heads = {"imagenet-21k": ", ImageNet-21k head", "none": ", no classifier"}.get(cfg.labels, "")
-    return ModelSource(model.eval(), f"{cfg.name} ({cfg.source}{heads})", cfg.mean, cfg.std, cfg.class_names())
+    label = f"{cfg.name} ({cfg.source}{heads})"
+    return ModelSource(model.eval(), label, cfg.mean, cfg.std, cfg.class_names(), None, cfg.crop_pct)
 
 
 def records_architecture(path) -> bool:

@@ -69,7 +69,7 @@ class _Static:
 
 
 def _static_figures(source: ModelSource, image: np.ndarray) -> _Static:
-    insp = inspect_image(source.model, image, source.mean, source.std, source.class_names)
+    insp = inspect_image(source.model, image, source.mean, source.std, source.class_names, source.crop_pct)
     px = insp.geometry.patch_px
     return _Static(
         inspection=insp,
@@ -83,7 +83,7 @@ def _static_figures(source: ModelSource, image: np.ndarray) -> _Static:
 
 def _mae_figure(source: ModelSource, image: np.ndarray, mask_ratio: float, seed: int) -> np.ndarray:
     model = source.model
-    x = normalize(fit_image(image, tuple(model.patch_embed.img_size)), source.mean, source.std)
+    x = normalize(fit_image(image, tuple(model.patch_embed.img_size), source.crop_pct), source.mean, source.std)
     x = x.to(next(model.parameters()).device)
     return figures.mae_figure(mae_reconstruction(model, x, mask_ratio, seed, source.mean, source.std))
 

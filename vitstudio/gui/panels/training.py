@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import deque
 
-from PySide6.QtCore import Qt, QUrl, Signal
+from PySide6.QtCore import QSignalBlocker, Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QComboBox,
@@ -160,7 +160,10 @@ class TrainingPanel(QWidget):
         self.resume_button.setEnabled(not running)
         if objective == "finetune" and self.init_from.count() == 0:
             self.init_from.addItems([r.id for r in reversed(list_runs(self.runs_dir))])
-            self.init_from.addItems([c.name for c in list_pretrained()])  # downloaded once when the run starts
+            text = self.init_from.currentText()
+            with QSignalBlocker(self.init_from):  # offered, not chosen: the text stays what it was
+                self.init_from.addItems([c.name for c in list_pretrained()])  # downloaded once when the run starts
+                self.init_from.setEditText(text)
 
     # -- commands -----------------------------------------------------------------------------
 
