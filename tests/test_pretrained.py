@@ -297,3 +297,13 @@ def test_config_takes_a_pretrained_tag_and_names_the_tags_of_a_wrong_one():
     wrong = apply_overrides(Config(), ["objective.name=finetune", "objective.init_from=vit_tiny_patch16_224.in99k"])
     with pytest.raises(ConfigError, match="objective.init_from.*no pretrained tag 'in99k'.*augreg_in21k_ft_in1k"):
         validate(wrong)
+
+
+def test_a_tag_is_inspected_through_its_evaluation_crop():
+    from vitstudio.analysis import fit_image
+    from vitstudio.analysis.sources import from_name
+
+    image = (torch.rand(256, 256, 3) * 255).byte().numpy()
+    assert (fit_image(image, 224, crop_pct=0.875) == image[16:240, 16:240]).all()  # torchvision's resize 256, crop 224
+    source = from_name("vit_base_patch16_224.tv_in1k")  # the architecture, fed as its weights are
+    assert source.crop_pct == 0.875 and source.mean == (0.485, 0.456, 0.406) and len(source.class_names) == 1000
