@@ -2,7 +2,10 @@
 
 `python docs/inspector_screenshots.py --run RUN` writes docs/inspector/<view>.png, every view for a run's model;
 `python docs/inspector_screenshots.py --compare RUN RUN` writes docs/inspector/side-by-side.png, two runs side by
-side in the Inspector tab (1440x860, the last layer's attention of every head).
+side in the Inspector tab (1440x860, the last layer's attention of every head);
+`python docs/inspector_screenshots.py --pretrained vit_base_patch16_224.augreg2_in21k_ft_in1k --image
+vitstudio/resources/images/chelsea.jpg --prefix pretrained_` does it for pretrained weights (downloaded once: this
+needs the network, or the weights in the hub cache).
 Run it under Xvfb (`xvfb-run -a python docs/inspector_screenshots.py ...`) or with QT_QPA_PLATFORM=offscreen.
 The image is a bundled shape image unless `--image` names another.
 """
@@ -16,7 +19,7 @@ from pathlib import Path
 from PySide6.QtWidgets import QApplication
 
 from vitstudio.analysis import bundled_images, is_mae
-from vitstudio.analysis.sources import from_run
+from vitstudio.analysis.sources import from_pretrained, from_run
 from vitstudio.gui.panels.inspector import InspectorBase, InspectorPanel
 from vitstudio.gui.panels.inspector_tab import InspectorTab
 from vitstudio.train.runs import find_run
@@ -41,7 +44,9 @@ def every_view(app: QApplication, args, out: Path) -> None:
     panel = InspectorPanel()
     panel.resize(1280, 820)
     panel.show()
-    panel.set_source(from_run(args.run, runs_dir=args.runs_dir))
+    panel.set_source(
+        from_pretrained(args.pretrained) if args.pretrained else from_run(args.run, runs_dir=args.runs_dir)
+    )
     panel.load_image(args.image)
     settle(app, panel)
 
@@ -90,6 +95,9 @@ def main() -> None:
     what = parser.add_mutually_exclusive_group(required=True)
     what.add_argument("--run", help="a training run (folder or id): every view of its model")
     what.add_argument("--compare", nargs=2, metavar="RUN", help="two training runs side by side")
+    what.add_argument(
+        "--pretrained", metavar="NAME.TAG", help="pretrained weights (see `vitstudio models --pretrained`)"
+    )
     parser.add_argument("--runs-dir")
     parser.add_argument("--image", default=str(next(p for p in bundled_images() if p.stem == "shape_star")))
     parser.add_argument("--out", default=str(Path(__file__).parent / "inspector"))

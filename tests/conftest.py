@@ -52,3 +52,14 @@ def pretraining_losses(model, x, noise, lr: float, steps: int = 5):
         opt.step()
         losses.append(out[0].item())
     return losses, out
+
+
+@pytest.fixture
+def hub_env(tmp_path, monkeypatch):
+    """A fresh hub cache (HF_HOME) and hand-download folder (VITSTUDIO_WEIGHTS) under tmp_path, online; tests
+    point HF_ENDPOINT at a `hub_server.LoopbackHub`."""
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.setenv("VITSTUDIO_WEIGHTS", str(tmp_path / "drop"))
+    for var in ("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "HF_HUB_OFFLINE"):
+        monkeypatch.delenv(var, raising=False)
+    return monkeypatch

@@ -314,6 +314,7 @@ def test_menus_load_presets_import_weights_and_list_shortcuts(qtbot, window, tmp
     assert window.form.value("objective.name") == "finetune"
     assert window.form.value("objective.init_from") == str(weights)
     assert window.current_panel() is window.training_panel and window.training_panel.init_from.isEnabled()
+    assert window.training_panel.init_from.findText("vit_tiny_patch16_224.augreg_in21k_ft_in1k") >= 0  # offered
     assert window.training_panel.start_button.isEnabled()
     text = window.show_shortcuts().text()
     assert "Start training" in text and "Ctrl+Return" in text

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from vitstudio.data.cache import CACHE_ENV, user_cache_dir
 from vitstudio.train.runs import ENV_VAR, runs_root
+from vitstudio.user_dirs import CACHE_ENV, user_cache_dir
 
 
 @pytest.fixture

@@ -13,6 +13,8 @@ from .runtime import configure_threads
 def _cmd_models(args) -> int:
     from .models import list_models, model_args
 
+    if args.pretrained:
+        return _list_pretrained(args.pattern)
     for name in list_models(args.pattern):
         a = model_args(name)
         print(
@@ -22,11 +24,41 @@ def _cmd_models(args) -> int:
     return 0
 
 
+def _list_pretrained(pattern: str) -> int:
+    from .models import list_pretrained
+    from .models.hub import is_cached
+
+    def stats(v):
+        return "/".join(f"{x:g}" for x in v)
+
+    classes = {"imagenet-1k": "ImageNet-1k", "imagenet-21k": "ImageNet-21k (21843, unnamed)", "none": "no head"}
+    for c in list_pretrained(pattern if "." in pattern or pattern == "*" else f"{pattern}.*"):
+        print(
+            f"{c.name:46s} {c.source:56s} {c.input_size}px {c.interpolation:8s} crop {c.crop_pct:<5g} "
+            f"mean {stats(c.mean):17s} std {stats(c.std):17s} {classes[c.labels]:29s} "
+            f"{c.download_mb:6.0f} MB{'  cached' if is_cached(c) else ''}"
+        )
+    return 0
+
+
 def _cmd_convert(args) -> int:
     import json
 
     from .models import create_model, export_safetensors, load_pretrained
 
+    if args.pretrained:
+        from .models.hub import WeightsUnavailable
+
+        try:
+            model = create_model(args.pretrained, pretrained=True)
+        except (KeyError, ValueError, WeightsUnavailable) as e:
+            print(f"vitstudio convert: {e.args[0] if isinstance(e, KeyError) else e}", file=sys.stderr)
+            return 2
+        print(f"wrote {export_safetensors(model, args.out)} ({model.pretrained_cfg.name})")
+        return 0
+    if not (args.source and args.model):
+        print("vitstudio convert: give a weights file and --model NAME, or --pretrained NAME.TAG", file=sys.stderr)
+        return 2
     try:
         overrides = {k: json.loads(v) for k, v in (a.split("=", 1) for a in args.set)}
     except ValueError as e:
@@ -183,11 +215,24 @@ def _cmd_runs_compare(args) -> int:
 
 def _cmd_inspect(args) -> int:
     from .analysis import load_image, write_report
-    from .analysis.sources import example_images, from_name, from_run, from_weights, records_architecture
+    from .analysis.sources import (
+        example_images,
+        from_name,
+        from_pretrained,
+        from_run,
+        from_weights,
+        records_architecture,
+    )
 
     if not (args.run or args.weights or args.model) or (args.run and (args.weights or args.model)):
         print(
             "vitstudio inspect: say what to inspect: --run RUN, or --model NAME and/or --weights FILE", file=sys.stderr
+        )
+        return 2
+    if args.pretrained and (args.run or args.weights or not args.model):
+        print(
+            "vitstudio inspect: --pretrained goes with --model NAME.TAG (see `vitstudio models --pretrained`)",
+            file=sys.stderr,
         )
         return 2
     try:
@@ -198,6 +243,8 @@ def _cmd_inspect(args) -> int:
             source = from_run(args.run, args.checkpoint, args.runs_dir)
         elif args.weights:
             source = from_weights(args.weights, args.model)
+        elif args.pretrained:
+            source = from_pretrained(args.model)
         else:
             source = from_name(args.model)
     except (ValueError, KeyError, RuntimeError, OSError) as e:  # RuntimeError: weights that do not fit the model
@@ -218,6 +265,7 @@ def _cmd_inspect(args) -> int:
             alpha=args.opacity,
             cmap=args.cmap,
             examples=examples,
+            crop_pct=source.crop_pct,
         )
     except OSError as e:
         print(f"vitstudio inspect: cannot write {e.filename or args.out} ({e.strerror or e})", file=sys.stderr)
@@ -236,16 +284,28 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vitstudio", description="An experiment studio for Vision Transformers.")
     parser.add_argument("--version", action="version", version=f"vitstudio {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    p = sub.add_parser("models", help="list the named models")
+    p = sub.add_parser("models", help="list the named models (or their pretrained weights)")
     p.add_argument("pattern", nargs="?", default="*", help="shell-style filter, e.g. 'vit_base*'")
+    p.add_argument(
+        "--pretrained",
+        action="store_true",
+        help="list the pretrained tags: source, input size, interpolation, crop, mean/std, classes, download size "
+        "and whether they are cached",
+    )
     p.set_defaults(func=_cmd_models)
     p = sub.add_parser(
         "convert",
         help="load foreign weights (timm, DeiT, MAE, Google .npz, transformers) into a "
         "named model and save it as a self-describing .safetensors file",
     )
-    p.add_argument("source", help="weights file: .pth/.pt/.bin, .safetensors or .npz")
-    p.add_argument("--model", required=True, help="registered model name, e.g. vit_base_patch16_224")
+    p.add_argument("source", nargs="?", help="weights file: .pth/.pt/.bin, .safetensors or .npz")
+    p.add_argument("--model", help="registered model name, e.g. vit_base_patch16_224")
+    p.add_argument(
+        "--pretrained",
+        metavar="NAME.TAG",
+        help="instead of a file: download a pretrained tag (see `vitstudio models --pretrained`) and save an "
+        "offline copy",
+    )
     p.add_argument(
         "--set",
         action="append",
@@ -319,7 +379,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--model",
         metavar="NAME",
-        help="a named model (see `vitstudio models`): random weights, or the architecture for --weights",
+        help="a named model (see `vitstudio models`): random weights, or the architecture for --weights; "
+        "a pretrained tag NAME.TAG or hf-hub:REPO (see `vitstudio models --pretrained`)",
+    )
+    p.add_argument(
+        "--pretrained",
+        action="store_true",
+        help="with --model NAME.TAG: its pretrained weights (downloaded once), normalisation and class names",
     )
     p.add_argument("--out", required=True, metavar="DIR", help="folder for the figures (created)")
     p.add_argument("--mask-ratio", type=float, default=0.75, help="MAE models: fraction of patches removed")

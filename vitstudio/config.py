@@ -411,8 +411,12 @@ def check(cfg: Config) -> list[ConfigError]:
     need(
         obj.name != "finetune" or bool(obj.init_from),
         "objective.init_from",
-        "fine-tuning needs weights: a pretraining run or a weights file",
+        "fine-tuning needs weights: a pretraining run, a weights file or a pretrained tag (model.tag, hf-hub:...)",
     )
+    arch, _, tag = (obj.init_from or "").partition(".")
+    if tag and arch in list_models() and not Path(obj.init_from).exists():  # a pretrained tag of a named model
+        tags = model_entry(arch).pretrained
+        need(tag in tags, "objective.init_from", f"{arch} has no pretrained tag {tag!r}; its tags: {', '.join(tags)}")
     need(
         not obj.linear_probe or obj.name == "finetune", "objective.linear_probe", "applies to objective 'finetune' only"
     )

@@ -20,11 +20,12 @@ def load_image(path) -> np.ndarray:
     return np.asarray(open_image(path))
 
 
-def fit_image(image, size) -> np.ndarray:
-    """Resize (bicubic) so the image covers `size` (H, W), then crop the centre: (H, W, 3) uint8."""
+def fit_image(image, size, crop_pct: float = 1.0) -> np.ndarray:
+    """Resize (bicubic) so the image covers `size` (H, W) / `crop_pct` (timm's evaluation crop, e.g. 0.9 for
+    pretrained weights), then crop the centre `size`: (H, W, 3) uint8."""
     img = Image.fromarray(np.asarray(image, dtype=np.uint8))
     H, W = pair(size)
-    scale = max(H / img.height, W / img.width)
+    scale = max(H / img.height, W / img.width) / crop_pct
     w, h = max(W, round(img.width * scale)), max(H, round(img.height * scale))
     img = img.resize((w, h), Image.BICUBIC)
     left, top = (w - W) // 2, (h - H) // 2

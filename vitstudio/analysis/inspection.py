@@ -45,3 +45,4 @@ class Inspection:
     position_note: str  # why there is no similarity, if there is none
     filters: FilterComponents
     predictions: dict[str, Prediction] | None  # None for models without a classifier (pretraining models)
+    domain_note: str = ""  # why the predictions may mean nothing for this image (see `domain_note`), or ""

@@ -8,6 +8,22 @@ from ..models import family_of
 
 Prediction = list[tuple[str, float]]
 
+#: an image shrunk more than this (per side) to the model's input is far from what the model was trained on.
+MAX_SHRINK = 4.0
+
+
+def domain_note(image_size, input_size) -> str:
+    """Why predictions on an image may mean nothing, or "": the image (H, W) is shrunk more than `MAX_SHRINK`
+    times to the model's input (H, W), as a photo given to a model trained on 32x32 shapes is."""
+    shrink = min(image_size[0] / input_size[0], image_size[1] / input_size[1])
+    if shrink <= MAX_SHRINK:
+        return ""
+    return (
+        f"out of domain: this {image_size[1]}x{image_size[0]} image is shrunk {shrink:.0f}x to the model's "
+        f"{input_size[1]}x{input_size[0]} input, far from the images it learned from; its classes are only the "
+        "ones it knows, so these probabilities say little about the image"
+    )
+
 
 def top_k(logits: torch.Tensor, k: int = 5, class_names=None) -> Prediction:
     """The `k` most probable classes of one image's logits (C,) as (name, probability), best first."""

@@ -16,15 +16,19 @@ from .image import IMAGENET_MEAN, IMAGENET_STD, fit_image, normalize
 from .inspection import Inspection, geometry
 from .mae import mae_reconstruction
 from .position import patch_position_embedding, position_similarity
-from .predictions import has_classifier, predict_from_features
+from .predictions import domain_note, has_classifier, predict_from_features
 
 
 @torch.no_grad()
-def inspect_image(model, image: np.ndarray, mean=IMAGENET_MEAN, std=IMAGENET_STD, class_names=None) -> Inspection:
-    """Run every analysis of `model` (in eval mode) on `image` ((H, W, 3) uint8, any size: fitted to the input)."""
+def inspect_image(
+    model, image: np.ndarray, mean=IMAGENET_MEAN, std=IMAGENET_STD, class_names=None, crop_pct: float = 1.0
+) -> Inspection:
+    """Run every analysis of `model` (in eval mode) on `image` ((H, W, 3) uint8, any size: fitted to the input,
+    its centre `crop_pct` kept as pretrained weights are evaluated)."""
     model.eval()
     geo = geometry(model)
-    image = fit_image(image, geo.img_size)
+    out_of_domain = domain_note(image.shape[:2], geo.img_size)
+    image = fit_image(image, geo.img_size, crop_pct)
     x = normalize(image, mean, std).to(next(model.parameters()).device)
     feats, attn = features_and_attention(model, x)
     attn = attn[:, 0]
@@ -42,6 +46,7 @@ def inspect_image(model, image: np.ndarray, mean=IMAGENET_MEAN, std=IMAGENET_STD
         position_note=note,
         filters=patch_filters(model),
         predictions=predict_from_features(model, feats, 5, class_names) if has_classifier(model) else None,
+        domain_note=out_of_domain,
     )
 
 
@@ -73,6 +78,7 @@ def write_report(
     alpha: float = 0.6,
     cmap: str = "inferno",
     examples: tuple[list[np.ndarray], str] | None = None,
+    crop_pct: float = 1.0,
 ) -> list[Path]:
     """Write every figure for `model` on `image` into `out_dir`; return the paths written.
 
@@ -85,7 +91,7 @@ def write_report(
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    insp = inspect_image(model, image, mean, std, class_names)
+    insp = inspect_image(model, image, mean, std, class_names, crop_pct)
     written: list[Path] = []
 
     def save(name: str, fig: np.ndarray) -> None:
@@ -118,7 +124,8 @@ def write_report(
     save_text("filters.txt", insp.filters.note + "\n")
     if insp.predictions is not None:
         save("predictions.png", figures.predictions_figure(insp.predictions))
-        save_text("predictions.txt", figures.predictions_text(insp.predictions))
+        note = f"note: {insp.domain_note}\n" if insp.domain_note else ""
+        save_text("predictions.txt", note + figures.predictions_text(insp.predictions))
         save_text("predictions.json", json.dumps(insp.predictions, indent=1))
     if family_of(model).reconstructs:
         panels = mae_reconstruction(model, insp.x, mask_ratio, seed, mean, std)

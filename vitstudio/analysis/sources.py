@@ -21,13 +21,33 @@ class ModelSource:
     std: tuple[float, float, float] = IMAGENET_STD
     class_names: list[str] | None = field(default=None)
     data: object | None = None  # the data section of the config it was trained with (a run's), if known
+    crop_pct: float = 1.0  # the share of the image's centre the model sees (pretrained weights: their tag's)
 
 
 def from_name(name: str, **overrides) -> ModelSource:
-    """A registered model with freshly initialised (random) weights."""
+    """A registered model with freshly initialised (random) weights (a pretrained tag: its architecture, fed
+    as its weights would be)."""
     from ..models import create_model
 
-    return ModelSource(create_model(name, **overrides).eval(), f"{name} (random weights)")
+    model = create_model(name, **overrides).eval()
+    cfg = model.pretrained_cfg
+    if cfg is None:
+        return ModelSource(model, f"{name} (random weights)")
+    return ModelSource(model, f"{cfg.model} (random weights)", cfg.mean, cfg.std, cfg.class_names(), None, cfg.crop_pct)
+
+
+def from_pretrained(name: str, tqdm_class=None) -> ModelSource:
+    """A model with pretrained weights (`model.tag` or `hf-hub:...`; downloaded once), fed with its tag's
+    normalisation and named with its classes (None for a head that is not ImageNet-1k's)."""
+    from ..models import create_model
+    from ..models.catalogue import load_pretrained_weights
+
+    model = create_model(name)
+    cfg = model.pretrained_cfg
+    load_pretrained_weights(model, cfg, tqdm_class)
+    heads = {"imagenet-21k": ", ImageNet-21k head", "none": ", no classifier"}.get(cfg.labels, "")
+    label = f"{cfg.name} ({cfg.source}{heads})"
+    return ModelSource(model.eval(), label, cfg.mean, cfg.std, cfg.class_names(), None, cfg.crop_pct)
 
 
 def records_architecture(path) -> bool:

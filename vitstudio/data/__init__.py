@@ -1,7 +1,7 @@
 """Datasets, transforms and loaders: the built-in shapes, torchvision's public datasets, image folders."""
 
+from ..user_dirs import user_cache_dir
 from .build import DATASETS, DatasetBundle, Sample, build_datasets, datasets_from_config, sample_images
-from .cache import user_cache_dir
 from .datasets import ArrayDataset, PILDataset
 from .device import DeviceLoader, augment_batch, fits_on_device
 from .images import ImageFileError, open_image, to_rgb

@@ -10,7 +10,7 @@ from typing import NamedTuple
 import numpy as np
 from torch.utils.data import Dataset
 
-from .cache import user_cache_dir
+from ..user_dirs import user_cache_dir
 from .datasets import ArrayDataset, PILDataset
 from .folder import ImageFiles, scan_image_folder
 from .folder_arrays import load_folder_arrays, rgb_pixels, small_images
@@ -146,8 +146,9 @@ def build_datasets(
     raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
 
 
-def datasets_from_config(d, seed: int = 0, download: bool | None = None) -> DatasetBundle:
-    """The datasets a config's data section `d` describes; `download=False` never fetches (a preview, an analysis)."""
+def datasets_from_config(d, seed: int = 0, download: bool | None = None, **norm) -> DatasetBundle:
+    """The datasets a config's data section `d` describes; `download=False` never fetches (a preview, an analysis);
+    `norm`: `mean` and `std` that replace the dataset's (those of the pretrained weights a model starts from)."""
     if d.name == "builtin":
         extra = {"num_train": d.num_train}
     elif d.name == "folder":
@@ -163,6 +164,7 @@ def datasets_from_config(d, seed: int = 0, download: bool | None = None) -> Data
         seed=seed,
         hflip=d.hflip,
         **extra,
+        **norm,
     )
 
 

@@ -11,19 +11,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-import platformdirs
+
+from ..user_dirs import user_cache_dir
 
 log = logging.getLogger(__name__)
-
-CACHE_ENV = "VITSTUDIO_CACHE"
-
-
-def user_cache_dir() -> Path:
-    """`$VITSTUDIO_CACHE` if set, else the platform's per-user cache folder for vitstudio (`platformdirs`:
-    `$XDG_CACHE_HOME/vitstudio` or `~/.cache/vitstudio` on Linux). Datasets default to its `datasets/`."""
-    if os.environ.get(CACHE_ENV):
-        return Path(os.environ[CACHE_ENV]).expanduser()
-    return Path(platformdirs.user_cache_dir("vitstudio", appauthor=False))
 
 
 def cached_arrays(

@@ -10,6 +10,12 @@
     model = create_model("vit_base_patch16_224", num_classes=10)
     family_of(model)        # the Family of any model of ours, from its class
 
+Pretrained weights are tags of a named model (`entry.pretrained[tag]`, a `PretrainedCfg` with its source,
+input size, normalisation and label set), registered in `pretrained_tags.py`:
+
+    model = create_model("vit_base_patch16_224.augreg2_in21k_ft_in1k", pretrained=True)   # downloads once
+    cfg = pretrained_cfg("hf-hub:facebook/vit-mae-base")                                   # or by its source
+
 Code that needs to know what a model is asks here, or the model's public attributes; it never guesses
 from a name, `hasattr` or a private method. Names are registered once, in `variants.py`.
 """
@@ -18,6 +24,7 @@ from __future__ import annotations
 
 import fnmatch
 import inspect
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
@@ -26,10 +33,12 @@ from typing import Any
 
 from torch import nn
 
+from .hub import WeightsUnavailable, fetch_weights, hub_file
 from .mae import MaskedAutoencoderViT
 from .mpp import MaskedPatchPredictionViT
 from .torchvision_nets import torchvision_classifier, torchvision_classifiers
 from .vit import VisionTransformer
+from .weights import load_pretrained
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -75,6 +84,53 @@ FAMILIES: Mapping[str, Family] = MappingProxyType(
 
 
 @dataclass(frozen=True)
+class PretrainedCfg:
+    """Pretrained weights of a named model: where they come from and how the model must be fed.
+
+    `source` is `hf-hub:<repo>` (the first of `files` the repository has is read; safetensors come first)
+    or `torchvision:<WeightsEnum>.<member>`. `labels` is the label set of its head: 'imagenet-1k' (the
+    class names ship with torchvision), 'imagenet-21k' (a 21k head: not ImageNet-1k classes) or 'none'.
+    """
+
+    model: str  # the registered architecture
+    tag: str
+    source: str
+    files: tuple[str, ...] = ("model.safetensors", "pytorch_model.bin")
+    layout: str = "timm"  # the key layout of the file: 'timm', 'transformers' or 'torchvision'
+    input_size: int = 224
+    interpolation: str = "bicubic"
+    crop_pct: float = 0.9
+    mean: tuple[float, float, float] = IMAGENET_MEAN
+    std: tuple[float, float, float] = IMAGENET_STD
+    num_classes: int = 1000
+    labels: str = "imagenet-1k"
+    download_mb: float = 0.0  # about (float32 weights)
+    args: Mapping[str, Any] = field(default_factory=dict)  # model arguments the weights need beyond the registered
+
+    @property
+    def name(self) -> str:
+        return f"{self.model}.{self.tag}"
+
+    @property
+    def hub_repo(self) -> str | None:
+        """The Hugging Face repository of an `hf-hub:` source."""
+        return self.source.removeprefix("hf-hub:") if self.source.startswith("hf-hub:") else None
+
+    def class_names(self) -> list[str] | None:
+        """The names of the head's classes: ImageNet-1k's (from torchvision's weight metadata), else None."""
+        if self.labels != "imagenet-1k":
+            return None
+        from torchvision.models import ViT_B_16_Weights
+
+        return list(ViT_B_16_Weights.IMAGENET1K_V1.meta["categories"])
+
+    def model_args(self) -> dict:
+        """The arguments that make the architecture match the weights (its head's size, `args`)."""
+        head = {"num_classes": self.num_classes} if "num_classes" in model_entry(self.model).accepts else {}
+        return {**head, **self.args}
+
+
+@dataclass(frozen=True)
 class ModelEntry:
     """One named model: its family, its builder and the arguments it is registered with."""
 
@@ -82,7 +138,7 @@ class ModelEntry:
     family: Family
     builder: Callable[..., nn.Module]
     defaults: Mapping[str, Any]
-    pretrained: Mapping[str, Any] = field(default_factory=dict)  # tag -> pretrained weights (sources, input)
+    pretrained: dict[str, PretrainedCfg] = field(default_factory=dict)  # tag -> its pretrained weights (filled once)
 
     @property
     def accepts(self) -> frozenset[str]:
@@ -131,6 +187,38 @@ def register_model(name: str, builder: type[VisionTransformer], **defaults) -> M
     return entry
 
 
+def register_pretrained(cfg: PretrainedCfg) -> PretrainedCfg:
+    """Register pretrained weights as a tag of their (registered) model; each tag is defined once."""
+    entry = model_entry(cfg.model)
+    if cfg.tag in entry.pretrained:
+        raise ValueError(f"pretrained tag {cfg.name!r} is registered twice")
+    entry.pretrained[cfg.tag] = cfg
+    return cfg
+
+
+def list_pretrained(pattern: str = "*") -> list[PretrainedCfg]:
+    """The registered pretrained tags whose `model.tag` name matches a shell-style pattern, sorted by name."""
+    cfgs = [c for e in _MODELS.values() for c in e.pretrained.values() if fnmatch.fnmatch(c.name, pattern)]
+    return sorted(cfgs, key=lambda c: c.name)
+
+
+def pretrained_cfg(name: str) -> PretrainedCfg:
+    """The registered tag `model.tag`, or the one whose source is `name` (`hf-hub:facebook/vit-mae-base`);
+    KeyError names the known tags of the model."""
+    for cfg in list_pretrained():
+        if name in (cfg.name, cfg.source):
+            return cfg
+    arch = name.removeprefix("hf-hub:timm/").partition(".")[0]
+    tags = list(model_entry(arch).pretrained) if is_known_model(arch) else []
+    known = f"; {arch} has {', '.join(tags)}" if tags else " (see `vitstudio models --pretrained`)"
+    raise KeyError(f"no pretrained weights {name!r}{known}")
+
+
+def is_pretrained_name(name: str) -> bool:
+    """Whether `name` names pretrained weights (`model.tag` or `hf-hub:...`) rather than an architecture."""
+    return name.startswith("hf-hub:") or "." in name
+
+
 def list_models(pattern: str = "*", family: str | None = None) -> list[str]:
     """Registered names matching a shell-style pattern (and `family`), sorted; torchvision's are not listed."""
     return sorted(
@@ -158,14 +246,28 @@ def model_args(name: str) -> dict:
     return dict(model_entry(name).defaults)
 
 
-def create_model(name: str, **overrides) -> nn.Module:
+def create_model(name: str, pretrained: bool = False, **overrides) -> nn.Module:
     """Build a named model; `overrides` replace its default arguments (e.g. `num_classes=10`).
 
-    The model remembers how it was made in `model.model_spec` (`{name, args}`), which exports use.
+    `name` may name pretrained weights: `model.tag` or `hf-hub:<repo>` (a registered source, or any timm
+    repository, whose `config.json` names the architecture). The architecture is built with the head of the
+    weights (unless `num_classes` is given), and with `pretrained=True` the weights are loaded (downloaded
+    once into the Hugging Face / torch hub cache). The model remembers how it was made in `model.model_spec`
+    (`{name, args}`), which exports use, and its weights' `PretrainedCfg` in `model.pretrained_cfg`.
     """
+    cfg = None
+    if is_pretrained_name(name):
+        cfg = resolve_pretrained(name)
+        name, overrides = cfg.model, {**cfg.model_args(), **overrides}
+    elif pretrained:
+        tags = ", ".join(model_entry(name).pretrained) or "none; see `vitstudio models --pretrained`"
+        raise ValueError(f"{name} names an architecture: say which pretrained weights, as {name}.TAG (tags: {tags})")
     entry = model_entry(name)
     model: Any = entry.builder(**{**entry.defaults, **overrides})  # Any: nn.Module types its attributes loosely
     model.model_spec = {"name": name, "args": dict(overrides)}
+    model.pretrained_cfg = cfg
+    if cfg is not None and pretrained:
+        load_pretrained_weights(model, cfg)
     return model
 
 
@@ -202,3 +304,57 @@ def _builder_defaults(builder: Callable) -> dict:
         defaults = {**_builder_defaults(VisionTransformer), **defaults}
     defaults.pop("embed_layer", None)
     return defaults
+
+
+# -- pretrained weights: which ones a name means, and loading them (the files come from `hub.py`) ---------
+
+
+def load_pretrained_weights(model: nn.Module, cfg: PretrainedCfg, tqdm_class=None) -> list[str]:
+    """Fetch the tag's weights and load them into `model` (built for them; a head of another size is
+    left new, with a warning); returns the notes on what was adapted."""
+    weights = fetch_weights(cfg, tqdm_class)
+    try:
+        return load_pretrained(model, weights).notes
+    except ValueError as e:  # an unreadable file: a corrupt copy put by hand, or a cache gone bad
+        raise WeightsUnavailable(f"{cfg.name}: {e}. Delete the file to download it again") from None
+
+
+def resolve_pretrained(name: str) -> PretrainedCfg:
+    """The `PretrainedCfg` a name stands for: a registered tag or source, or a timm hub repository that
+    is not registered (its `config.json` names the architecture and its pretrained config)."""
+    try:
+        return pretrained_cfg(name)
+    except KeyError as e:
+        unknown = e
+    repo = name.removeprefix("hf-hub:")
+    if not name.startswith("hf-hub:") or not repo.startswith("timm/"):
+        raise unknown
+    try:
+        config = json.loads(hub_file(repo, "config.json").read_text())
+    except FileNotFoundError:
+        raise KeyError(f"the hub repository {repo} has no config.json: it is not a timm model") from None
+    except ValueError as e:
+        raise KeyError(f"the config.json of {repo} is not JSON: {e}") from None
+    return _cfg_from_timm_config(repo, config)
+
+
+def _cfg_from_timm_config(repo: str, config: dict) -> PretrainedCfg:
+    arch, pre = config.get("architecture"), config.get("pretrained_cfg") or {}
+    if not isinstance(arch, str) or not is_known_model(arch):
+        raise KeyError(f"{repo} holds a timm {arch!r}, which is not a model of the studio (see `vitstudio models`)")
+    num_classes = int(config.get("num_classes", pre.get("num_classes", 1000)))
+    # timm's hub convention: a 1000-way head is ImageNet-1k's, a 21843-way head ImageNet-21k's
+    labels = {1000: "imagenet-1k", 21843: "imagenet-21k", 0: "none"}.get(num_classes, "none")
+    return PretrainedCfg(
+        arch,
+        repo.partition(".")[2] or pre.get("tag", "hub"),
+        f"hf-hub:{repo}",
+        input_size=int(pre.get("input_size", (3, 224, 224))[-1]),
+        interpolation=pre.get("interpolation", "bicubic"),
+        crop_pct=float(pre.get("crop_pct", 0.9)),
+        mean=tuple(pre.get("mean", IMAGENET_MEAN)),
+        std=tuple(pre.get("std", IMAGENET_STD)),
+        num_classes=num_classes,
+        labels=labels,
+        args=dict(config.get("model_args") or {}),
+    )

@@ -12,7 +12,8 @@ from pathlib import Path
 from torch import nn
 
 from .catalogue import create_model, model_entry
-from .weights import load_model_file, load_pretrained
+from .export import load_model_file
+from .weights import load_pretrained
 
 
 def create_teacher(

@@ -132,20 +132,18 @@ def load_teacher(ref: str | Reference, num_classes: int, img_size: int, runs_dir
 
 
 def init_for_finetuning(model: nn.Module, source: str | Reference, runs_dir=None) -> list[str]:
-    """Load pretrained weights (a run of ours, or a weights file in any layout `load_pretrained` reads: timm,
-    DeiT, MAE, Google .npz, transformers) into `model`; returns notes on what was adapted or left new."""
-    from ..models import load_pretrained
-
+    """Load the weights `source` names (a run of ours; a weights file in any layout `load_pretrained` reads:
+    timm, DeiT, MAE, Google .npz, transformers, torchvision; or a pretrained tag, downloaded once) into `model`;
+    returns notes on what was adapted or left new."""
     if not isinstance(source, Reference):
         source = resolve("objective.init_from", source, runs_dir)
-    path = source.weights_file()
     try:
         with warnings.catch_warnings(record=True) as caught:  # returned as notes, for the run's log
             warnings.simplefilter("always")
-            report = load_pretrained(model, str(path))
+            notes = source.load_into(model)
     except (ValueError, OSError) as e:
         raise ConfigError("objective.init_from", str(e)) from None
-    return list(dict.fromkeys([*report.notes, *(str(w.message) for w in caught)]))
+    return list(dict.fromkeys([*notes, *(str(w.message) for w in caught)]))
 
 
 def freeze_for_linear_probe(model: nn.Module) -> None:

@@ -5,6 +5,7 @@ A reference is `KIND:VALUE` or a bare VALUE:
     run:ID           a run of ours, by its exact id (see `vitstudio runs list`) or its folder
     file:PATH        a weights file
     torchvision:NAME a torchvision classifier (built untrained, e.g. to train as a run first)
+    pretrained:NAME  published weights of the catalogue: `model.tag` or `hf-hub:...` (downloaded once)
 A bare value is tried as every kind its field accepts and must be exactly one of them: no part-of-a-name
 matching, and an ambiguous value is an error naming the candidates, never a silent choice.
 
@@ -22,7 +23,17 @@ from pathlib import Path
 from torch import nn
 
 from ..config import ConfigError
-from ..models import create_teacher, load_model_file, read_model_config
+from ..models import (
+    PretrainedCfg,
+    create_model,
+    create_teacher,
+    is_pretrained_name,
+    list_pretrained,
+    load_model_file,
+    load_pretrained,
+    read_model_config,
+)
+from ..models.catalogue import is_known_model, load_pretrained_weights, resolve_pretrained
 from ..models.torchvision_nets import torchvision_classifiers
 from ..models.weights.files import FILE_KINDS, file_kind
 from .runs import Run, RunError, is_run_folder, list_runs, runs_root
@@ -50,6 +61,17 @@ class Reference:
         self.check_model()
         return KINDS[self.kind].model(self, num_classes, img_size).eval()
 
+    def load_into(self, model: nn.Module) -> list[str]:
+        """Load the weights it names into `model`; notes on what was adapted."""
+        if KINDS[self.kind].load_into is not None:
+            return KINDS[self.kind].load_into(self, model)
+        return load_pretrained(model, str(self.weights_file())).notes
+
+    @property
+    def pretrained_cfg(self) -> PretrainedCfg | None:
+        """The pretrained tag it names (its input size, mean and std), or None."""
+        return resolve_pretrained(self.target) if self.kind == "pretrained" else None
+
     def check_model(self) -> None:
         """Raise a `ConfigError` now, before any data is read, if it cannot name a model (a bare weights file)."""
         KINDS[self.kind].check_model(self)
@@ -63,6 +85,7 @@ class Kind:
     weights: Callable[[Reference], Path] | None = None  # the file holding its weights (None: it names none)
     candidates: Callable[[Path | None], list[str]] = lambda runs_dir: []  # names to suggest for a typo
     check_model: Callable[[Reference], None] = lambda ref: None  # cheap checks of `model`'s, raising ConfigError
+    load_into: Callable[[Reference, nn.Module], list[str]] | None = None  # None: `load_pretrained` of `weights`
 
 
 def _find_run(text: str, runs_dir) -> str | None:
@@ -128,6 +151,31 @@ def _torchvision_model(ref: Reference, num_classes: int, img_size: int) -> nn.Mo
     return create_teacher(ref.target, num_classes, img_size)
 
 
+def _find_pretrained(text: str, runs_dir) -> str | None:
+    """A pretrained tag's name; an unknown tag of a known model (or an unknown hub repository) is an error that
+    lists what there is, not "no such file"."""
+    if not is_pretrained_name(text) or Path(text).exists():
+        return None
+    try:
+        resolve_pretrained(text)
+        return text  # as given: a hub repository's own name, which a registry lookup would not know
+    except KeyError as e:
+        if text.startswith("hf-hub:") or is_known_model(text.partition(".")[0]):
+            raise ConfigError("objective.init_from", str(e.args[0])) from None
+        return None
+    except OSError as e:  # a timm repository's config.json could not be had
+        raise ConfigError("objective.init_from", str(e)) from None
+
+
+def _pretrained_model(ref: Reference, num_classes: int, img_size: int) -> nn.Module:
+    return create_model(ref.target, pretrained=True)
+
+
+def _pretrained_into(ref: Reference, model: nn.Module) -> list[str]:
+    cfg = resolve_pretrained(ref.target)
+    return [f"pretrained weights {cfg.name} from {cfg.source}", *load_pretrained_weights(model, cfg)]
+
+
 KINDS: dict[str, Kind] = {
     "run": Kind(
         "a run of ours (its exact id or folder)",
@@ -140,10 +188,20 @@ KINDS: dict[str, Kind] = {
         "a weights file", _find_file, _file_model, lambda ref: Path(ref.target), check_model=_check_model_file
     ),
     "torchvision": Kind("a torchvision classifier", _find_torchvision, _torchvision_model, None, _torchvision_names),
+    "pretrained": Kind(
+        "a pretrained tag (`vitstudio models --pretrained`)",
+        _find_pretrained,
+        _pretrained_model,
+        candidates=lambda runs_dir: [c.name for c in list_pretrained()],
+        load_into=_pretrained_into,
+    ),
 }
 
 #: the kinds each config field accepts.
-FIELDS = {"objective.teacher": ("run", "file", "torchvision"), "objective.init_from": ("run", "file")}
+FIELDS = {
+    "objective.teacher": ("run", "file", "torchvision", "pretrained"),
+    "objective.init_from": ("run", "file", "pretrained"),
+}
 
 
 def resolve(field: str, text: str, runs_dir=None) -> Reference:

@@ -142,13 +142,15 @@ class Trainer:
 
         from ..data import datasets_from_config
 
-        self.data = datasets_from_config(cfg.data, rt.seed)
+        source = (
+            resolve("objective.init_from", cfg.objective.init_from, self.runs_dir) if cfg.objective.init_from else None
+        )
+        tag = source.pretrained_cfg if source else None  # fed as its weights were trained: their mean and std
+        self.data = datasets_from_config(cfg.data, rt.seed, **({"mean": tag.mean, "std": tag.std} if tag else {}))
         self.model = build_model(cfg, self.data.num_classes)
         init_notes = []
-        if cfg.objective.init_from and not (self._resuming and self.run_record.last_checkpoint.exists()):
-            init_notes = init_for_finetuning(
-                self.model, resolve("objective.init_from", cfg.objective.init_from, self.runs_dir)
-            )
+        if source and not (self._resuming and self.run_record.last_checkpoint.exists()):
+            init_notes = init_for_finetuning(self.model, source)
         if cfg.objective.linear_probe:
             freeze_for_linear_probe(self.model)
         if family_of(self.model).reads_raw_pixels:  # its targets are colours of the un-normalised pixels

@@ -19,6 +19,7 @@ from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
     QComboBox,
+    QDialog,
     QFileDialog,
     QGroupBox,
     QHBoxLayout,
@@ -39,7 +40,15 @@ from ...analysis.image import fit_image, normalize
 from ...analysis.inspection import Inspection
 from ...analysis.mae import mae_reconstruction
 from ...analysis.report import attention_distance, inspect_image
-from ...analysis.sources import ModelSource, example_images, from_name, from_run, from_weights, records_architecture
+from ...analysis.sources import (
+    ModelSource,
+    example_images,
+    from_name,
+    from_pretrained,
+    from_run,
+    from_weights,
+    records_architecture,
+)
 from ...models import family_of
 from ...models.weights import check_weights_file
 from ..worker import LatestRequestRunner
@@ -61,7 +70,7 @@ class _Static:
 
 
 def _static_figures(source: ModelSource, image: np.ndarray) -> _Static:
-    insp = inspect_image(source.model, image, source.mean, source.std, source.class_names)
+    insp = inspect_image(source.model, image, source.mean, source.std, source.class_names, source.crop_pct)
     px = insp.geometry.patch_px
     return _Static(
         inspection=insp,
@@ -75,7 +84,7 @@ def _static_figures(source: ModelSource, image: np.ndarray) -> _Static:
 
 def _mae_figure(source: ModelSource, image: np.ndarray, mask_ratio: float, seed: int) -> np.ndarray:
     model = source.model
-    x = normalize(fit_image(image, tuple(model.patch_embed.img_size)), source.mean, source.std)
+    x = normalize(fit_image(image, tuple(model.patch_embed.img_size), source.crop_pct), source.mean, source.std)
     x = x.to(next(model.parameters()).device)
     return figures.mae_figure(mae_reconstruction(model, x, mask_ratio, seed, source.mean, source.std))
 
@@ -239,6 +248,7 @@ class ModelChooser(QGroupBox):
         layout.addWidget(self.label)
         layout.addWidget(self.button)
         self.add_source("Named model (random weights)…", self._ask_model_name)
+        self.add_source("Pretrained…", self._ask_pretrained)
         self.add_source("Weights file…", self._ask_weights)
         self.add_source("Training run…", self._ask_run)
 
@@ -256,6 +266,15 @@ class ModelChooser(QGroupBox):
     def _ask_model_name(self):
         name = self._choose_model_name("model (random weights):")
         return partial(from_name, name) if name else None
+
+    def _ask_pretrained(self):
+        """A pretrained tag, downloaded in the dialog (with progress and Cancel), then loaded from the cache."""
+        from .pretrained import PretrainedDialog
+
+        dialog = PretrainedDialog(self)
+        if dialog.exec() != QDialog.DialogCode.Accepted or dialog.chosen is None:
+            return None
+        return partial(from_pretrained, dialog.chosen)
 
     def _ask_run(self):
         """A run folder, then which of its weights when it has more than one (final, best, last)."""
@@ -527,7 +546,7 @@ class ModelViews(QWidget):
         self._show(
             "predictions",
             s.predictions,
-            "" if s.predictions is not None else "this model has no classifier (a pretraining model)",
+            insp.domain_note if s.predictions is not None else "this model has no classifier (a pretraining model)",
         )
         if not family_of(self.source.model).reconstructs:
             self._show("mae", None, "not a masked autoencoder: choose an MAE model to see reconstructions")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import deque
 
-from PySide6.QtCore import Qt, QUrl, Signal
+from PySide6.QtCore import QSignalBlocker, Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QComboBox,
@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from ...config import DEVICES, OBJECTIVES
+from ...models import list_pretrained
 from ...models.weights import check_weights_file
 from ...train.runs import RESUMABLE_STATES, Run, list_runs
 from ..plots import X_AXES, LivePlots
@@ -68,7 +69,7 @@ class TrainingPanel(QWidget):
         self.teacher = bind("objective.teacher", line("a run id, a model file, or torchvision:resnet50"))
         fields.addRow("Teacher", self.teacher)
         self.init_from = QComboBox(editable=True)
-        self.init_from.lineEdit().setPlaceholderText("a run id or a weights file")
+        self.init_from.lineEdit().setPlaceholderText("a run id, a weights file or a pretrained tag (model.tag)")
         bind(
             "objective.init_from",
             self.init_from,
@@ -160,6 +161,10 @@ class TrainingPanel(QWidget):
         self.resume_button.setEnabled(not running and (self.run is None or self.run.owner() is None))
         if objective == "finetune" and self.init_from.count() == 0:
             self.init_from.addItems([r.id for r in reversed(list_runs(self.runs_dir))])
+            text = self.init_from.currentText()
+            with QSignalBlocker(self.init_from):  # offered, not chosen: the text stays what it was
+                self.init_from.addItems([c.name for c in list_pretrained()])  # downloaded once when the run starts
+                self.init_from.setEditText(text)
 
     # -- commands -----------------------------------------------------------------------------
 

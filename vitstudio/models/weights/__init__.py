@@ -1,5 +1,5 @@
-"""Weights in and out: one `load_pretrained(model, source)` for timm, DeiT, MAE, Google and transformers
-checkpoints (detected from their keys), and exports that rebuild our models or load into timm."""
+"""Weights in and out: one `load_pretrained(model, source)` for timm, DeiT, MAE, Google, transformers and
+torchvision ViT checkpoints (detected from their keys). Our own exports are `models/export.py`'s."""
 
 from __future__ import annotations
 
@@ -13,24 +13,19 @@ import torch
 from torch import nn
 
 from .adapt import FRESH_OK, fit_state_dict, pretrained_to_vit, resample_patch_embed
-from .export import export_safetensors, export_timm, load_model_file, read_model_config, timm_state_dict
 from .files import UnsafeCheckpointError, check_weights_file, read_weights, unwrap_state_dict
 from .google import convert_google, is_google_layout
 from .hf import convert_transformers, is_transformers_layout
+from .torchvision_vit import convert_torchvision_vit, is_torchvision_vit_layout
 
 __all__ = [
     "LoadReport",
     "UnsafeCheckpointError",
     "check_weights_file",
-    "export_safetensors",
-    "export_timm",
-    "load_model_file",
     "load_pretrained",
     "pretrained_to_vit",
-    "read_model_config",
     "read_weights",
     "resample_patch_embed",
-    "timm_state_dict",
     "to_timm_layout",
 ]
 
@@ -42,12 +37,14 @@ class LoadReport(NamedTuple):
 
 
 def to_timm_layout(state_dict: Mapping) -> dict[str, torch.Tensor]:
-    """Detect the layout (Google .npz, transformers, timm/DeiT/MAE/ours) and rename to timm's keys."""
+    """Detect the layout (Google .npz, transformers, torchvision, timm/DeiT/MAE/ours) and rename to timm's keys."""
     sd = unwrap_state_dict({k: torch.as_tensor(v) if isinstance(v, np.ndarray) else v for k, v in state_dict.items()})
     if is_google_layout(sd):
         return convert_google(sd)
     if is_transformers_layout(sd):
         return convert_transformers(sd)
+    if is_torchvision_vit_layout(sd):
+        return convert_torchvision_vit(sd)
     return sd
 
 

@@ -11,9 +11,9 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from ..catalogue import create_model, family_of
-from ..hybrid import TorchvisionResNet
-from .adapt import pretrained_to_vit
+from .catalogue import create_model, family_of
+from .hybrid import TorchvisionResNet
+from .weights.adapt import pretrained_to_vit
 
 #: safetensors metadata key holding the model's JSON config.
 CONFIG_KEY = "vitstudio_config"
