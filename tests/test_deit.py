@@ -80,10 +80,12 @@ def test_distillation_loss_kinds():
     assert torch.allclose(soft, 0.5 * F.cross_entropy(cls, y) + 0.5 * kl, atol=1e-6)
 
 
-def test_distillation_loss_needs_the_two_outputs_and_a_valid_setup():
+def test_distillation_into_a_single_head_and_a_valid_setup():
+    """A model with one head takes both terms on it: DeiT Table 3's "usual distillation"."""
     ce = nn.CrossEntropyLoss()
-    with pytest.raises(ValueError, match=r"\(cls_logits, dist_logits\)"):
-        DistillationLoss(ce, Teacher(torch.zeros(2, 5)), "hard")(None, torch.randn(2, 5), torch.tensor([0, 1]))
+    logits, t, y = torch.randn(2, 5), torch.randn(2, 5), torch.tensor([0, 1])
+    hard = DistillationLoss(ce, Teacher(t), "hard", alpha=0.3)(None, logits, y)
+    assert torch.allclose(hard, 0.7 * F.cross_entropy(logits, y) + 0.3 * F.cross_entropy(logits, t.argmax(1)))
     with pytest.raises(ValueError, match="needs a teacher"):
         DistillationLoss(ce, None, "soft")
     with pytest.raises(ValueError, match="kind"):

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from vitstudio.config import ConfigError
+from vitstudio.config import Config, ConfigError, apply_overrides, check
 from vitstudio.models import create_model
 from vitstudio.train.objectives import (
     Distillation,
@@ -57,6 +57,16 @@ def test_distillation_from_a_teacher(batch):
         _fit(Distillation(teacher, kind=kind, alpha=0.5, tau=2.0), student, images, labels)
     student.eval()
     assert Distillation(teacher).evaluate(student, images, labels)["count"] == 8
+
+
+def test_usual_distillation_into_a_plain_vit(batch):
+    """DeiT Table 3's "usual distillation": a ViT without a distillation token learns from the teacher on its head."""
+    images, labels = batch
+    teacher = load_teacher("resnet18", num_classes=4, img_size=16)
+    student = create_model("vit_nano_patch4_32", num_classes=4, **TINY)
+    _fit(Distillation(teacher, kind="soft", alpha=0.5, tau=2.0), student, images, labels)
+    cfg = apply_overrides(Config(), ["objective.name=distill", "objective.teacher=resnet18"])
+    assert not [e for e in check(cfg) if e.field == "objective.name"]
 
 
 @pytest.mark.parametrize("name", ["mae_vit_nano_patch4_32", "mpp_vit_nano_patch4_32"])

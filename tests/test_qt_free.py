@@ -13,6 +13,7 @@ CORE = [
     "vitstudio.analysis",
     "vitstudio.config",
     "vitstudio.charts",
+    "vitstudio.studies",
 ]
 
 

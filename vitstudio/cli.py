@@ -274,6 +274,65 @@ def _cmd_inspect(args) -> int:
     return 0
 
 
+def _cmd_study(args) -> int:
+    import os
+    import signal
+    import time
+
+    from .config import ConfigError
+    from .studies import (
+        StudyError,
+        StudyRunner,
+        job_state,
+        list_studies,
+        load_study,
+        write_report,
+    )
+
+    if args.action == "list":
+        for name in list_studies():
+            study = load_study(name)
+            arms = ", ".join(study.arms)
+            print(f"{name:24s} {study.title}: {len(study.arms)} arms ({arms}) x seeds {list(study.seeds)}")
+        return 0
+    try:
+        study = load_study(args.study)
+    except StudyError as e:
+        print(f"vitstudio study: {e}", file=sys.stderr)
+        return 2
+    if args.action == "report":
+        path, verdict = write_report(study, args.budget, args.runs_dir, args.out)
+        print(path)
+        print(verdict)
+        return 0
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as `train`: before torch loads OpenMP
+    from .train.console import ProgressBar
+
+    def on_job(job, state: str) -> None:
+        print(f"[{time.strftime('%H:%M:%S')}] {study.name} {job.label}: {state}", flush=True)
+
+    from .studies.runner import torchrun_launcher
+
+    launcher = torchrun_launcher(args.nproc_per_node, args.runs_dir) if args.nproc_per_node > 1 else None
+    runner = StudyRunner(study, args.budget, args.runs_dir, [ProgressBar()], on_job, launcher)
+    # The first Ctrl-C stops the current run with a resumable checkpoint and ends the queue; a second one kills.
+    signal.signal(signal.SIGINT, lambda *_: (runner.stop(), signal.signal(signal.SIGINT, signal.SIG_DFL)))
+    start = time.time()
+    try:
+        jobs = runner.run()
+    except (ConfigError, StudyError) as e:
+        print(f"vitstudio study: {e}", file=sys.stderr)
+        return 2
+    states = [job_state(study, jobs, j) for j in jobs]
+    done = f"{states.count('finished')}/{len(jobs)}"
+    print(f"{study.name} ({args.budget}): {done} runs finished in {time.time() - start:.0f} s")
+    for job, state in zip(jobs, states):
+        if state != "finished":
+            reason = (job.run.status().get("reason") if job.run else job.error) or ""
+            print(f"  {job.label}: {state}{f' ({reason})' if reason else ''}")
+    return 0 if all(s == "finished" for s in states) else 1
+
+
 def _cmd_gui(args) -> int:
     from .gui.app import main as gui_main
 
@@ -410,6 +469,29 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--device", default="cpu", help="torch device to run the model on")
     p.set_defaults(func=_cmd_inspect)
+
+    p = sub.add_parser("study", help="run a study (a grid of runs testing a paper's claim) and report its verdict")
+    studies = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    studies.add_parser("list", help="the packaged studies")
+    for action, text in (
+        ("run", "train the study's runs that are missing (resumable)"),
+        ("report", "write its report"),
+    ):
+        r = studies.add_parser(action, help=text)
+        r.add_argument("study", metavar="NAME|FILE", help="a packaged study or a study .toml file")
+        r.add_argument("--budget", choices=("smoke", "cpu", "gpu"), default="cpu", help="default cpu")
+        r.add_argument("--runs-dir", help="where runs live (default: $VITSTUDIO_RUNS or the per-user data folder)")
+        if action == "report":
+            r.add_argument("--out", required=True, metavar="DIR", help="folder for NAME.md and its PNG files")
+        else:
+            r.add_argument(
+                "--nproc-per-node",
+                type=int,
+                default=1,
+                metavar="N",
+                help="train each run in N processes under torchrun (e.g. one per GPU); default 1: in this process",
+            )
+    p.set_defaults(func=_cmd_study)
 
     p = sub.add_parser("gui", help="open the studio window (the default without a command)")
     p.add_argument("--runs-dir", help="where runs live (default: $VITSTUDIO_RUNS or the per-user data folder)")

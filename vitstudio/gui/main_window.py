@@ -1,4 +1,4 @@
-"""The studio window: Model, Data, Training, Runs and Inspector tabs, menus, status bar, saved window state.
+"""The studio window: Model, Data, Training, Runs, Inspector and Studies tabs, menus, status bar, saved window state.
 
 The window paints before torch is imported: each tab shows a placeholder until `CoreLoader`
 has imported the core, then the real panels replace them (`core_ready`).
@@ -28,7 +28,7 @@ from .panels.common import weights_filter
 from .startup import import_core, warm_up
 from .worker import CoreLoader
 
-TABS = ("Model", "Data", "Training", "Runs", "Inspector")
+TABS = ("Model", "Data", "Training", "Runs", "Inspector", "Studies")
 
 
 class MainWindow(QMainWindow):
@@ -41,7 +41,7 @@ class MainWindow(QMainWindow):
         self.runs_dir = runs_dir
         self.settings = settings if settings is not None else QSettings()
         self.form = self.model_panel = self.data_panel = self.training_panel = None
-        self.runs_panel = self.inspector_tab = self.inspector_panel = None
+        self.runs_panel = self.inspector_tab = self.inspector_panel = self.studies_panel = None
         self.dialog: QMessageBox | None = None  # the last non-blocking dialog shown (tests read it)
         self._painted = False
         self.is_warm = False
@@ -97,6 +97,7 @@ class MainWindow(QMainWindow):
         from .panels.inspector_tab import InspectorTab
         from .panels.model import ModelPanel
         from .panels.runs import RunsPanel
+        from .panels.studies import StudiesPanel
         from .panels.training import TrainingPanel
 
         self.setStyleSheet(INVALID_STYLE)
@@ -107,6 +108,10 @@ class MainWindow(QMainWindow):
         self.runs_panel = RunsPanel(runs_dir=self.runs_dir)
         self.inspector_tab = InspectorTab()
         self.inspector_panel = self.inspector_tab.single
+        self.studies_panel = StudiesPanel(runs_dir=self.runs_dir)
+        self.studies_panel.device_busy = lambda: self.training_panel.running
+        self.studies_panel.error.connect(self.show_error)
+        self.studies_panel.compare_requested.connect(self._compare_runs)
         self.data_panel.classes_known.connect(self.model_panel.set_num_classes)
         self.training_panel.error.connect(self.show_error)
         self.training_panel.running_changed.connect(self._on_running_changed)
@@ -119,7 +124,14 @@ class MainWindow(QMainWindow):
             "The run on the Training tab",
             lambda: partial(from_run, str(self.training_panel.run.path)) if self.training_panel.run else None,
         )
-        panels = (self.model_panel, self.data_panel, self.training_panel, self.runs_panel, self.inspector_tab)
+        panels = (
+            self.model_panel,
+            self.data_panel,
+            self.training_panel,
+            self.runs_panel,
+            self.inspector_tab,
+            self.studies_panel,
+        )
         for page, panel in zip(self.pages, panels):
             page.layout().takeAt(0).widget().deleteLater()
             page.layout().addWidget(panel)
@@ -283,6 +295,14 @@ class MainWindow(QMainWindow):
         self.inspector_tab.compare_runs(paths)
         self.show_panel(self.inspector_tab)
 
+    def _compare_runs(self, paths: list) -> None:
+        """Select runs on the Runs tab, which compares them."""
+        from ..train.runs import Run
+
+        self.runs_panel.refresh()
+        self.runs_panel.select_runs([Run(p) for p in paths])
+        self.show_panel(self.runs_panel)
+
     def open_run(self, path) -> None:
         """Show a run folder: its config in the forms, its curves in the plots."""
         from ..train.runs import Run
@@ -384,6 +404,8 @@ class MainWindow(QMainWindow):
         if self.training_panel is not None and self.training_panel.running:
             self.training_panel.stop()
             self.training_panel.thread.wait()
+        if self.studies_panel is not None:
+            self.studies_panel.shutdown()
         if getattr(self, "_loader", None) is not None:
             self._loader.wait()
         if self.data_panel is not None:

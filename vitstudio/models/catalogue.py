@@ -66,8 +66,8 @@ FAMILIES: Mapping[str, Family] = MappingProxyType(
     {
         f.name: f
         for f in (
-            Family("vit", "ViT", ("supervised", "finetune")),
-            Family("hybrid", "Hybrid (CNN features)", ("supervised", "finetune")),
+            Family("vit", "ViT", ("supervised", "finetune", "distill")),
+            Family("hybrid", "Hybrid (CNN features)", ("supervised", "finetune", "distill")),
             Family("deit", "DeiT (distilled)", ("supervised", "distill", "finetune")),
             Family("mae", "MAE", ("mae",), mask_ratio=MaskedAutoencoderViT.default_mask_ratio, reconstructs=True),
             Family(

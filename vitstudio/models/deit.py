@@ -64,8 +64,9 @@ class DistillationLoss(nn.Module):
 
     `kind='soft'`: KL(student/tau || teacher/tau) * tau^2, summed and divided by the logits' numel as in
     the DeiT code; `'hard'`: cross-entropy against the teacher's argmax; `'none'`: the base loss alone
-    (the teacher is not run). `outputs` is a distilled model's `(cls_logits, dist_logits)` or, for
-    `'none'`, plain logits. The teacher is kept in eval mode and never receives gradients.
+    (the teacher is not run). `outputs` is a distilled model's `(cls_logits, dist_logits)`, or the plain
+    logits of a model with one head, which then takes both terms (DeiT Table 3's "usual distillation").
+    The teacher is kept in eval mode and never receives gradients.
     """
 
     def __init__(
@@ -96,14 +97,10 @@ class DistillationLoss(nn.Module):
         return self
 
     def forward(self, inputs: torch.Tensor, outputs, labels: torch.Tensor) -> torch.Tensor:
-        outputs, outputs_kd = outputs if isinstance(outputs, (tuple, list)) else (outputs, None)
+        outputs, outputs_kd = outputs if isinstance(outputs, (tuple, list)) else (outputs, outputs)
         base_loss = self.base_criterion(outputs, labels)
         if self.kind == "none":
             return base_loss
-        if outputs_kd is None:
-            raise ValueError(
-                "distillation needs the model's (cls_logits, dist_logits): use a distilled model in training mode"
-            )
         with torch.no_grad():
             teacher_logits = self.teacher(inputs)
         if self.kind == "soft":

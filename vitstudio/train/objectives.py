@@ -54,8 +54,9 @@ def classification_sums(logits: torch.Tensor, labels: torch.Tensor) -> dict[str,
 class Distillation(Supervised):
     """DeiT: (1 - alpha) * CE(class head, label) + alpha * distillation of the teacher into the distillation head.
 
-    The student is a distilled model (`(cls_logits, dist_logits)` in training, their mean in evaluation);
-    the frozen teacher sees the same (augmented) images."""
+    A distilled student gives `(cls_logits, dist_logits)` in training (their mean in evaluation); a student
+    with one head takes both terms on it (DeiT's "usual distillation"). The frozen teacher sees the same
+    (augmented) images."""
 
     def __init__(
         self, teacher: nn.Module, kind: str = "hard", alpha: float = 0.5, tau: float = 1.0, label_smoothing: float = 0.0

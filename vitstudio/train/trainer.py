@@ -395,8 +395,8 @@ class Trainer:
         return self._emit("diverged", reason=f"{what}; {advice}", **data)
 
     def _failed(self, e: Exception) -> Event:
-        """The 'failed' event for `e`. A resume that fails before training started leaves the run as it was:
-        the event goes to the listeners only."""
+        """The 'failed' event for `e`. A resume that fails before training started leaves a run that had
+        trained as it was (the event goes to the listeners only); a run that never trained records it."""
         if isinstance(e, torch.OutOfMemoryError) or "out of memory" in str(e).lower():
             b = self.config.optim.batch_size
             reason = (
@@ -411,7 +411,7 @@ class Trainer:
             reason = f"{_DISK_ERRORS[e.errno]} on {_mount_point(where)} while writing {where}; {last}"
         else:
             reason = f"{type(e).__name__}: {e}"
-        record = self._started or not self._resuming
+        record = self._started or not self._resuming or self.run_record.status().get("state") == "created"
         return self._emit("failed", record=record, reason=reason, traceback=traceback.format_exc())
 
     def _close(self) -> None:
