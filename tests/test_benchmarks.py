@@ -60,6 +60,7 @@ def test_vit_base_flops_are_the_papers():
     assert round(flops / 1e9, 1) == 35.1
 
 
+@pytest.mark.slow
 def test_script_runs_without_qt_and_prints_ratios():
     args = [
         "--models",

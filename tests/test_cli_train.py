@@ -13,6 +13,7 @@ def _data_cache(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("VITSTUDIO_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
 
 
+@pytest.mark.slow
 def test_train_then_list_show_export(tmp_path, capsys, monkeypatch):
     runs = ["--runs-dir", str(tmp_path / "runs")]
     assert main(["train", *tiny_args("runtime.name=cli"), *runs]) == 0

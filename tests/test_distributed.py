@@ -6,11 +6,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 from train_helpers import tiny_config
 
 from vitstudio.train import list_runs
 
+pytestmark = pytest.mark.slow  # trains in two processes
 REPO = Path(__file__).resolve().parents[1]
 WORKER = """
 import json, os, sys, torch

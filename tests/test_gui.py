@@ -71,6 +71,7 @@ def test_the_window_paints_before_torch_is_imported():
     assert out == "[]"
 
 
+@pytest.mark.slow
 def test_start_trains_to_the_end_and_the_plots_hold_the_run(qtbot, window):
     panel = window.training_panel
     assert train(qtbot, window) == "finished"
@@ -95,6 +96,7 @@ def test_start_trains_to_the_end_and_the_plots_hold_the_run(qtbot, window):
     assert panel.plots.curves["loss"] is curve
 
 
+@pytest.mark.slow
 def test_pause_resume_and_stop_mid_run_with_a_resumable_checkpoint(qtbot, window):
     panel = window.training_panel
     window.form.update({"optim.epochs": 20})
@@ -144,6 +146,7 @@ def test_an_invalid_form_disables_start_and_says_why(qtbot, window):
     assert panel.start_button.isEnabled() and not lr.property("invalid")
 
 
+@pytest.mark.slow
 def test_an_exception_in_training_shows_the_error_and_the_app_keeps_working(qtbot, window, monkeypatch):
     from vitstudio.train import trainer
 
@@ -172,6 +175,7 @@ def test_an_exception_in_training_shows_the_error_and_the_app_keeps_working(qtbo
     assert train(qtbot, window) == "finished"
 
 
+@pytest.mark.slow
 def test_an_exception_escaping_the_trainer_marks_the_run_failed(qtbot, window, monkeypatch):
     from vitstudio.train import Trainer
 
@@ -185,6 +189,7 @@ def test_an_exception_escaping_the_trainer_marks_the_run_failed(qtbot, window, m
     assert window.training_panel.start_button.isEnabled()
 
 
+@pytest.mark.slow
 def test_closing_while_training_stops_with_a_checkpoint(qtbot, window):
     panel = window.training_panel
     window.form.update({"optim.epochs": 20})
@@ -204,6 +209,7 @@ def test_closing_while_training_stops_with_a_checkpoint(qtbot, window):
     assert panel.run.status()["state"] == "stopped" and panel.run.last_checkpoint.is_file()
 
 
+@pytest.mark.slow
 def test_the_event_loop_stays_responsive_during_training(qtbot, window):
     """A 1 ms timer keeps ticking while a CPU training runs (the figure to beat is in benchmarks/)."""
     qtbot.waitUntil(lambda: window.is_warm and not window.data_panel.loading, timeout=60_000)  # start when idle
@@ -219,6 +225,7 @@ def test_the_event_loop_stays_responsive_during_training(qtbot, window):
     assert max(gaps) < 0.5, f"the UI froze for {max(gaps) * 1000:.0f} ms"
 
 
+@pytest.mark.slow
 def test_a_run_folder_opens_with_its_curves_and_settings_persist(qtbot, window, tmp_path):
     assert train(qtbot, window) == "finished"
     run_path = window.training_panel.run.path
@@ -321,6 +328,7 @@ def test_menus_load_presets_import_weights_and_list_shortcuts(qtbot, window, tmp
     assert "vitstudio" in window.show_about().text()
 
 
+@pytest.mark.slow
 def test_the_runs_tab_resumes_a_run_and_starts_from_its_config(qtbot, window):
     panel = window.training_panel
     window.form.update({"optim.epochs": 20})

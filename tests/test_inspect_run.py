@@ -2,6 +2,7 @@
 
 import json
 
+import pytest
 from train_helpers import tiny_config
 
 from vitstudio.analysis import bundled_images
@@ -12,6 +13,7 @@ from vitstudio.train.runs import find_run
 from vitstudio.train.trainer import Trainer
 
 
+@pytest.mark.slow
 def test_inspect_a_run(tmp_path, capsys):
     trainer = Trainer(tiny_config("optim.epochs=1"), runs_dir=tmp_path / "runs")
     trainer.run()

@@ -267,6 +267,7 @@ def test_a_photo_far_from_a_small_models_input_is_called_out_of_domain(tmp_path)
     assert text.startswith("note: out of domain: this 400x300 image is shrunk 9x to the model's 32x32 input")
 
 
+@pytest.mark.slow
 def test_finetuning_from_a_hub_tag_downloads_it_and_takes_its_normalisation(hub_env, tmp_path):
     from train_helpers import tiny_config
 

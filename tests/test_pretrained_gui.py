@@ -23,6 +23,7 @@ def repo():
     return weights, {f"timm/{TAG}": {"model.safetensors": save(weights)}}
 
 
+@pytest.mark.slow
 def test_download_shows_progress_can_be_cancelled_and_then_loads(qtbot, hub_env, repo, tmp_path):
     weights, repos = repo
     cfg = pretrained_cfg(TAG)

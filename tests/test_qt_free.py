@@ -17,6 +17,7 @@ CORE = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("module", [m for m in CORE if importlib.util.find_spec(m) is not None])
 def test_core_module_loads_no_qt(module):
     code = (

@@ -7,12 +7,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 from train_helpers import tiny_config
 
 from vitstudio.train import Trainer, find_run, list_runs
 from vitstudio.train.checkpoint import load_weights
 
+pytestmark = pytest.mark.slow  # trains, kills and resumes a run
 REPO = Path(__file__).resolve().parents[1]
 SETUP = ("data.num_train=128", "optim.batch_size=8", "runtime.checkpoint_every=4")  # 16 steps an epoch, 32 in all
 # Trains, and kills itself with SIGKILL right after logging step 10: two steps past the step-8 checkpoint.

@@ -363,6 +363,7 @@ sys.exit(main(sys.argv[1:]))
 """
 
 
+@pytest.mark.slow
 def test_runs_compare_writes_every_file_where_qt_cannot_be_imported(tmp_path):
     from PIL import Image
 

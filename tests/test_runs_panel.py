@@ -14,6 +14,8 @@ from vitstudio.train.build import model_label
 from vitstudio.train.compare import ema, flatten, resolved_config
 from vitstudio.train.runs import list_runs
 
+pytestmark = pytest.mark.slow  # the runs fixture trains three runs
+
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):

@@ -29,6 +29,7 @@ def policy_at_torch_import(code: str) -> str:
     return out.stdout.strip().splitlines()[-1]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "code",
     [
@@ -42,6 +43,7 @@ def test_entry_points_make_openmp_threads_sleep(code):
     assert policy_at_torch_import(code) == "policy at torch import: PASSIVE"
 
 
+@pytest.mark.slow
 def test_a_users_setting_wins():
     from vitstudio.runtime import THREAD_ENV
 

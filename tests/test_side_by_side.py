@@ -154,6 +154,7 @@ def runs(tmp_path_factory):
     return root, made
 
 
+@pytest.mark.slow
 def test_the_runs_tab_opens_two_runs_side_by_side(qtbot, tmp_path, runs):
     from vitstudio.gui.main_window import MainWindow
 
@@ -188,6 +189,7 @@ def test_the_runs_tab_opens_two_runs_side_by_side(qtbot, tmp_path, runs):
     window.shutdown()
 
 
+@pytest.mark.slow
 def test_a_run_from_the_model_menu_offers_its_final_best_and_last_weights(qtbot, monkeypatch, runs):
     from vitstudio.gui.panels import inspector_views
     from vitstudio.gui.panels.inspector_views import ModelChooser

@@ -11,6 +11,8 @@ from vitstudio.train import Trainer, find_run, list_runs, load_checkpoint
 from vitstudio.train.checkpoint import load_weights
 from vitstudio.train.objectives import Supervised
 
+pytestmark = pytest.mark.slow  # every test here trains
+
 
 @pytest.fixture(autouse=True)
 def _data_cache(tmp_path_factory, monkeypatch):
