@@ -1,10 +1,17 @@
-"""The `vitstudio` command line: one entry point for the studio and its headless tools."""
+"""The `vitstudio` command line: one entry point for the studio and its headless tools.
+
+Each command imports the part of vitstudio it uses when it runs (deferred for start-up: torch takes seconds to
+import, and `--help` or the window's launch need none of it)."""
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import json
+import os
+import signal
 import sys
+import time
 
 from . import __version__
 from .runtime import configure_threads
@@ -42,7 +49,6 @@ def _list_pretrained(pattern: str) -> int:
 
 
 def _cmd_convert(args) -> int:
-    import json
 
     from .models import create_model, export_safetensors, load_pretrained
 
@@ -87,8 +93,6 @@ def _plain(e: Exception) -> str:
 
 
 def _cmd_train(args) -> int:
-    import signal
-    import time
 
     from .config import ConfigError, apply_overrides, load_config
     from .train import Trainer, find_run
@@ -124,7 +128,6 @@ def _cmd_train(args) -> int:
 
 
 def _cmd_runs(args) -> int:
-    import json
 
     from .train import find_run, list_runs
     from .train.console import format_eval, format_runs_table
@@ -275,9 +278,6 @@ def _cmd_inspect(args) -> int:
 
 
 def _cmd_study(args) -> int:
-    import os
-    import signal
-    import time
 
     from .config import ConfigError
     from .studies import (

@@ -8,6 +8,10 @@ from pathlib import Path
 import numpy as np
 from torch import nn
 
+from ..data import datasets_from_config, sample_images
+from ..models import create_model, load_model_file, load_pretrained, read_model_config
+from ..models.catalogue import load_pretrained_weights
+from ..train.runs import find_run
 from .image import IMAGENET_MEAN, IMAGENET_STD, bundled_images, load_image
 
 
@@ -27,8 +31,6 @@ class ModelSource:
 def from_name(name: str, **overrides) -> ModelSource:
     """A registered model with freshly initialised (random) weights (a pretrained tag: its architecture, fed
     as its weights would be)."""
-    from ..models import create_model
-
     model = create_model(name, **overrides).eval()
     cfg = model.pretrained_cfg
     if cfg is None:
@@ -39,9 +41,6 @@ def from_name(name: str, **overrides) -> ModelSource:
 def from_pretrained(name: str, tqdm_class=None) -> ModelSource:
     """A model with pretrained weights (`model.tag` or `hf-hub:...`; downloaded once), fed with its tag's
     normalisation and named with its classes (None for a head that is not ImageNet-1k's)."""
-    from ..models import create_model
-    from ..models.catalogue import load_pretrained_weights
-
     model = create_model(name)
     cfg = model.pretrained_cfg
     load_pretrained_weights(model, cfg, tqdm_class)
@@ -52,8 +51,6 @@ def from_pretrained(name: str, tqdm_class=None) -> ModelSource:
 
 def records_architecture(path) -> bool:
     """Whether a weights file says which model it holds (a vitstudio .safetensors export does)."""
-    from ..models import read_model_config
-
     try:
         read_model_config(path)
     except ValueError:
@@ -67,8 +64,6 @@ def from_weights(path, name: str | None = None, **overrides) -> ModelSource:
     A vitstudio export rebuilds itself; any other file (timm, DeiT, MAE, Google .npz, transformers)
     is loaded into the registered model `name` (with `overrides`, e.g. `num_classes`).
     """
-    from ..models import create_model, load_model_file, load_pretrained
-
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"{path}: no such weights file")
@@ -84,8 +79,6 @@ def from_weights(path, name: str | None = None, **overrides) -> ModelSource:
 def from_run(ref, which: str = "final", runs_dir=None) -> ModelSource:
     """A training run's model (`which`: 'final', 'best' or 'last' weights), with the run's input
     normalisation and class names. `ref` is a run folder, id, or a part of an id that only it has."""
-    from ..train.runs import find_run
-
     try:
         run = find_run(ref, runs_dir)
         weights = run.weights_file(which).name
@@ -108,8 +101,6 @@ def from_run(ref, which: str = "final", runs_dir=None) -> ModelSource:
 def example_images(source: ModelSource, n: int = 32) -> tuple[list[np.ndarray], str]:
     """Up to `n` images to average an analysis over, and what they are: validation images of the
     dataset the model was trained on when it is known and on disk, else the bundled sample images."""
-    from ..data import datasets_from_config, sample_images
-
     if source.data is not None:
         try:
             samples = sample_images(datasets_from_config(source.data, download=False), n)

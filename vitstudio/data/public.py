@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from torch.utils.data import ConcatDataset
 
 from ..models.catalogue import IMAGENET_MEAN, IMAGENET_STD
 
@@ -150,7 +151,7 @@ def _load_cifar(name: str, folder: Path, train: bool):
 
 
 def _torchvision(name: str, root: Path, train: bool, download: bool):
-    from torchvision import datasets as tvd
+    from torchvision import datasets as tvd  # deferred: torchvision takes a second to import
 
     if name in ("mnist", "fashion_mnist"):
         ds = getattr(tvd, SOURCES[name].torchvision)(str(root), train=train, download=download)
@@ -164,8 +165,6 @@ def _torchvision(name: str, root: Path, train: bool, download: bool):
         except ImportError:
             raise ImportError("Flowers-102 needs scipy to read its .mat label files: pip install scipy") from None
         if train:
-            from torch.utils.data import ConcatDataset
-
             parts = [tvd.Flowers102(str(root), split=s, download=download) for s in ("train", "val")]
             return ConcatDataset(parts), None, list(parts[0].classes)
         ds = tvd.Flowers102(str(root), split="test", download=download)
@@ -200,7 +199,7 @@ def load_public(name: str, root: str | Path, train: bool, download: bool = False
 
 def _download(name: str, root: Path) -> None:
     """Fetch the files with torchvision's downloader; a failure (no network) names the folder to fill by hand."""
-    from torchvision import datasets as tvd
+    from torchvision import datasets as tvd  # deferred: torchvision takes a second to import
 
     src = SOURCES[name]
     if all((root / src.folder / f.rstrip("/")).exists() for f in src.files):

@@ -120,7 +120,7 @@ class PretrainedCfg:
         """The names of the head's classes: ImageNet-1k's (from torchvision's weight metadata), else None."""
         if self.labels != "imagenet-1k":
             return None
-        from torchvision.models import ViT_B_16_Weights
+        from torchvision.models import ViT_B_16_Weights  # deferred: torchvision takes a second to import
 
         return list(ViT_B_16_Weights.IMAGENET1K_V1.meta["categories"])
 

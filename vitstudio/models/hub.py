@@ -22,6 +22,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+import torch
+from huggingface_hub import hf_hub_download, try_to_load_from_cache
+from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError, RepositoryNotFoundError
+
 from ..user_dirs import user_cache_dir
 
 if TYPE_CHECKING:  # the catalogue resolves tags and calls this module, never the other way round
@@ -84,8 +88,6 @@ def progress_callback(report, cancelled=lambda: False):
 
 def cached_hub_file(repo: str, filename: str) -> Path | None:
     """The local copy of a hub file (hand-put or in the hub cache), or None; never asks the network."""
-    from huggingface_hub import try_to_load_from_cache
-
     dropped = local_weights_dir() / repo / filename
     if dropped.is_file():
         return dropped
@@ -100,9 +102,6 @@ def hub_file(repo: str, filename: str, tqdm_class=None) -> Path:
     `tqdm_class` shows the download's progress (huggingface_hub's own bar by default); raising
     `DownloadCancelled` from its `update` stops it.
     """
-    from huggingface_hub import hf_hub_download
-    from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError, RepositoryNotFoundError
-
     if (path := cached_hub_file(repo, filename)) is not None:
         return path
     endpoint, cache, offline = _hub_settings()
@@ -196,21 +195,17 @@ def is_cached(cfg: PretrainedCfg) -> bool:
 
 
 def _torchvision_weights(cfg: PretrainedCfg):
-    import torchvision
+    import torchvision  # deferred: torchvision's model zoo takes a second to import
 
     enum_name, _, member = cfg.source.removeprefix("torchvision:").partition(".")
     return getattr(getattr(torchvision.models, enum_name), member)
 
 
 def _torchvision_cache_path(cfg: PretrainedCfg) -> Path:
-    import torch
-
     return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(_torchvision_weights(cfg).url)
 
 
 def _torchvision_state_dict(cfg: PretrainedCfg) -> dict:
-    import torch
-
     url = _torchvision_weights(cfg).url
     try:
         return torch.hub.load_state_dict_from_url(url, map_location="cpu", check_hash=True, weights_only=True)

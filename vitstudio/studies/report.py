@@ -72,7 +72,7 @@ def analyse(run, seed: int, at_init: bool = False, distance: bool = True) -> dic
     """Figure 7's analyses of a run's model (or, `at_init`, of the same model as built before training):
     position-embedding similarity and its row/column score and, with `distance`, mean attention distance over
     validation images and its slope with depth (None where the model has no position embedding, one block)."""
-    import torch
+    import torch  # deferred, as below: planning and reporting a study's numbers need no torch
 
     from ..analysis import attention_distance, geometry, patch_position_embedding, position_similarity
     from ..analysis.sources import example_images, from_run
@@ -122,7 +122,7 @@ def summary_line(study: Study, res: Results) -> str:
 
 def write_report(study: Study, budget: str, runs_dir=None, out=".") -> tuple[Path, str]:
     """Write `<out>/<study>.md` with its PNG files; return its path and the one-line verdict (`summary_line`)."""
-    from ..analysis import figures, render
+    from ..analysis import figures, render  # deferred, as in analyse(): the analyses import torch
     from .plot import line_chart
 
     out = Path(out)

@@ -11,7 +11,10 @@ import os
 from pathlib import Path
 
 import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
 
+from ..models import export_safetensors
 from ..models.weights.files import UnsafeCheckpointError, torch_load
 
 FORMAT = "vitstudio-checkpoint"
@@ -80,10 +83,6 @@ def load_checkpoint(path: Path, map_location="cpu") -> dict:
 def save_model(model: torch.nn.Module, path: Path) -> Path:
     """Final weights as safetensors: self-describing for a registered model (`models.load_model_file`
     rebuilds it), the bare state dict for others (torchvision classifiers)."""
-    from safetensors.torch import save_file
-
-    from ..models import export_safetensors
-
     if getattr(model, "model_spec", None) is not None:
         return export_safetensors(model, path)
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
@@ -95,9 +94,6 @@ def load_weights(path: Path) -> dict[str, torch.Tensor]:
     """Weights from safetensors, or the model of one of our checkpoints."""
     path = Path(path)
     if path.suffix == ".safetensors":
-        from safetensors import SafetensorError
-        from safetensors.torch import load_file
-
         try:
             return load_file(str(path))
         except (SafetensorError, OSError, ValueError) as e:

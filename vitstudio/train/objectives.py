@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..config import Config, ConfigError
-from ..models import family_of
+from ..models import DistillationLoss, family_of
 from .references import Reference, resolve
 
 
@@ -61,8 +61,6 @@ class Distillation(Supervised):
     def __init__(
         self, teacher: nn.Module, kind: str = "hard", alpha: float = 0.5, tau: float = 1.0, label_smoothing: float = 0.0
     ):
-        from ..models import DistillationLoss
-
         super().__init__(label_smoothing)
         base = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
         self.criterion = DistillationLoss(base, teacher, kind, alpha, tau)

@@ -221,7 +221,7 @@ class Run:
 
     def load_model(self, which: str = "final"):
         """The run's model with its weights (see `weights_file`), in eval mode."""
-        from .build import build_model
+        from .build import build_model  # deferred: the run store lists and reads runs without torch
         from .checkpoint import CheckpointError, load_weights
 
         model = build_model(self.config(), self._read_status().get("num_classes"))

@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from ..config import Config, ConfigError, validate
+from ..data import MixupCutmix, build_loader, datasets_from_config
 from ..models import family_of
 from . import distributed
 from .build import build_model, model_label, resolved_model_args
@@ -140,8 +141,6 @@ class Trainer:
             self.run_record = self.run_record or Run(path)
         torch.manual_seed(rt.seed)
 
-        from ..data import datasets_from_config
-
         source = (
             resolve("objective.init_from", cfg.objective.init_from, self.runs_dir) if cfg.objective.init_from else None
         )
@@ -202,8 +201,6 @@ class Trainer:
     def _loaders(self):
         """Train and val batches (resident on the device when the data fits, else a DataLoader), each rank
         its shard, and the batch-level Mixup/CutMix (None when off)."""
-        from ..data import MixupCutmix, build_loader
-
         d, seed = self.config.data, self.config.runtime.seed
         common = dict(
             device=self.device,

@@ -49,10 +49,12 @@ from ...analysis.sources import (
     from_weights,
     records_architecture,
 )
-from ...models import family_of
+from ...models import family_of, list_models
 from ...models.weights import check_weights_file
+from ...train.runs import Run, runs_root
 from ..worker import LatestRequestRunner
 from .common import to_qimage, weights_filter
+from .pretrained import PretrainedDialog
 
 # -- figures computed on the worker ------------------------------------------------------------
 
@@ -258,8 +260,6 @@ class ModelChooser(QGroupBox):
         self.menu.addAction(label, partial(self.chosen.emit, choose))
 
     def _choose_model_name(self, prompt: str) -> str | None:
-        from ...models import list_models
-
         name, ok = QInputDialog.getItem(self, "Named model", prompt, list_models(), 0, False)
         return name if ok else None
 
@@ -269,8 +269,6 @@ class ModelChooser(QGroupBox):
 
     def _ask_pretrained(self):
         """A pretrained tag, downloaded in the dialog (with progress and Cancel), then loaded from the cache."""
-        from .pretrained import PretrainedDialog
-
         dialog = PretrainedDialog(self)
         if dialog.exec() != QDialog.DialogCode.Accepted or dialog.chosen is None:
             return None
@@ -278,8 +276,6 @@ class ModelChooser(QGroupBox):
 
     def _ask_run(self):
         """A run folder, then which of its weights when it has more than one (final, best, last)."""
-        from ...train.runs import Run, runs_root
-
         folder = QFileDialog.getExistingDirectory(self, "Open a training run", str(runs_root()))
         if not folder:
             return None

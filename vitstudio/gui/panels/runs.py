@@ -38,6 +38,7 @@ from PySide6.QtWidgets import (
 )
 
 from ...train.compare import COLUMNS, TABLE_COLUMNS, table, write_csv
+from ...train.export import export_tensorboard
 from ...train.runs import ACTIVE_STATES, RESUMABLE_STATES, Run, delete_run, list_runs, restore_run, runs_root
 from .compare import CompareView
 
@@ -419,8 +420,6 @@ class RunsPanel(QWidget):
             self.set_note(run, text)
 
     def _ask_tensorboard(self) -> None:
-        from ...train.export import export_tensorboard
-
         run = self.selected_runs()[0]
         folder = QFileDialog.getExistingDirectory(self, "Write TensorBoard event files into")
         if not folder:

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import load_file
 
 
 class UnsafeCheckpointError(ValueError):
@@ -34,9 +36,6 @@ def read_weights(path) -> dict[str, torch.Tensor]:
         raise FileNotFoundError(f"no weights file at {path}")
     kind = file_kind(path)
     if kind == "safetensors":
-        from safetensors import SafetensorError
-        from safetensors.torch import load_file
-
         try:
             return load_file(path)
         except (SafetensorError, OSError) as e:
@@ -110,8 +109,6 @@ def check_weights_file(path) -> None:
     with open(path, "rb") as f:
         head = f.read(9)
     if kind == "safetensors":
-        from safetensors import SafetensorError, safe_open
-
         try:
             with safe_open(str(path), framework="pt"):
                 return
