@@ -6,6 +6,8 @@ import sys
 
 from PySide6.QtWidgets import QApplication
 
+from .main_window import MainWindow
+
 ORGANIZATION = APPLICATION = "vitstudio"
 
 
@@ -18,8 +20,6 @@ def create_app(argv: list[str] | None = None) -> QApplication:
 
 def main(argv: list[str] | None = None, runs_dir: str | None = None) -> int:
     """Open the studio window and run the event loop until it closes."""
-    from .main_window import MainWindow
-
     app = create_app(argv)
     window = MainWindow(runs_dir=runs_dir)
     window.show()
