@@ -5,13 +5,13 @@ from pathlib import Path
 
 import pytest
 
-from vitstudio.train.runs import ENV_VAR, runs_root
-from vitstudio.user_dirs import CACHE_ENV, user_cache_dir
+from vitstudio.train.runs import runs_root
+from vitstudio.user_dirs import CACHE_ENV, RUNS_ENV, user_cache_dir
 
 
 @pytest.fixture
 def home(tmp_path, monkeypatch):
-    for var in (CACHE_ENV, ENV_VAR, "XDG_CACHE_HOME", "XDG_DATA_HOME"):
+    for var in (CACHE_ENV, RUNS_ENV, "XDG_CACHE_HOME", "XDG_DATA_HOME"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))
     return tmp_path
@@ -19,7 +19,7 @@ def home(tmp_path, monkeypatch):
 
 def test_environment_overrides_both_folders(home, monkeypatch):
     monkeypatch.setenv(CACHE_ENV, "~/my-cache")
-    monkeypatch.setenv(ENV_VAR, "~/my-runs")
+    monkeypatch.setenv(RUNS_ENV, "~/my-runs")
     assert user_cache_dir() == home / "my-cache" and runs_root() == home / "my-runs"
     assert runs_root(home / "flag") == home / "flag"
 

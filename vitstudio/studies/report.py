@@ -12,8 +12,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import torch
 
+from ..analysis import attention_distance, figures, geometry, patch_position_embedding, position_similarity, render
+from ..analysis.sources import example_images, from_run
+from ..analysis.structure import distance_slope, row_column_score
+from ..models import family_of
+from ..train.build import build_model
 from ..train.compare import format_count, format_duration
+from .plot import line_chart
 from .runner import Job, job_state, plan
 from .spec import Study
 from .verdict import ANALYSIS_METRICS, METRICS, Verdict, evaluate, mean_std
@@ -72,14 +79,6 @@ def analyse(run, seed: int, at_init: bool = False, distance: bool = True) -> dic
     """Figure 7's analyses of a run's model (or, `at_init`, of the same model as built before training):
     position-embedding similarity and its row/column score and, with `distance`, mean attention distance over
     validation images and its slope with depth (None where the model has no position embedding, one block)."""
-    import torch  # deferred, as below: planning and reporting a study's numbers need no torch
-
-    from ..analysis import attention_distance, geometry, patch_position_embedding, position_similarity
-    from ..analysis.sources import example_images, from_run
-    from ..analysis.structure import distance_slope, row_column_score
-    from ..models import family_of
-    from ..train.build import build_model
-
     source = from_run(run.path)
     model = source.model
     if not family_of(model).transformer:
@@ -122,9 +121,6 @@ def summary_line(study: Study, res: Results) -> str:
 
 def write_report(study: Study, budget: str, runs_dir=None, out=".") -> tuple[Path, str]:
     """Write `<out>/<study>.md` with its PNG files; return its path and the one-line verdict (`summary_line`)."""
-    from ..analysis import figures, render  # deferred, as in analyse(): the analyses import torch
-    from .plot import line_chart
-
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     jobs = plan(study, budget, runs_dir)

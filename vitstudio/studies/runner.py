@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from ..config import Config, ConfigError, validate
 from ..train.events import Event
 from ..train.runs import Run, create_run, list_runs
+from ..train.trainer import Trainer
 from .spec import Study
 
 #: job states besides a run's own: no run yet, or a stage whose earlier stage failed.
@@ -150,8 +151,6 @@ class StudyRunner:
                 self._trainer.stop()
 
     def run(self) -> list[Job]:
-        from ..train.trainer import Trainer  # deferred: planning a study needs no torch
-
         while not self._stop.is_set() and (job := next_job(self.study, self.jobs)) is not None:
             try:
                 run = prepare(self.study, self.budget, self.jobs, job, self.runs_dir)

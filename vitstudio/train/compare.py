@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ..charts import Chart, Series, category_color
+from .build import resolved_model_args
 from .checkpoint import atomic_write
 from .runs import Curve, Run, RunError
 
@@ -311,8 +312,6 @@ def resolved_config(run: Run) -> dict:
     resolved = cfg.to_dict()
     args = status.get("model_args")
     if not isinstance(args, dict):
-        from .build import resolved_model_args  # deferred: only older runs need the catalogue (and torch)
-
         try:
             args = resolved_model_args(cfg, status.get("num_classes"))
         except (KeyError, TypeError, ValueError):

@@ -35,13 +35,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import platformdirs
 
 from ..config import Config
-from .checkpoint import atomic_write
+from ..user_dirs import user_runs_dir
+from .build import build_model
+from .checkpoint import CheckpointError, atomic_write, load_weights
 from .events import GAP_KINDS, TERMINAL, Event, lower_is_better
 
-ENV_VAR = "VITSTUDIO_RUNS"
 CONFIG, METRICS, STATUS, META = "config.json", "metrics.jsonl", "status.json", "meta.json"
 TRASH = ".trash"
 CACHE = ".metrics-cache.npz"  # the metrics log as arrays; rebuilt from the log whenever it no longer matches
@@ -109,15 +109,9 @@ def read_json(path: Path):
         raise RunError(f"{path}: not valid JSON ({e})") from None
 
 
-def default_runs_dir() -> Path:
-    """The per-user data folder for runs on this platform (`platformdirs`: `$XDG_DATA_HOME/vitstudio/runs` or
-    `~/.local/share/vitstudio/runs` on Linux)."""
-    return Path(platformdirs.user_data_dir("vitstudio", appauthor=False)) / "runs"
-
-
 def runs_root(runs_dir: str | Path | None = None) -> Path:
-    """`runs_dir` if given, else $VITSTUDIO_RUNS, else `default_runs_dir()`."""
-    return Path(runs_dir or os.environ.get(ENV_VAR) or default_runs_dir()).expanduser()
+    """`runs_dir` if given, else `user_runs_dir()` ($VITSTUDIO_RUNS or the per-user data folder)."""
+    return Path(runs_dir).expanduser() if runs_dir else user_runs_dir()
 
 
 class Run:
@@ -221,9 +215,6 @@ class Run:
 
     def load_model(self, which: str = "final"):
         """The run's model with its weights (see `weights_file`), in eval mode."""
-        from .build import build_model  # deferred: the run store lists and reads runs without torch
-        from .checkpoint import CheckpointError, load_weights
-
         model = build_model(self.config(), self._read_status().get("num_classes"))
         path = self.weights_file(which)
         try:
