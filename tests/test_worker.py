@@ -80,6 +80,34 @@ def test_wait_for_tasks_waits_for_every_running_task():
     assert len(ended) == 2 and all(task.isFinished() for task in tasks)
 
 
+def test_runner_delivers_only_the_latest_request_and_skips_superseded_ones(qtbot):
+    runner = LatestRequestRunner()
+    started, release, ran, delivered = threading.Event(), threading.Event(), [], []
+    runner.finished.connect(lambda slot, result: delivered.append((slot, result)))
+
+    def job(name, block=False):
+        def fn():
+            if block:
+                started.set()
+                release.wait(10)
+            ran.append(name)
+            return name
+
+        return fn
+
+    runner.submit("a", job("first", block=True))
+    assert started.wait(10)  # "first" is running while the others are queued
+    runner.submit("a", job("second"))
+    runner.submit("b", job("other slot"))
+    with qtbot.waitSignal(runner.finished, timeout=QT_TIMEOUT):
+        runner.submit("a", job("third"))
+        release.set()
+    runner.wait()
+    qtbot.wait(50)
+    assert ran == ["first", "other slot", "third"]  # "second" was superseded before it started
+    assert sorted(delivered) == [("a", "third"), ("b", "other slot")]  # "first" ran but was dropped
+
+
 def test_the_runner_delivers_the_latest_failure_of_a_slot_with_its_traceback(qtbot):
     runner, failures, results = LatestRequestRunner(), [], []
     runner.failed.connect(lambda *args: failures.append(args))
