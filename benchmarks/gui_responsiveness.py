@@ -104,17 +104,18 @@ def measure_window(app, args, runs_dir: Path) -> tuple[list[float], int]:
 def measure_bare_thread(app, args, runs_dir: Path) -> list[float]:
     """The same training in a QThread with no window: the gaps torch alone causes."""
     from vitstudio.config import Config
-    from vitstudio.gui.worker import TrainingThread
+    from vitstudio.gui.worker import TrainingJob
 
     nested: dict = {}
     for key, value in config_overrides(args).items():
         section, name = key.split(".")
         nested.setdefault(section, {})[name] = value
-    thread = TrainingThread(Config.from_dict(nested), runs_dir=runs_dir)
+    job, ended = TrainingJob(Config.from_dict(nested), runs_dir=runs_dir), []
+    job.finished.connect(lambda: ended.append(True))
     recorder = TickRecorder()
     recorder.timer.start()
-    thread.start()
-    _wait(app, lambda: thread.isFinished(), 3600)
+    job.start()
+    _wait(app, lambda: ended, 3600)
     recorder.timer.stop()
     return recorder.gaps_ms()
 

@@ -6,6 +6,7 @@ from vitstudio.config import Config
 from vitstudio.data import AUGMENT_DESCRIPTIONS
 from vitstudio.gui.form import ConfigForm
 from vitstudio.gui.panels.data import DataPanel
+from vitstudio.gui.worker import wait_for_tasks
 
 
 @pytest.fixture
@@ -16,7 +17,7 @@ def panel(qtbot, tmp_path, monkeypatch):
     p = DataPanel(form)
     qtbot.addWidget(p)
     yield p
-    p.shutdown()
+    wait_for_tasks()
 
 
 def test_each_augmentation_choice_is_described_beside_it(qtbot, panel):

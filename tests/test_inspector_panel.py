@@ -1,7 +1,5 @@
 """The inspector panel (offscreen): images in, views update, latest request wins, views export."""
 
-import threading
-
 import numpy as np
 import pytest
 from conftest import QT_TIMEOUT, wait_view
@@ -11,7 +9,6 @@ from PySide6.QtGui import QDropEvent
 from vitstudio.analysis import bundled_images, figures
 from vitstudio.analysis.sources import from_weights
 from vitstudio.gui.panels.inspector import InspectorPanel
-from vitstudio.gui.worker import LatestRequestRunner
 from vitstudio.models import VisionTransformer, create_model, export_safetensors
 
 
@@ -83,34 +80,6 @@ def test_latest_request_wins_when_the_layer_moves_fast(qtbot, loaded):
     np.testing.assert_array_equal(
         loaded.view_figure("attention"), figures.attention_figure(loaded.column.static.inspection, layer=2)
     )
-
-
-def test_runner_delivers_only_the_latest_request_and_skips_superseded_ones(qtbot):
-    runner = LatestRequestRunner()
-    started, release, ran, delivered = threading.Event(), threading.Event(), [], []
-    runner.finished.connect(lambda slot, result: delivered.append((slot, result)))
-
-    def job(name, block=False):
-        def fn():
-            if block:
-                started.set()
-                release.wait(10)
-            ran.append(name)
-            return name
-
-        return fn
-
-    runner.submit("a", job("first", block=True))
-    assert started.wait(10)  # "first" is running while the others are queued
-    runner.submit("a", job("second"))
-    runner.submit("b", job("other slot"))
-    with qtbot.waitSignal(runner.finished, timeout=QT_TIMEOUT):
-        runner.submit("a", job("third"))
-        release.set()
-    runner.wait()
-    qtbot.wait(50)
-    assert ran == ["first", "other slot", "third"]  # "second" was superseded before it started
-    assert sorted(delivered) == [("a", "third"), ("b", "other slot")]  # "first" ran but was dropped
 
 
 def test_export_writes_the_figure_shown(tmp_path, loaded):

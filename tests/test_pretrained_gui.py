@@ -40,7 +40,7 @@ def test_download_shows_progress_can_be_cancelled_and_then_loads(qtbot, hub_env,
         first = dialog.bar.value()
         qtbot.waitUntil(lambda: dialog.bar.value() > first, timeout=10000)  # it moves
         dialog.reject()  # Cancel during the download stops it; the dialog stays
-        qtbot.waitUntil(lambda: dialog.thread is None, timeout=10000)
+        qtbot.waitUntil(lambda: dialog.task is None, timeout=10000)
         assert "cancelled" in dialog.info.text() and dialog.chosen is None
         assert not is_cached(cfg) and not list((tmp_path / "hf").rglob("blobs/*"))
         hub.delay = 0.0

@@ -5,6 +5,7 @@ import pytest
 from PySide6.QtCore import QSettings, Qt
 
 from vitstudio.gui.panels.studies import StudiesPanel
+from vitstudio.gui.worker import wait_for_tasks
 
 STUDY = """
 [study]
@@ -53,7 +54,8 @@ def panel(qtbot, tmp_path, monkeypatch):
     p.set_budget("smoke")
     p.show()
     yield p
-    p.shutdown()
+    p.stop()
+    wait_for_tasks()
 
 
 def states(panel) -> list[str]:

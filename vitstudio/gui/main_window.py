@@ -1,7 +1,7 @@
 """The studio window: Model, Data, Training, Runs, Inspector and Studies tabs, menus, status bar, saved window state.
 
-The window paints before torch is imported: each tab shows a placeholder until `CoreLoader`
-has imported the core, then the real panels replace them (`core_ready`).
+The window paints before torch is imported: each tab shows a placeholder until a task (`startup.load`) has
+imported the core, then the real panels replace them (`core_ready`).
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ from PySide6.QtWidgets import (
 )
 
 from .. import __version__
+from . import startup
 from .panels.common import weights_filter
-from .startup import import_core, warm_up
-from .worker import CoreLoader
+from .worker import Task, wait_for_tasks
 
 TABS = ("Model", "Data", "Training", "Runs", "Inspector", "Studies")
 
@@ -46,6 +46,7 @@ class MainWindow(QMainWindow):
         self._painted = False
         self.is_warm = False
         self._close_when_stopped = False
+        self._core_requested = False
 
         self.setWindowTitle("vitstudio")
         self.resize(1360, 860)
@@ -81,13 +82,14 @@ class MainWindow(QMainWindow):
 
     def load_core(self) -> None:
         """Import torch and the core on a thread; the panels appear when it is done."""
-        if getattr(self, "_loader", None) is not None:
+        if self._core_requested:
             return
-        self._loader = CoreLoader(import_core, warm_up, self)
-        self._loader.loaded.connect(self._on_core_loaded)
-        self._loader.warmed.connect(self._on_warmed)
-        self._loader.failed.connect(lambda s, tb: self.show_error("vitstudio cannot load its core", s, tb))
-        self._loader.start()
+        self._core_requested = True
+        task = Task(startup.load)
+        task.progress.connect(self._on_core_loaded)
+        task.done.connect(lambda _: self._on_warmed())
+        task.failed.connect(lambda s, tb: self.show_error("vitstudio cannot load its core", s, tb))
+        task.start()
 
     def _on_core_loaded(self, info: dict) -> None:
         from ..analysis.sources import from_run
@@ -397,19 +399,15 @@ class MainWindow(QMainWindow):
         super().closeEvent(event)
 
     def shutdown(self) -> None:
-        """End the window's threads: a run is stopped with a checkpoint, loaders are waited for.
+        """End the window's work: a run and a study's queue stop with a checkpoint, then every task is waited for.
 
         Called on close and when the application quits by other means (a QThread must not outlive Qt).
         """
-        if self.training_panel is not None and self.training_panel.running:
+        if self.training_panel is not None:
             self.training_panel.stop()
-            self.training_panel.thread.wait()
         if self.studies_panel is not None:
-            self.studies_panel.shutdown()
-        if getattr(self, "_loader", None) is not None:
-            self._loader.wait()
-        if self.data_panel is not None:
-            self.data_panel.shutdown()
+            self.studies_panel.stop()
+        wait_for_tasks()
 
     def _ask_stop_before_close(self) -> None:
         box = QMessageBox(

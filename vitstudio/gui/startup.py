@@ -1,4 +1,5 @@
-"""What the window loads behind itself after it has painted: torch, the core and the panels (seconds)."""
+"""What the window loads behind itself after it has painted: torch, the core and the panels (seconds); `load` is
+the task that does it."""
 
 from __future__ import annotations
 
@@ -36,3 +37,9 @@ def warm_up() -> None:
     """
     import safetensors.torch  # noqa: F401
     import torch._dynamo  # noqa: F401
+
+
+def load(task) -> None:
+    """The window's start-up `Task`: report `import_core()`'s facts (the panels can be built), then `warm_up()`."""
+    task.report(import_core())
+    warm_up()

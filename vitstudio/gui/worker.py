@@ -1,52 +1,78 @@
-"""Work off the UI thread: torch and the core are imported by a `CoreLoader` behind the painted window (what
-it imports is `startup.py`'s); a
-`Trainer` runs in a QThread and its events reach the UI as queued signals; the inspector's analyses run
-through a `LatestRequestRunner`, which delivers only each slot's latest result."""
+"""Work off the UI thread, one way: a `Task` runs a function on its own thread and reports to the UI thread.
+
+A `TrainingJob` is the task of one training run; a `LatestRequestRunner` runs requests one at a time on a task
+and delivers only each slot's latest result. On close, `wait_for_tasks()` waits for every task still running.
+"""
 
 from __future__ import annotations
 
 import threading
 import time
 import traceback
+from collections import deque
 from collections.abc import Callable
 
-from PySide6.QtCore import QObject, QRunnable, QThread, QThreadPool, Signal
+from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal
 
 
-class CoreLoader(QThread):
-    """Runs `load()` (returning a dict) then `warm()` on a thread; `loaded(info)`, `warmed()` or
-    `failed(summary, traceback)` arrive on the UI thread."""
+def describe(error: Exception) -> tuple[str, str]:
+    """How a failure travels to the UI: a one-line summary and the traceback (call it in the `except` block)."""
+    return f"{type(error).__name__}: {error}", traceback.format_exc()
 
-    loaded = Signal(dict)
-    warmed = Signal()
-    failed = Signal(str, str)
 
-    def __init__(self, load: Callable[[], dict], warm: Callable[[], None], parent=None):
-        super().__init__(parent)
-        self.load, self.warm = load, warm
+class Task(QThread):
+    """Runs `fn(task)` once on its own thread; its signals arrive on the UI thread.
+
+    In `fn`, `task.report(value)` sends `progress(value)` and `task.cancelled` (a `threading.Event`, set by
+    `cancel()`) says whether to give up. When `fn` returns, `done(result)`; when it raises, `failed(summary,
+    traceback)`; then `finished`. A task belongs to the application while it runs (`wait_for_tasks` finds it)
+    and deletes itself once its `finished` slots have run: its owner lets go of it there.
+    """
+
+    progress = Signal(object)
+    done = Signal(object)
+    failed = Signal(str, str)  # one-line summary, traceback
+
+    def __init__(self, fn: Callable[[Task], object]):
+        super().__init__(QCoreApplication.instance())
+        self.fn = fn
+        self.cancelled = threading.Event()
+
+    def start(self) -> None:
+        self.finished.connect(self.deleteLater)  # connected last: after the owner's slots
+        super().start()
+
+    def report(self, value: object) -> None:
+        self.progress.emit(value)
+
+    def cancel(self) -> None:
+        self.cancelled.set()
 
     def run(self) -> None:
         try:
-            self.loaded.emit(self.load())
-            self.warm()
-        except Exception as e:
-            self.failed.emit(f"{type(e).__name__}: {e}", traceback.format_exc())
-            return
-        self.warmed.emit()
+            result = self.fn(self)
+        except Exception as e:  # shown to the user; the app stays up
+            self.failed.emit(*describe(e))
+        else:
+            self.done.emit(result)
 
 
-class TrainingThread(QThread):
-    """One training run. `event` carries every trainer `Event`; `crashed` an exception the trainer let out.
+def wait_for_tasks() -> None:
+    """Block until every running task has ended (a QThread must not outlive Qt); ask long ones to stop first."""
+    for task in QCoreApplication.instance().findChildren(Task):
+        task.wait()
 
-    `pause()`, `resume()` and `stop()` may be called from the UI thread at any time, also before the
-    trainer is built: they are handed to it as soon as it exists, and it obeys them between steps.
+
+class TrainingJob(Task):
+    """One training run: `progress` carries each trainer `Event`, `done` the kind of the run's last one and
+    `failed` an exception the trainer let out (the run is then recorded as failed).
+
+    `pause()`, `resume()` and `stop()` may be called from the UI thread at any time, also before the trainer is
+    built: they are handed to it as soon as it exists, and it obeys them between steps.
     """
 
-    event = Signal(object)
-    crashed = Signal(str, str)  # one-line summary, traceback
-
-    def __init__(self, config, runs_dir=None, resume=None, parent=None):
-        super().__init__(parent)
+    def __init__(self, config, runs_dir=None, resume=None):
+        super().__init__(self._train)
         self.config, self.runs_dir, self.resume_from = config, runs_dir, resume
         self.run_dir = None
         self.terminal = None  # the kind of the run's last event, once it has ended
@@ -54,10 +80,10 @@ class TrainingThread(QThread):
         self._pending: list[str] = []
         self._lock = threading.Lock()
 
-    def run(self) -> None:
-        try:
-            from ..train import Trainer
+    def _train(self, _task) -> str | None:
+        from ..train import Trainer
 
+        try:
             trainer = Trainer(self.config, runs_dir=self.runs_dir, listeners=[self._forward], resume=self.resume_from)
             with self._lock:
                 self._trainer, pending = trainer, self._pending
@@ -65,16 +91,16 @@ class TrainingThread(QThread):
             for command in pending:
                 getattr(trainer, command)()
             trainer.run()
-        except Exception as e:  # shown to the user; the app stays up
-            tb = traceback.format_exc()
+        except Exception as e:
             if self.run_dir is not None and self.terminal is None:
-                _mark_failed(self.run_dir, e, tb)
-            self.crashed.emit(f"{type(e).__name__}: {e}", tb)
+                _mark_failed(self.run_dir, *describe(e))
+            raise
+        return self.terminal
 
     def _forward(self, event) -> None:
         if event.terminal:
             self.terminal = event.kind
-        self.event.emit(event)
+        self.report(event)
 
     def _command(self, name: str) -> None:
         with self._lock:
@@ -95,7 +121,7 @@ class TrainingThread(QThread):
         self._command("stop")
 
 
-def _mark_failed(run_dir, error: Exception, tb: str) -> None:
+def _mark_failed(run_dir, reason: str, tb: str) -> None:
     """Record the failure in the run's log and status, as the trainer does for errors it catches."""
     from ..train.events import Event
     from ..train.runs import Run
@@ -103,72 +129,80 @@ def _mark_failed(run_dir, error: Exception, tb: str) -> None:
     run = Run(run_dir)
     last = run.events()
     step, epoch = (last[-1].step, last[-1].epoch) if last else (0, 0.0)
-    reason = f"{type(error).__name__}: {error}"
     run.record(Event("failed", step, epoch, time.time(), {"reason": reason, "traceback": tb}))
 
 
-class _JobSignals(QObject):
-    finished = Signal(str, int, object)
-    failed = Signal(str, int, str)
-
-
-class _Job(QRunnable):
-    def __init__(self, runner: LatestRequestRunner, slot: str, generation: int, fn: Callable[[], object]):
-        super().__init__()
-        self.runner, self.slot, self.generation, self.fn = runner, slot, generation, fn
-
-    def run(self):
-        if not self.runner.is_latest(self.slot, self.generation):
-            return  # superseded before it started: skip the work
-        try:
-            result = self.fn()
-        except Exception as e:
-            self.runner._signals.failed.emit(self.slot, self.generation, f"{type(e).__name__}: {e}")
-        else:
-            self.runner._signals.finished.emit(self.slot, self.generation, result)
-
-
 class LatestRequestRunner(QObject):
-    """Runs functions on one worker thread, by named slot; only a slot's latest request is delivered.
+    """Runs requests one at a time, by named slot, and delivers only each slot's latest.
 
-    `submit(slot, fn)` queues `fn`; `finished(slot, result)` or `failed(slot, message)` arrive on
-    the UI thread for the latest request of each slot only. Superseded requests that have not
-    started yet are skipped; ones already running finish and are dropped.
+    `submit(slot, fn)` queues `fn()`; `finished(slot, result)` or `failed(slot, summary, traceback)` arrive on
+    the UI thread for the latest request of each slot only: requests superseded before they start are skipped,
+    ones already running finish and are dropped. One `Task` runs the queue until it is empty (torch has its own
+    threads; one request at a time keeps order).
     """
 
     finished = Signal(str, object)
-    failed = Signal(str, str)
+    failed = Signal(str, str, str)
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
-        self._pool = QThreadPool(self)
-        self._pool.setMaxThreadCount(1)  # torch uses its own threads; one job at a time keeps order
         self._latest: dict[str, int] = {}
-        self._signals = _JobSignals()
-        self._signals.finished.connect(self._on_finished)
-        self._signals.failed.connect(self._on_failed)
+        self._queue: deque[tuple[str, int, Callable[[], object]]] = deque()
+        self._lock = threading.Lock()  # the queue and `_task`, shared with the task's thread
+        self._task: Task | None = None  # the task running the queue, until it finds it empty
+
+    @property
+    def busy(self) -> bool:
+        """Whether requests are queued or running."""
+        return self._task is not None
 
     def submit(self, slot: str, fn: Callable[[], object]) -> int:
-        generation = self._latest.get(slot, 0) + 1
-        self._latest[slot] = generation
-        self._pool.start(_Job(self, slot, generation, fn))
+        with self._lock:
+            generation = self._latest[slot] = self._latest.get(slot, 0) + 1
+            self._queue.append((slot, generation, fn))
+            if self._task is not None:
+                return generation
+            self._task = task = Task(self._run_queue)
+        task.progress.connect(self._deliver)
+        task.start()
         return generation
 
     def cancel(self, slot: str) -> None:
         """Drop the slot's pending and running requests."""
-        self._latest[slot] = self._latest.get(slot, 0) + 1
+        with self._lock:
+            self._latest[slot] = self._latest.get(slot, 0) + 1
 
-    def is_latest(self, slot: str, generation: int) -> bool:
-        return self._latest.get(slot) == generation
+    def wait(self) -> None:
+        """Block until the queue is empty (for tests; on close, `wait_for_tasks` does it)."""
+        with self._lock:
+            task = self._task
+        if task is not None:
+            task.wait()
 
-    def wait(self, msecs: int = -1) -> bool:
-        """Block until the queue is empty (for shutdown and tests)."""
-        return self._pool.waitForDone(msecs)
+    def _run_queue(self, task: Task) -> None:
+        while (request := self._take()) is not None:
+            slot, generation, fn = request
+            try:
+                outcome = (fn(), None)
+            except Exception as e:
+                outcome = (None, describe(e))
+            task.report((slot, generation, *outcome))
 
-    def _on_finished(self, slot: str, generation: int, result: object) -> None:
-        if self.is_latest(slot, generation):
+    def _take(self) -> tuple[str, int, Callable[[], object]] | None:
+        """The next request that is still its slot's latest (the others are skipped), or None: the task ends."""
+        with self._lock:
+            while self._queue:
+                slot, generation, fn = self._queue.popleft()
+                if self._latest[slot] == generation:
+                    return slot, generation, fn
+            self._task = None  # the next request starts a new task
+            return None
+
+    def _deliver(self, outcome: tuple) -> None:
+        slot, generation, result, error = outcome
+        if self._latest[slot] != generation:
+            return
+        if error is None:
             self.finished.emit(slot, result)
-
-    def _on_failed(self, slot: str, generation: int, message: str) -> None:
-        if self.is_latest(slot, generation):
-            self.failed.emit(slot, message)
+        else:
+            self.failed.emit(slot, *error)

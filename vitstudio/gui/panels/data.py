@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, QThread, Signal
+from functools import partial
+
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -20,6 +22,7 @@ from PySide6.QtWidgets import (
 
 from ...data import AUGMENT_DESCRIPTIONS, AUGMENTS, DATASETS, DatasetNotFound, datasets_from_config, sample_images
 from ...data.public import SOURCES
+from ..worker import LatestRequestRunner
 from .common import ProblemsLabel, combo, dspin, form_column, line, spin, to_qimage
 
 DATASET_LABELS = {
@@ -42,28 +45,15 @@ HFLIP_LABELS = {None: "chosen from the dataset", True: "on", False: "off (digits
 GRID_ROWS, GRID_COLS, THUMB = 4, 6, 112
 
 
-class SampleLoader(QThread):
-    """Builds the dataset off the UI thread; `loaded` / `failed` carry the request number it answers."""
-
-    loaded = Signal(int, list, list, int, str)  # request, images, labels, classes, the training recipe in words
-    failed = Signal(int, str)
-
-    def __init__(self, request: int, data_cfg, seed: int, parent=None):
-        super().__init__(parent)
-        self.request, self.data_cfg, self.seed = request, data_cfg, seed
-
-    def run(self) -> None:
-        try:
-            bundle = datasets_from_config(self.data_cfg, download=False)  # a preview never fetches a dataset
-            samples = sample_images(bundle, GRID_ROWS * GRID_COLS, split="train", seed=self.seed)
-        except DatasetNotFound as e:
-            self.failed.emit(self.request, missing_message(e, self.data_cfg.download) if e.folder else str(e))
-            return
-        except Exception as e:  # shown in the grid's place
-            self.failed.emit(self.request, f"{type(e).__name__}: {e}")
-            return
-        images, labels = [s.image for s in samples], [s.name for s in samples]
-        self.loaded.emit(self.request, images, labels, bundle.num_classes, bundle.train.aug.describe())
+def load_samples(data_cfg, seed: int) -> tuple[list, list, int, str] | str:
+    """The grid's images and labels, the number of classes and the training recipe in words; or, for a dataset
+    not on this machine, what to do about it (a preview never fetches a dataset). Runs off the UI thread."""
+    try:
+        bundle = datasets_from_config(data_cfg, download=False)
+    except DatasetNotFound as e:
+        return missing_message(e, data_cfg.download) if e.folder else str(e)
+    samples = sample_images(bundle, GRID_ROWS * GRID_COLS, split="train", seed=seed)
+    return [s.image for s in samples], [s.name for s in samples], bundle.num_classes, bundle.train.aug.describe()
 
 
 def missing_message(e: DatasetNotFound, download: bool) -> str:
@@ -84,9 +74,10 @@ class DataPanel(QWidget):
     def __init__(self, form, parent=None):
         super().__init__(parent)
         self.form = form
-        self._request = 0
         self._seed = 0
-        self._loaders: set[SampleLoader] = set()
+        self._samples = LatestRequestRunner(self)  # only the latest request's samples are shown
+        self._samples.finished.connect(lambda _slot, result: self._show_samples(result))
+        self._samples.failed.connect(lambda _slot, summary, _tb: self._show_failure(summary))
         self._shown_for = None  # the data config the grid shows
 
         bind = form.bind
@@ -151,12 +142,7 @@ class DataPanel(QWidget):
 
     @property
     def loading(self) -> bool:
-        return bool(self._loaders)
-
-    def shutdown(self) -> None:
-        """Wait for sample loaders still running (a QThread must not outlive its window)."""
-        for loader in list(self._loaders):
-            loader.wait()
+        return self._samples.busy
 
     def _refresh(self) -> None:
         keys = [k for k in self.form.keys if k.startswith("data.")]
@@ -181,19 +167,14 @@ class DataPanel(QWidget):
         self._refresh()
 
     def _load(self, data_cfg) -> None:
-        """Ask for samples; only the newest request's answer is shown."""
-        self._request += 1
         self.status.setText("Loading samples…")
-        loader = SampleLoader(self._request, data_cfg, self._seed, self)
-        loader.loaded.connect(self._show_samples)
-        loader.failed.connect(self._show_failure)
-        loader.finished.connect(lambda: self._loaders.discard(loader))
-        self._loaders.add(loader)
-        loader.start()
+        self._samples.submit("samples", partial(load_samples, data_cfg, self._seed))
 
-    def _show_samples(self, request: int, images: list, labels: list, num_classes: int, recipe: str) -> None:
-        if request != self._request:
+    def _show_samples(self, result: tuple[list, list, int, str] | str) -> None:
+        if isinstance(result, str):
+            self._show_failure(result)
             return
+        images, labels, num_classes, recipe = result
         for (image, caption), pixels, label in zip(self.cells, images, labels):
             mode = Qt.FastTransformation if max(pixels.shape[:2]) < THUMB else Qt.SmoothTransformation
             image.setPixmap(QPixmap.fromImage(to_qimage(pixels)).scaled(THUMB, THUMB, Qt.KeepAspectRatio, mode))
@@ -207,13 +188,12 @@ class DataPanel(QWidget):
         self.classes_known.emit(num_classes)
         self.samples_shown.emit()
 
-    def _show_failure(self, request: int, message: str) -> None:
-        if request == self._request:
-            for image, caption in self.cells:
-                image.clear()
-                caption.clear()
-            self.status.setText(f"Cannot load samples: {message}")
-            self.recipe.clear()
+    def _show_failure(self, message: str) -> None:
+        for image, caption in self.cells:
+            image.clear()
+            caption.clear()
+        self.status.setText(f"Cannot load samples: {message}")
+        self.recipe.clear()
 
     def _browse(self) -> None:
         path = QFileDialog.getExistingDirectory(self, "Dataset folder", self.form.value("data.root") or "")

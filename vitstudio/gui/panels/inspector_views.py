@@ -507,10 +507,10 @@ class ModelViews(QWidget):
             self.views["distance"].show_distance(*result)
             self.viewUpdated.emit("distance")
 
-    def _on_failure(self, slot: str, message: str) -> None:
+    def _on_failure(self, slot: str, summary: str, _traceback: str) -> None:
         task = self._task(slot)
         if task is not None:
-            self._status(f"{TASKS[task]} failed: {message}", error=True)
+            self._status(f"{TASKS[task]} failed: {summary}", error=True)
 
     def _status(self, text: str, error: bool = False) -> None:
         self.statusChanged.emit(text, error)

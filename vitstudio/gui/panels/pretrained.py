@@ -3,9 +3,9 @@ download with a progress bar and Cancel on a worker thread; cached weights are c
 
 from __future__ import annotations
 
-import threading
+from functools import partial
 
-from PySide6.QtCore import Qt, QThread, Signal
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -20,35 +20,20 @@ from PySide6.QtWidgets import (
 
 from ...models import PretrainedCfg, list_pretrained
 from ...models.hub import DownloadCancelled, fetch_weights, is_cached, progress_callback
+from ..worker import Task
 
 _CLASSES = {"imagenet-1k": "ImageNet-1k classes", "imagenet-21k": "ImageNet-21k head (unnamed)", "none": "no head"}
 
 
-class DownloadThread(QThread):
-    """Fetch a tag's weights into the cache; `progress(done, total)` in bytes (total 0: unknown)."""
-
-    progress = Signal(int, int)
-    done = Signal()
-    failed = Signal(str)
-
-    def __init__(self, cfg: PretrainedCfg, parent=None):
-        super().__init__(parent)
-        self.cfg = cfg
-        self._cancel = threading.Event()
-
-    def run(self) -> None:
-        report = progress_callback(lambda n, total: self.progress.emit(n, total or 0), self._cancel.is_set)
-        try:
-            fetch_weights(self.cfg, tqdm_class=report)
-        except DownloadCancelled as e:
-            self.failed.emit(str(e))
-        except (OSError, ValueError) as e:
-            self.failed.emit(str(e))
-        else:
-            self.done.emit()
-
-    def cancel(self) -> None:
-        self._cancel.set()
+def download(cfg: PretrainedCfg, task: Task) -> bool:
+    """Fetch a tag's weights into the cache, reporting `(done, total)` bytes (total 0: unknown); False when
+    the task is cancelled (nothing is kept)."""
+    report = progress_callback(lambda n, total: task.report((n, total or 0)), task.cancelled.is_set)
+    try:
+        fetch_weights(cfg, tqdm_class=report)
+    except DownloadCancelled:
+        return False
+    return True
 
 
 class PretrainedDialog(QDialog):
@@ -59,7 +44,7 @@ class PretrainedDialog(QDialog):
         self.setWindowTitle("Pretrained weights")
         self.resize(760, 480)
         self.chosen: str | None = None
-        self.thread: DownloadThread | None = None
+        self.task: Task | None = None  # the download running
         self.search = QLineEdit(placeholderText="search: vit_base, deit, mae, in21k, torchvision…")
         self.list = QListWidget()
         for cfg in list_pretrained():
@@ -112,23 +97,26 @@ class PretrainedDialog(QDialog):
 
     def _load(self, *_) -> None:
         cfg = self.selected()
-        if cfg is None or self.thread is not None:
+        if cfg is None or self.task is not None:
             return
         if is_cached(cfg):
             self._finish(cfg)
             return
-        self.thread = DownloadThread(cfg, self)
-        self.thread.progress.connect(self._on_progress)
-        self.thread.done.connect(lambda: self._finish(cfg))
-        self.thread.failed.connect(self._on_failed)
-        self.thread.finished.connect(self._on_thread_end)
+        self.task = Task(partial(download, cfg))
+        self.task.progress.connect(self._on_progress)
+        self.task.done.connect(
+            lambda fetched: self._finish(cfg) if fetched else self._on_failed("the download was cancelled")
+        )
+        self.task.failed.connect(lambda summary, _tb: self._on_failed(summary))
+        self.task.finished.connect(self._on_task_end)
         self.bar.setRange(0, 0)  # busy until the size is known
         self.bar.show()
         self.load_button.setEnabled(False)
         self.info.setText(f"downloading {cfg.name} from {cfg.source}…")
-        self.thread.start()
+        self.task.start()
 
-    def _on_progress(self, done: int, total: int) -> None:
+    def _on_progress(self, progress: tuple[int, int]) -> None:
+        done, total = progress
         if total:
             self.bar.setRange(0, 1000)
             self.bar.setValue(round(1000 * done / total))
@@ -138,8 +126,8 @@ class PretrainedDialog(QDialog):
         self.info.setText(message)
         self.bar.hide()
 
-    def _on_thread_end(self) -> None:
-        self.thread = None
+    def _on_task_end(self) -> None:
+        self.task = None
         self.load_button.setEnabled(True)
 
     def _finish(self, cfg: PretrainedCfg) -> None:
@@ -148,13 +136,13 @@ class PretrainedDialog(QDialog):
 
     def reject(self) -> None:
         """Cancel stops a download (the dialog stays open); otherwise it closes the dialog."""
-        if self.thread is not None:
-            self.thread.cancel()
+        if self.task is not None:
+            self.task.cancel()
             return
         super().reject()
 
     def done(self, result: int) -> None:
-        if self.thread is not None:  # closed while downloading: stop it and let it end
-            self.thread.cancel()
-            self.thread.wait()
+        if self.task is not None:  # closed while downloading: stop it and let it end
+            self.task.cancel()
+            self.task.wait()
         super().done(result)

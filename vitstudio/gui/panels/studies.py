@@ -1,6 +1,6 @@
 """The Studies panel: pick a study and a budget, train its arms and seeds as a queue, read its report.
 
-Each run of the queue trains on the Training tab's worker (`TrainingThread`), one at a time, so the window
+Each run of the queue trains as a `TrainingJob` (the Training tab's worker), one at a time, so the window
 stays live; Stop saves a resumable checkpoint and ends the queue, Start picks it up where it was left.
 The report (Markdown and PNG) is written off the UI thread into `<runs root>/.studies/<study>-<budget>/`.
 """
@@ -38,7 +38,7 @@ from ...studies import (
     write_report,
 )
 from ...train.runs import runs_root
-from ..worker import LatestRequestRunner, TrainingThread
+from ..worker import LatestRequestRunner, TrainingJob
 
 COLUMNS = ("Arm", "Seed", "State", "Progress", "Best top-1", "Run")
 REPORTS = ".studies"  # under the runs root, beside `.trash`: not a run folder
@@ -54,7 +54,7 @@ class StudiesPanel(QWidget):
         self.runs_dir = runs_dir
         self.study = None
         self.jobs = []
-        self.thread: TrainingThread | None = None
+        self.job: TrainingJob | None = None
         self.current = None  # the job training now
         self.report_path: Path | None = None
         self._stopping = False
@@ -62,7 +62,7 @@ class StudiesPanel(QWidget):
         self.device_busy = lambda: False  # the window tells: another run is training (one run at a time)
         self._reports = LatestRequestRunner(self)
         self._reports.finished.connect(self._on_report)
-        self._reports.failed.connect(lambda _slot, msg: self.error.emit("Cannot write the report", msg, ""))
+        self._reports.failed.connect(lambda _slot, summary, tb: self.error.emit("Cannot write the report", summary, tb))
 
         self.study_box = QComboBox()
         for name in list_studies():
@@ -123,7 +123,7 @@ class StudiesPanel(QWidget):
 
     @property
     def running(self) -> bool:
-        return self.thread is not None
+        return self.job is not None
 
     def set_study(self, name_or_path) -> None:
         """Show a packaged study (by name) or a study file; refused while the queue trains."""
@@ -195,8 +195,8 @@ class StudiesPanel(QWidget):
     def stop(self) -> None:
         """End the queue: the current run saves a resumable checkpoint."""
         self._stopping = True
-        if self.thread is not None:
-            self.thread.stop()
+        if self.job is not None:
+            self.job.stop()
 
     def _next(self) -> None:
         job = None if self._stopping else next_job(self.study, self.jobs)
@@ -219,11 +219,11 @@ class StudiesPanel(QWidget):
         self.current = job
         self._show_row(row, "starting")
         self._update_status()
-        self.thread = TrainingThread(None, self.runs_dir, resume=run.path, parent=self)
-        self.thread.event.connect(lambda event, row=row: self._on_event(row, event))
-        self.thread.crashed.connect(lambda summary, tb: self.error.emit("The run failed", summary, tb))
-        self.thread.finished.connect(self._on_run_done)
-        self.thread.start()
+        self.job = TrainingJob(None, self.runs_dir, resume=run.path)
+        self.job.progress.connect(lambda event, row=row: self._on_event(row, event))
+        self.job.failed.connect(lambda summary, tb: self.error.emit("The run failed", summary, tb))
+        self.job.finished.connect(self._on_run_done)
+        self.job.start()
 
     def _on_event(self, row: int, event) -> None:
         if event.kind == "started":
@@ -232,8 +232,7 @@ class StudiesPanel(QWidget):
             self._show_row(row, f"{100 * event.step / self._total:.0f}%" if self._total else None)
 
     def _on_run_done(self) -> None:
-        thread, self.thread = self.thread, None
-        thread.deleteLater()
+        self.job = None
         self._show_row(self.jobs.index(self.current))
         self._next()
 
@@ -282,10 +281,3 @@ class StudiesPanel(QWidget):
         path, _ = QFileDialog.getOpenFileName(self, "Open a study file", "", "Study files (*.toml)")
         if path:
             self.set_study(path)
-
-    def shutdown(self) -> None:
-        """Stop the queue (the current run saves a checkpoint) and wait for its thread and the report writer."""
-        if self.thread is not None:
-            self.stop()
-            self.thread.wait()
-        self._reports.wait()

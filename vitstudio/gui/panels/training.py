@@ -25,7 +25,7 @@ from ...models import list_pretrained
 from ...models.weights import check_weights_file
 from ...train.runs import RESUMABLE_STATES, Run, list_runs
 from ..plots import X_AXES, LivePlots
-from ..worker import TrainingThread
+from ..worker import TrainingJob
 from .common import ProblemsLabel, combo, form_column, line, spin, weights_filter
 
 OBJECTIVE_LABELS = {
@@ -46,7 +46,7 @@ class TrainingPanel(QWidget):
     def __init__(self, form, runs_dir=None, parent=None):
         super().__init__(parent)
         self.form, self.runs_dir = form, runs_dir
-        self.thread: TrainingThread | None = None
+        self.job: TrainingJob | None = None  # the run training now
         self.run: Run | None = None  # the run the plots show
         self.total_steps = 0
         self._rate = deque(maxlen=20)  # (time, step) of recent step and progress events, for the ETA
@@ -141,7 +141,7 @@ class TrainingPanel(QWidget):
 
     @property
     def running(self) -> bool:
-        return self.thread is not None and self.thread.isRunning()
+        return self.job is not None
 
     def set_x_axis(self, axis: str) -> None:
         i = self.x_axis.findData(axis)
@@ -173,12 +173,10 @@ class TrainingPanel(QWidget):
         if self.running or not (self.form.valid or resume):
             return
         config = resume.config() if resume else self.form.config
-        self.thread = TrainingThread(
-            config, runs_dir=self.runs_dir, resume=str(resume.path) if resume else None, parent=self
-        )
-        self.thread.event.connect(self._on_event)
-        self.thread.crashed.connect(self._on_crash)
-        self.thread.finished.connect(self._on_thread_finished)
+        self.job = TrainingJob(config, runs_dir=self.runs_dir, resume=str(resume.path) if resume else None)
+        self.job.progress.connect(self._on_event)
+        self.job.failed.connect(self._on_crash)
+        self.job.finished.connect(self._on_job_finished)
         if resume is None:
             self.plots.clear()
             self.run = None
@@ -190,7 +188,7 @@ class TrainingPanel(QWidget):
         self.progress.setValue(0)
         self.progress_label.setText("Building the model and the data…")
         self._set_pause_state("running")
-        self.thread.start()
+        self.job.start()
         self._refresh()
         self.running_changed.emit(True)
 
@@ -202,10 +200,10 @@ class TrainingPanel(QWidget):
         if not self.running:
             return
         if self.pause_state == "running":
-            self.thread.pause()
+            self.job.pause()
             self._set_pause_state("pausing")
         else:
-            self.thread.resume()
+            self.job.resume()
             if self.pause_state == "pausing":  # taken back before the trainer paused: no events will say so
                 self._set_pause_state("running")
 
@@ -215,7 +213,7 @@ class TrainingPanel(QWidget):
 
     def stop(self) -> None:
         if self.running:
-            self.thread.stop()
+            self.job.stop()
             self.stop_button.setEnabled(False)
             self.pause_button.setEnabled(False)
             self.progress_label.setText("Stopping: saving a resumable checkpoint…")
@@ -315,13 +313,14 @@ class TrainingPanel(QWidget):
         url = QUrl.fromLocalFile(str(run.path)).toString()
         self.run_label.setText(f'Run folder: <a href="{url}">{run.id}</a>')
 
-    def _on_thread_finished(self) -> None:
-        if self.thread.run_dir is not None and self.run is None:  # it failed before it started
-            self._set_run(Run(self.thread.run_dir))
+    def _on_job_finished(self) -> None:
+        job, self.job = self.job, None
+        if job.run_dir is not None and self.run is None:  # it failed before it started
+            self._set_run(Run(job.run_dir))
         self.plots.redraw()
         self._refresh()
         self.running_changed.emit(False)
-        self.run_ended.emit(self.thread.terminal or "failed")
+        self.run_ended.emit(job.terminal or "failed")
 
     def _browse_weights(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Weights to fine-tune from", "", weights_filter())
