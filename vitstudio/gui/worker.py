@@ -81,7 +81,7 @@ class TrainingJob(Task):
         self._lock = threading.Lock()
 
     def _train(self, _task) -> str | None:
-        from ..train import Trainer
+        from ..train import Trainer  # deferred: the window imports this module before torch
 
         try:
             trainer = Trainer(self.config, runs_dir=self.runs_dir, listeners=[self._forward], resume=self.resume_from)
@@ -123,7 +123,7 @@ class TrainingJob(Task):
 
 def _mark_failed(run_dir, reason: str, tb: str) -> None:
     """Record the failure in the run's log and status, as the trainer does for errors it catches."""
-    from ..train.events import Event
+    from ..train.events import Event  # deferred, as in `_train`
     from ..train.runs import Run
 
     run = Run(run_dir)
