@@ -9,14 +9,15 @@ from safetensors.torch import save_file
 from vitstudio.config import Config
 from vitstudio.train import CheckpointError, Event, find_run, list_runs, load_checkpoint, read_metrics, runs_root
 from vitstudio.train.checkpoint import load_weights, save_checkpoint
-from vitstudio.train.runs import ENV_VAR, create_run
+from vitstudio.train.runs import create_run
+from vitstudio.user_dirs import RUNS_ENV
 
 
 def test_runs_root_precedence(tmp_path, monkeypatch):
-    monkeypatch.setenv(ENV_VAR, str(tmp_path / "env"))
+    monkeypatch.setenv(RUNS_ENV, str(tmp_path / "env"))
     assert runs_root(tmp_path / "flag") == tmp_path / "flag"
     assert runs_root() == tmp_path / "env"
-    monkeypatch.delenv(ENV_VAR)
+    monkeypatch.delenv(RUNS_ENV)
     assert runs_root().parts[-2:] == ("vitstudio", "runs")
 
 
