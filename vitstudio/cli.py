@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import signal
 import sys
 import time
@@ -49,7 +48,6 @@ def _list_pretrained(pattern: str) -> int:
 
 
 def _cmd_convert(args) -> int:
-
     from .models import create_model, export_safetensors, load_pretrained
 
     if args.pretrained:
@@ -93,7 +91,6 @@ def _plain(e: Exception) -> str:
 
 
 def _cmd_train(args) -> int:
-
     from .config import ConfigError, apply_overrides, load_config
     from .train import Trainer, find_run
     from .train.console import ProgressBar, format_summary
@@ -128,7 +125,6 @@ def _cmd_train(args) -> int:
 
 
 def _cmd_runs(args) -> int:
-
     from .train import find_run, list_runs
     from .train.console import format_eval, format_runs_table
     from .train.runs import RunError
@@ -278,16 +274,10 @@ def _cmd_inspect(args) -> int:
 
 
 def _cmd_study(args) -> int:
-
     from .config import ConfigError
-    from .studies import (
-        StudyError,
-        StudyRunner,
-        job_state,
-        list_studies,
-        load_study,
-        write_report,
-    )
+    from .studies import StudyError, StudyRunner, job_state, list_studies, load_study, write_report
+    from .studies.runner import torchrun_launcher
+    from .train.console import ProgressBar
 
     if args.action == "list":
         for name in list_studies():
@@ -305,13 +295,9 @@ def _cmd_study(args) -> int:
         print(path)
         print(verdict)
         return 0
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as `train`: before torch loads OpenMP
-    from .train.console import ProgressBar
 
     def on_job(job, state: str) -> None:
         print(f"[{time.strftime('%H:%M:%S')}] {study.name} {job.label}: {state}", flush=True)
-
-    from .studies.runner import torchrun_launcher
 
     launcher = torchrun_launcher(args.nproc_per_node, args.runs_dir) if args.nproc_per_node > 1 else None
     runner = StudyRunner(study, args.budget, args.runs_dir, [ProgressBar()], on_job, launcher)
