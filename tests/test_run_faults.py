@@ -142,17 +142,22 @@ def test_a_damaged_run_file_never_breaks_the_store(stopped_run, tmp_path, capsys
 
 @pytest.mark.slow
 def test_a_diverged_run_keeps_its_last_finite_checkpoint(tmp_path, capsys):
-    """The issue's reproduction, small: lr 30 with a checkpoint and a report every step."""
+    """The issue's reproduction, small: lr 30 with a checkpoint and a report every step. The first step leaves
+    finite but wrecked weights (the next loss is thousands of times the first), so the step-0 checkpoint is the
+    one kept, and a resume with a lower learning rate trains to the end."""
     args = ("optim.lr=30", "runtime.checkpoint_every=1", "runtime.log_every=1", "optim.epochs=1")
     args += ("optim.warmup_epochs=0", "data.num_train=300", "data.num_workers=0", "runtime.device=cpu")
     rc, text = _cli(capsys, "train", *(a for arg in args for a in ("--set", arg)), "--runs-dir", tmp_path)
     assert rc == 1 and "diverged" in text and "--set optim.lr=" in text, text
     run = list_runs(tmp_path)[0]
     assert run.status()["state"] == "diverged"
-    if run.last_checkpoint.exists():
-        state = load_checkpoint(run.last_checkpoint)
-        assert all(torch.isfinite(v).all() for v in state["model"].values()), "a NaN checkpoint replaced a good one"
-        assert "the last good checkpoint (step" in run.status()["reason"]
+    state = load_checkpoint(run.last_checkpoint)
+    assert all(torch.isfinite(v).all() for v in state["model"].values()), "a NaN checkpoint replaced a good one"
+    assert state["step"] == 0 and "the last good checkpoint (step 0)" in run.status()["reason"]
+    for lr in ("3", "0.001"):  # ten times lower still wrecks it, and goes back to step 0 again; then it trains
+        rc, text = _cli(capsys, "train", "--resume", run.id, "--set", f"optim.lr={lr}", "--runs-dir", tmp_path)
+    assert rc == 0 and "finished" in text, text
+    assert load_checkpoint(run.last_checkpoint)["step"] == run.status()["total_steps"]
 
 
 @pytest.mark.slow

@@ -90,7 +90,7 @@ def test_nan_loss_ends_as_diverged_keeping_the_good_checkpoint(tmp_path, monkeyp
         return value * float("nan") if calls["n"] >= 4 else value
 
     monkeypatch.setattr(Supervised, "loss", loss)
-    trainer = Trainer(tiny_config("runtime.checkpoint_every=2", "runtime.log_every=2"), runs_dir=tmp_path)
+    trainer = Trainer(tiny_config("runtime.checkpoint_every=2", "runtime.log_every=1"), runs_dir=tmp_path)
     final = trainer.run()
     assert final.kind == "diverged" and "nan" in final.data["reason"] and "optim.lr" in final.data["reason"]
     run = find_run(trainer.run_dir)
@@ -98,6 +98,25 @@ def test_nan_loss_ends_as_diverged_keeping_the_good_checkpoint(tmp_path, monkeyp
     assert state["step"] == 2  # step 4 had the first NaN loss: its report ends the run before any later checkpoint
     assert all(torch.isfinite(v).all() for v in state["model"].values())
     assert run.status()["state"] == "diverged"
+
+
+def test_a_checkpoint_no_sane_loss_vouched_for_is_dropped_at_a_divergence(tmp_path, monkeypatch):
+    """The first loss reported after the step-2 checkpoint is NaN: that checkpoint may hold the damage, so the
+    one before it (the weights as built, step 0) is kept."""
+    calls = {"n": 0}
+    finite_loss = Supervised.loss
+
+    def loss(self, model, images, targets):
+        calls["n"] += 1
+        value = finite_loss(self, model, images, targets)
+        return value * float("nan") if calls["n"] >= 4 else value
+
+    monkeypatch.setattr(Supervised, "loss", loss)
+    trainer = Trainer(tiny_config("runtime.checkpoint_every=2", "runtime.log_every=2"), runs_dir=tmp_path)
+    final = trainer.run()
+    assert final.kind == "diverged" and "step-2 checkpoint, which is dropped" in final.data["reason"]
+    run = find_run(trainer.run_dir)
+    assert load_checkpoint(run.last_checkpoint)["step"] == 0 and "checkpoint (step 0) is kept" in final.data["reason"]
 
 
 def test_out_of_memory_fails_suggesting_a_smaller_batch(tmp_path, monkeypatch):

@@ -25,9 +25,10 @@ class CheckpointError(RuntimeError):
     """A checkpoint or weights file that cannot be read safely."""
 
 
-def atomic_write(path: Path, write, durable: bool = True) -> None:
+def atomic_write(path: Path, write, durable: bool = True, keep_previous: Path | None = None) -> None:
     """Call `write(tmp_path)` and rename the file over `path`, so readers never see a partial file;
-    `durable` also flushes it to the disk first (for what must survive a power cut, e.g. checkpoints)."""
+    `durable` also flushes it to the disk first (for what must survive a power cut, e.g. checkpoints);
+    `keep_previous` is where the file it replaces moves to, once the new one is complete."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     try:
@@ -35,14 +36,17 @@ def atomic_write(path: Path, write, durable: bool = True) -> None:
         if durable:
             with open(tmp, "rb+") as f:
                 os.fsync(f.fileno())
+        if keep_previous is not None and path.exists():
+            os.replace(path, keep_previous)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
 
 
-def save_checkpoint(path: Path, state: dict) -> None:
+def save_checkpoint(path: Path, state: dict, keep_previous: Path | None = None) -> None:
     """Save a resumable training state (model, optimizer, step, ...) atomically: a failed write (a full
-    disk raises OSError naming `path`) leaves the previous checkpoint as it was."""
+    disk raises OSError naming `path`) leaves the previous checkpoint as it was; with `keep_previous`, the
+    checkpoint it replaces moves there."""
 
     def write(tmp: Path) -> None:
         with open(tmp, "wb") as f:
@@ -53,7 +57,7 @@ def save_checkpoint(path: Path, state: dict) -> None:
                     raise OSError(e.__context__.errno, e.__context__.strerror, str(path)) from None
                 raise
 
-    atomic_write(path, write)
+    atomic_write(path, write, keep_previous=keep_previous)
 
 
 def load_checkpoint(path: Path, map_location="cpu") -> dict:

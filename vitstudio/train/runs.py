@@ -46,7 +46,7 @@ CONFIG, METRICS, STATUS, META = "config.json", "metrics.jsonl", "status.json", "
 TRASH = ".trash"
 CACHE = ".metrics-cache.npz"  # the metrics log as arrays; rebuilt from the log whenever it no longer matches
 CACHE_MIN_EVENTS = 1000  # a read that parses this many events saves the cache
-LAST, BEST, WEIGHTS = "last.pt", "best.pt", "model.safetensors"
+LAST, PREVIOUS, BEST, WEIGHTS = "last.pt", "previous.pt", "best.pt", "model.safetensors"
 LOCK = ".lock"
 RUN_FILES = (CONFIG, STATUS, METRICS, LAST, WEIGHTS)  # a folder holding any of these is a run (maybe damaged)
 OWNED_FILES = (METRICS, STATUS, LAST, BEST, WEIGHTS)  # written only by the run's owner (their temporaries too)
@@ -134,6 +134,7 @@ class Run:
         return self.path.name
 
     last_checkpoint = property(lambda self: self.path / LAST)
+    previous_checkpoint = property(lambda self: self.path / PREVIOUS)  # the one `last.pt` replaced
     best_checkpoint = property(lambda self: self.path / BEST)
     weights = property(lambda self: self.path / WEIGHTS)
     metrics_path = property(lambda self: self.path / METRICS)

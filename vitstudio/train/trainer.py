@@ -34,6 +34,10 @@ from .optim import build_optimizer, lr_at, set_lr
 from .references import resolve
 from .runs import Run, RunFinished, create_run, find_run
 
+# A logged loss above this multiple of the lowest one logged does not vouch for the checkpoint before it: a step
+# at a huge learning rate leaves finite weights that give such losses for a while, then NaN.
+LOSS_JUMP = 10.0
+
 
 class Trainer:
     def __init__(
@@ -75,6 +79,9 @@ class Trainer:
         self._resuming = resume is not None
         self._started = False  # whether the 'started' event was emitted: failures before it are not the run's
         self._good_step: int | None = None  # the step of the last checkpoint written with finite weights
+        self._previous_step: int | None = None  # the step of `previous.pt`, the last checkpoint vouched for
+        self._confirmed = True  # whether a sane loss was logged since the last checkpoint (see `_log_steps`)
+        self._lowest_loss: float | None = None  # the lowest loss logged by this trainer
         self._stop = threading.Event()
         self._paused = threading.Event()
         self._wake = threading.Condition()
@@ -225,6 +232,8 @@ class Trainer:
     def _load_resume_state(self) -> int:
         """Restore model, optimiser and position from the run's last checkpoint (or start over without one)."""
         path = self.run_record.last_checkpoint
+        if not path.exists() and self.run_record.previous_checkpoint.exists():  # killed mid-rotation
+            path = self.run_record.previous_checkpoint
         if path.exists():
             state = load_checkpoint(path, map_location=self.device)
             self.model.load_state_dict(state["model"])
@@ -241,6 +250,8 @@ class Trainer:
         o, rt = self.config.optim, self.config.runtime
         self._window_start, self._window_steps, self._lr = time.perf_counter(), 0, 0.0
         self._loss_sum = torch.zeros((), device=self.device)
+        if self.step == 0 and self.dist.is_main:  # the weights as built: what a run wrecked at once goes back to
+            self._save_checkpoint()
         for epoch in range(self.step // self.steps_per_epoch, o.epochs):
             self.train_loader.sampler.set_epoch(epoch)
             self.train_model.train()
@@ -327,6 +338,9 @@ class Trainer:
         if not math.isfinite(loss):
             return self._diverged(f"loss became {loss} by step {self.step}", loss=loss)
         self._emit("step", loss=loss, lr=self._lr, images_per_sec=images / max(elapsed, 1e-9))
+        if self._lowest_loss is None or loss <= LOSS_JUMP * self._lowest_loss:
+            self._confirmed = True
+        self._lowest_loss = loss if self._lowest_loss is None else min(loss, self._lowest_loss)
         self._loss_sum.zero_()
         self._window_start, self._window_steps = time.perf_counter(), 0
         return None
@@ -363,6 +377,14 @@ class Trainer:
         is_best = metric is not None and (self.best is None or metric > self.best)
         if is_best:
             self.best = metric
+        self._save_checkpoint(is_best)
+        self._emit("checkpoint", path=str(self.run_record.last_checkpoint), best=is_best)
+        self._window_start = time.perf_counter()
+        return None
+
+    def _save_checkpoint(self, is_best: bool = False) -> None:
+        """Write `last.pt` (and `best.pt`). The checkpoint it replaces becomes `previous.pt` when a sane loss was
+        logged after it; one that was not vouched for is overwritten, and `previous.pt` stays."""
         state = {
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
@@ -370,17 +392,25 @@ class Trainer:
             "best": self.best,
             "config": self.config.to_dict(),
         }
-        save_checkpoint(self.run_record.last_checkpoint, state)
+        keep = self.run_record.previous_checkpoint if self._confirmed else None
+        save_checkpoint(self.run_record.last_checkpoint, state, keep_previous=keep)
         if is_best:
             save_checkpoint(self.run_record.best_checkpoint, state)
-        self._good_step = self.step
-        self._emit("checkpoint", path=str(self.run_record.last_checkpoint), best=is_best)
-        self._window_start = time.perf_counter()
-        return None
+        if self._confirmed:
+            self._previous_step = self._good_step
+        self._good_step, self._confirmed = self.step, False
 
     def _diverged(self, what: str, **data) -> Event:
-        """End the run as 'diverged', saying which checkpoint to resume from and how."""
+        """End the run as 'diverged', saying which checkpoint to resume from and how.
+
+        When no sane loss was logged after the last checkpoint, that checkpoint may already hold the damage (a
+        step at a huge learning rate wrecks the weights and leaves them finite): the last one vouched for,
+        `previous.pt`, is put back as `last.pt`."""
         lr = f"{self.config.optim.lr / 10:.3g}"
+        if not self._confirmed and self._previous_step is not None and self.dist.is_main:
+            os.replace(self.run_record.previous_checkpoint, self.run_record.last_checkpoint)
+            what += f", and its loss had already jumped after the step-{self._good_step} checkpoint, which is dropped"
+            self._good_step, self._previous_step, self._confirmed = self._previous_step, None, True
         if self._good_step is None:
             advice = f"no checkpoint was written before it: start again with a lower optim.lr (e.g. {lr})"
         else:
