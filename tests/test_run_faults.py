@@ -229,9 +229,12 @@ def test_two_processes_resuming_one_run_at_once(stopped_run, tmp_path):
     cmd = [sys.executable, "-m", "vitstudio", "train", "--resume", "r", "--runs-dir", str(root)]
     procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in "ab"]
     results = [(p.wait(timeout=300), p.stdout.read() + p.stderr.read()) for p in procs]
-    assert sorted(rc for rc, _ in results) == [0, 2], results
-    refused = next(text for rc, text in results if rc == 2)
-    assert "being written by process" in refused and "Traceback" not in refused
+    trained = [text for rc, text in results if rc == 0 and "finished: run" in text]
+    assert len(trained) == 1, results
+    # The other one found the run being written, or (on a loaded machine it may start that late) finished.
+    other = next(text for _, text in results if text is not trained[0])
+    assert "being written by process" in other or "is finished; there is nothing to resume" in other, results
+    assert "Traceback" not in other
     events = find_run(root / "r").events()
     assert [e.kind for e in events].count("finished") == 1
     steps = [e.step for e in events if e.kind == "step"]
