@@ -8,7 +8,7 @@ from ..runtime import configure_threads
 
 def describe_device() -> str:
     """What a run on 'auto' trains on, for the status bar."""
-    import torch
+    import torch  # deferred: this module runs before torch is imported, behind the painted window
 
     if torch.cuda.is_available():
         return f"GPU: {torch.cuda.get_device_name(0)}"

@@ -27,7 +27,7 @@ def torchvision_classifier(
 ) -> nn.Module:
     """torchvision's `name` with `num_classes` outputs (`weights`: one of its weight enums' members, or None);
     `adapt_stem` (default: `img_size <= 64`) adapts its stem to small images."""
-    import torchvision
+    import torchvision  # deferred, as above
 
     if name not in torchvision_classifiers():
         raise ValueError(f"{name!r} is not a torchvision classification model")
