@@ -18,10 +18,11 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QApplication
 
-from vitstudio.analysis import bundled_images, is_mae
+from vitstudio.analysis import bundled_images
 from vitstudio.analysis.sources import from_pretrained, from_run
 from vitstudio.gui.panels.inspector import InspectorBase, InspectorPanel
 from vitstudio.gui.panels.inspector_tab import InspectorTab
+from vitstudio.models import family_of
 from vitstudio.train.runs import find_run
 
 
@@ -68,7 +69,8 @@ def every_view(app: QApplication, args, out: Path) -> None:
     shot("filters", "Filters")
     panel.column.views["distance"].over_box.setCurrentIndex(1)  # over many images, as the paper
     shot("distance", "Attention distance")
-    shot("mae" if is_mae(panel.source.model) else "predictions", "MAE" if is_mae(panel.source.model) else "Predictions")
+    mae = family_of(panel.source.model).reconstructs
+    shot("mae" if mae else "predictions", "MAE" if mae else "Predictions")
 
 
 def side_by_side(app: QApplication, args, out: Path) -> None:
