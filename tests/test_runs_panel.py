@@ -180,6 +180,17 @@ def test_rename_tag_and_note_show_in_the_table(panel, runs):
     assert panel.model.text(row, "name") == a.id
 
 
+def test_a_value_that_grows_widens_its_column(panel, runs):
+    a = runs["a"]
+    column = panel.model.column_index("name")
+    before = panel.view.columnWidth(column)
+    panel.rename(a, "a much longer name than any run id in this table, to be seen whole")
+    assert panel.view.columnWidth(column) > before
+    assert panel.view.columnWidth(column) >= panel.view.sizeHintForColumn(column)
+    panel.rename(a, "")
+    assert panel.view.columnWidth(column) > before  # never narrowed: a user may have widened it
+
+
 def test_context_menu_resumes_a_stopped_run_and_starts_a_new_one_from_a_config(qtbot, panel, runs):
     def action(runs_, text):
         return next(a for a in panel.context_menu(runs_).actions() if a.text() == text)

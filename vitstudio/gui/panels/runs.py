@@ -279,6 +279,7 @@ class RunsPanel(QWidget):
         self.proxy.layoutChanged.connect(self._update_count)
         self._update_count()
         self.model.rowsInserted.connect(self.view.resizeColumnsToContents)  # new runs: fit their values
+        self.model.dataChanged.connect(self._widen_columns)  # a value that grew (a run that went on) fits too
         self.view.resizeColumnsToContents()
 
         self.timer = QTimer(self)
@@ -292,6 +293,12 @@ class RunsPanel(QWidget):
         """Pick up new, changed and vanished runs, and new points of the compared ones."""
         self.model.refresh()
         self.compare.refresh()
+
+    def _widen_columns(self, top_left, bottom_right) -> None:
+        """Widen the changed columns to fit their values; never narrow one (the user may have widened it)."""
+        for column in range(top_left.column(), bottom_right.column() + 1):
+            if (fit := self.view.sizeHintForColumn(column)) > self.view.columnWidth(column):
+                self.view.setColumnWidth(column, fit)
 
     def _update_count(self) -> None:
         self.count_label.setText(f"{self.proxy.rowCount()} of {self.model.rowCount()} runs")
