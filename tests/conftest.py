@@ -1,3 +1,4 @@
+import gc
 import os
 
 # pytest-qt aborts without a display: render Qt offscreen in every test run.
@@ -10,6 +11,17 @@ import torch
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)
+
+
+@pytest.fixture(autouse=True)
+def _collect_what_is_due():
+    """Once a GUI test has handed garbage collection to the UI thread's timer (`gui.worker`), tests that run no
+    event loop still get theirs: what is due is collected after each test, on this (the UI) thread."""
+    yield
+    if not gc.isenabled():
+        from vitstudio.gui.worker import collect_due
+
+        collect_due()
 
 
 def rel_err(ours: torch.Tensor, ref: torch.Tensor) -> float:

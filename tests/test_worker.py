@@ -27,6 +27,27 @@ def test_progress_and_the_result_arrive_on_the_ui_thread(qtbot):
     assert result == "result" and worker is not ui
 
 
+def test_garbage_is_collected_on_the_ui_thread_not_on_a_tasks(qtbot):
+    """A collection on a task's thread can destroy Qt objects there (a PySide deadlock): garbage made while a
+    task allocates is collected by the UI thread."""
+    where = []
+
+    class Cycle:
+        def __init__(self):
+            self.me = self
+
+        def __del__(self):
+            where.append(threading.current_thread())
+
+    task = Task(lambda task: len([[] for _ in range(5000)]))  # live allocations: past the first threshold
+    Cycle()  # garbage that only the cyclic collector frees
+    with qtbot.waitSignal(task.finished, timeout=QT_TIMEOUT):
+        task.start()
+    held = [[] for _ in range(5000)]  # a collection is due here too, then
+    qtbot.waitUntil(lambda: bool(where), timeout=QT_TIMEOUT)
+    assert where == [threading.main_thread()] and held
+
+
 def test_an_exception_arrives_as_a_summary_and_a_traceback(qtbot):
     def fn(task):
         raise ValueError("bad input")

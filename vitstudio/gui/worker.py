@@ -2,22 +2,51 @@
 
 A `TrainingJob` is the task of one training run; a `LatestRequestRunner` runs requests one at a time on a task
 and delivers only each slot's latest result. On close, `wait_for_tasks()` waits for every task still running.
+
+Python's cyclic garbage collector runs on whichever thread allocates when a threshold is crossed. On a task's
+thread it can destroy Qt objects there, and PySide then deadlocks (the task waits for the GIL in a QObject's
+destructor while the UI thread waits for the task). So the first task hands collection to the UI thread
+(`collect_on_ui_thread`): automatic collection is turned off and a timer collects what is due.
 """
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 import traceback
 from collections import deque
 from collections.abc import Callable
 
-from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal
+from PySide6.QtCore import QCoreApplication, QObject, QThread, QTimer, Signal
+
+GC_INTERVAL_MS = 250
+_collector: QTimer | None = None  # the application's timer that collects garbage, once a task has been made
 
 
 def describe(error: Exception) -> tuple[str, str]:
     """How a failure travels to the UI: a one-line summary and the traceback (call it in the `except` block)."""
     return f"{type(error).__name__}: {error}", traceback.format_exc()
+
+
+def collect_due() -> None:
+    """Collect the oldest generation whose threshold is crossed, as Python's automatic collector would."""
+    counts, thresholds = gc.get_count(), gc.get_threshold()
+    for generation in (2, 1, 0):
+        if counts[generation] > thresholds[generation]:
+            gc.collect(generation)
+            return
+
+
+def collect_on_ui_thread() -> None:
+    """Turn automatic garbage collection off and collect on the UI thread instead (see the module docstring);
+    call it on the UI thread. Idempotent."""
+    global _collector
+    if _collector is None:
+        gc.disable()
+        _collector = QTimer(QCoreApplication.instance(), interval=GC_INTERVAL_MS)
+        _collector.timeout.connect(collect_due)
+        _collector.start()
 
 
 class Task(QThread):
@@ -35,6 +64,7 @@ class Task(QThread):
 
     def __init__(self, fn: Callable[[Task], object]):
         super().__init__(QCoreApplication.instance())
+        collect_on_ui_thread()
         self.fn = fn
         self.cancelled = threading.Event()
 
