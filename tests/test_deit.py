@@ -116,6 +116,20 @@ def test_torchvision_teachers_adapt_to_small_images(name):
     assert next(m for m in big.modules() if isinstance(m, nn.Conv2d)).stride == (2, 2)
 
 
+def test_a_cnn_built_to_train_here_updates_its_batchnorm_statistics_at_pytorchs_rate():
+    """MobileNetV3's own 0.01 leaves the running statistics near their start after a short run: the teacher
+    then evaluates at chance (seen in the DeiT study)."""
+    import torchvision
+
+    from vitstudio.models.torchvision_nets import BN_MOMENTUM, torchvision_classifier
+
+    assert {m.momentum for m in torchvision.models.mobilenet_v3_small().modules() if isinstance(m, nn.BatchNorm2d)} == {
+        0.01
+    }
+    net = torchvision_classifier("mobilenet_v3_small", num_classes=10, img_size=32)
+    assert {m.momentum for m in net.modules() if isinstance(m, nn.BatchNorm2d)} == {BN_MOMENTUM} == {0.1}
+
+
 def test_adapted_resnet_keeps_spatial_detail():
     import torchvision
 
