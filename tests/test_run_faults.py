@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from train_helpers import tiny_args, tiny_config
+from train_helpers import nan_loss_from_step, tiny_args, tiny_config
 
 from vitstudio.cli import main
 from vitstudio.train import Trainer, find_run, list_runs, load_checkpoint
@@ -162,15 +162,7 @@ def test_a_diverged_run_keeps_its_last_finite_checkpoint(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_a_diverged_run_resumes_with_a_lower_learning_rate(tmp_path, monkeypatch, capsys):
-    finite_loss = Supervised.loss
-    calls = {"n": 0}
-
-    def loss(self, model, images, targets):  # the loss turns NaN at the fourth step
-        calls["n"] += 1
-        value = finite_loss(self, model, images, targets)
-        return value * float("nan") if calls["n"] >= 4 else value
-
-    monkeypatch.setattr(Supervised, "loss", loss)
+    finite_loss = nan_loss_from_step(monkeypatch, 4)
     trainer = Trainer(tiny_config("runtime.checkpoint_every=2"), runs_dir=tmp_path)
     final = trainer.run()
     assert final.kind == "diverged" and "step 2" in final.data["reason"] and "--resume" in final.data["reason"]

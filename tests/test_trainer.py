@@ -4,7 +4,7 @@ import threading
 
 import pytest
 import torch
-from train_helpers import TINY_RUN, tiny_config
+from train_helpers import TINY_RUN, nan_loss_from_step, tiny_config
 
 from vitstudio.config import Config, apply_overrides
 from vitstudio.train import Trainer, find_run, list_runs, load_checkpoint
@@ -81,15 +81,7 @@ def test_pause_resume_and_stop_then_continue(tmp_path):
 
 
 def test_nan_loss_ends_as_diverged_keeping_the_good_checkpoint(tmp_path, monkeypatch):
-    calls = {"n": 0}
-    finite_loss = Supervised.loss
-
-    def loss(self, model, images, targets):
-        calls["n"] += 1
-        value = finite_loss(self, model, images, targets)
-        return value * float("nan") if calls["n"] >= 4 else value
-
-    monkeypatch.setattr(Supervised, "loss", loss)
+    nan_loss_from_step(monkeypatch, 4)
     trainer = Trainer(tiny_config("runtime.checkpoint_every=2", "runtime.log_every=1"), runs_dir=tmp_path)
     final = trainer.run()
     assert final.kind == "diverged" and "nan" in final.data["reason"] and "optim.lr" in final.data["reason"]
@@ -103,15 +95,7 @@ def test_nan_loss_ends_as_diverged_keeping_the_good_checkpoint(tmp_path, monkeyp
 def test_a_checkpoint_no_sane_loss_vouched_for_is_dropped_at_a_divergence(tmp_path, monkeypatch):
     """The first loss reported after the step-2 checkpoint is NaN: that checkpoint may hold the damage, so the
     one before it (the weights as built, step 0) is kept."""
-    calls = {"n": 0}
-    finite_loss = Supervised.loss
-
-    def loss(self, model, images, targets):
-        calls["n"] += 1
-        value = finite_loss(self, model, images, targets)
-        return value * float("nan") if calls["n"] >= 4 else value
-
-    monkeypatch.setattr(Supervised, "loss", loss)
+    nan_loss_from_step(monkeypatch, 4)
     trainer = Trainer(tiny_config("runtime.checkpoint_every=2", "runtime.log_every=2"), runs_dir=tmp_path)
     final = trainer.run()
     assert final.kind == "diverged" and "step-2 checkpoint, which is dropped" in final.data["reason"]

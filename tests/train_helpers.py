@@ -1,6 +1,7 @@
 """A tiny training setup shared by the trainer tests: seconds per run on a CPU."""
 
 from vitstudio.config import Config, apply_overrides
+from vitstudio.train.objectives import Supervised
 
 TINY_MODEL = [
     "model.name=vit_nano_patch4_32",
@@ -30,3 +31,16 @@ def tiny_config(*overrides: str) -> Config:
 def tiny_args(*overrides: str) -> list[str]:
     """The same setup as `vitstudio train` arguments."""
     return [a for o in (*TINY, *overrides) for a in ("--set", o)]
+
+
+def nan_loss_from_step(monkeypatch, step: int):
+    """Make the supervised loss NaN from its `step`-th call on; return the real loss function."""
+    finite_loss, calls = Supervised.loss, {"n": 0}
+
+    def loss(self, model, images, targets):
+        calls["n"] += 1
+        value = finite_loss(self, model, images, targets)
+        return value * float("nan") if calls["n"] >= step else value
+
+    monkeypatch.setattr(Supervised, "loss", loss)
+    return finite_loss
