@@ -34,9 +34,9 @@ from throughput import (  # a sibling script, not a package
     Timing,
     build_pair,
     load_average,
-    machine_description,
     make_train_step,
     paired_ratio,
+    prepare_device,
     synchronize,
 )
 
@@ -207,14 +207,7 @@ def main(argv=None) -> int:
         import timm  # noqa: F401
     except ImportError:
         sys.exit("folder_speed.py races our pipeline against timm's: pip install timm")
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    device = torch.device(args.device)
-    if device.type == "cuda":
-        torch.backends.cuda.matmul.allow_tf32 = True
-        torch.backends.cudnn.allow_tf32 = True
-    print(machine_description(device))
-    print(f"start: {load_average()}")
+    prepare_device(args.device, args.threads)
     print(
         f"{args.reps} alternating reps x {args.steps} steps of batch {args.batch}, "
         f"{args.warmup} warm-up steps, {args.clock} clock"

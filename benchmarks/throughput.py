@@ -335,6 +335,20 @@ def format_row(
     return line + f" {paired_ratio(a, b):>9.3f}"
 
 
+def prepare_device(name: str, threads: int) -> torch.device:
+    """The device to measure on, with the thread count (0: torch's default) and TF32 as the trainer sets them;
+    prints what the machine is and its load."""
+    if threads:
+        torch.set_num_threads(threads)
+    device = torch.device(name)
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+    print(machine_description(device))
+    print(f"start: {load_average()}")
+    return device
+
+
 def machine_description(device: torch.device) -> str:
     try:
         import timm
@@ -432,14 +446,7 @@ def main(argv=None) -> int:
             import timm  # noqa: F401
         except ImportError:
             sys.exit("throughput.py races our models against timm's: pip install timm (or measure only --mae)")
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    device = torch.device(args.device)
-    if device.type == "cuda":
-        torch.backends.cuda.matmul.allow_tf32 = True
-        torch.backends.cudnn.allow_tf32 = True
-    print(machine_description(device))
-    print(f"start: {load_average()}")
+    device = prepare_device(args.device, args.threads)
     peak = None
     if device.type == "cuda":
         peak = matmul_peak_flops(device)
