@@ -1,7 +1,10 @@
 """The run store under faults: every damaged run file, a diverging run, two writers, a full disk and a
 read-only folder. Nothing may print a traceback, and one bad run never disturbs the others."""
 
+import builtins
 import contextlib
+import errno
+import io
 import json
 import os
 import shutil
@@ -233,30 +236,120 @@ def test_two_processes_resuming_one_run_at_once(stopped_run, tmp_path):
     assert steps == sorted(set(steps)), "duplicated step records"
 
 
+class _FailingWrites:
+    """Writes under `root` fail with OSError(`code`) once `full()` says so: the file system of the test's
+    folder as the program sees it, for where no tmpfs can be mounted. Everything the program writes with goes
+    through `open` (also `io.open`, which pathlib uses), `os.open`, `os.mkdir` and `os.replace`."""
+
+    def __init__(self, monkeypatch, root: Path, code: int, full):
+        self.root, self.code, self.full = root.resolve(), code, full
+        real_open, real_os_open, real_mkdir, real_replace = io.open, os.open, os.mkdir, os.replace
+        writes = ("w", "a", "x", "+")
+
+        def opened(file, mode="r", *args, **kwargs):
+            if isinstance(file, (str, Path)) and any(c in mode for c in writes) and self.under(file):
+                self.check(file)
+                return _CheckedFile(real_open(file, mode, *args, **kwargs), self, file)
+            return real_open(file, mode, *args, **kwargs)
+
+        def os_open(path, flags, *args, **kwargs):
+            if flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT) and self.under(path):
+                self.check(path)
+            return real_os_open(path, flags, *args, **kwargs)
+
+        def mkdir(path, *args, **kwargs):
+            if self.under(path):
+                self.check(path)
+            return real_mkdir(path, *args, **kwargs)
+
+        def replace(src, dst, *args, **kwargs):
+            if self.under(dst):
+                self.check(dst)
+            return real_replace(src, dst, *args, **kwargs)
+
+        for module in (builtins, io):
+            monkeypatch.setattr(module, "open", opened)
+        monkeypatch.setattr(os, "open", os_open)
+        monkeypatch.setattr(os, "mkdir", mkdir)
+        monkeypatch.setattr(os, "replace", replace)
+
+    def under(self, path) -> bool:
+        return Path(os.path.abspath(path)).is_relative_to(self.root)
+
+    def check(self, path, adding: int = 0) -> None:
+        if self.full(adding):
+            raise OSError(self.code, os.strerror(self.code), str(path))
+
+
+class _CheckedFile:
+    """A file opened for writing under a `_FailingWrites` root: each write is checked, then flushed."""
+
+    def __init__(self, f, fs: _FailingWrites, path):
+        self._f, self._fs, self._path = f, fs, path
+
+    def write(self, data):
+        self._fs.check(self._path, len(data))
+        n = self._f.write(data)
+        self._f.flush()  # the bytes count as used at once
+        return n
+
+    def __getattr__(self, name):
+        return getattr(self._f, name)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self._f.close()
+
+
+def _used(root: Path) -> int:
+    return sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
+
+
 @contextlib.contextmanager
-def _tmpfs(path: Path, size: int):
-    """A small tmpfs at `path`: a real full disk, and (remounted) a folder not even root can write."""
+def _small_disk(path: Path, size: int, monkeypatch):
+    """A folder that holds `size` bytes: a tmpfs of that size where one can be mounted (a real full disk), else
+    a folder whose writes fail with ENOSPC past `size` (`_FailingWrites`)."""
     path.mkdir(parents=True)
-    made = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], capture_output=True)
-    if made.returncode:
-        pytest.skip(f"cannot mount a tmpfs here (needs root or CAP_SYS_ADMIN): {made.stderr.decode().strip()}")
+    if _mount(["-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)]):
+        try:
+            yield path
+        finally:
+            subprocess.run(["umount", "-l", str(path)], capture_output=True)
+        return
+    _FailingWrites(monkeypatch, path, errno.ENOSPC, lambda adding: _used(path) + adding > size)
+    yield path
+
+
+def _read_only(path: Path, monkeypatch) -> None:
+    """Make the folder `path` (a tmpfs mounted by `_small_disk`) read-only: remounted where it was mounted, else
+    every write under it fails with EROFS (`_FailingWrites`), as on a read-only file system."""
+    if not os.path.ismount(path) or not _mount(["-o", "remount,ro", str(path)]):
+        _FailingWrites(monkeypatch, path, errno.EROFS, lambda adding: True)
+
+
+def _mount(args: list[str]) -> bool:
+    """Whether `mount ARGS` worked (it needs root or CAP_SYS_ADMIN)."""
     try:
-        yield path
-    finally:
-        subprocess.run(["umount", "-l", str(path)], capture_output=True)
+        return subprocess.run(["mount", *args], capture_output=True).returncode == 0
+    except FileNotFoundError:
+        return False
 
 
 @pytest.mark.slow
-def test_a_full_disk_is_a_labelled_failure_keeping_the_last_checkpoint(stopped_run, tmp_path):
+def test_a_full_disk_is_a_labelled_failure_keeping_the_last_checkpoint(stopped_run, tmp_path, monkeypatch):
     ckpt = (stopped_run / "last.pt").stat().st_size
-    with _tmpfs(tmp_path / "disk", size=int(ckpt * 1.5) + 64 * 1024) as disk:
+    with _small_disk(tmp_path / "disk", int(ckpt * 1.5) + 64 * 1024, monkeypatch) as disk:
         trainer = Trainer(tiny_config("runtime.checkpoint_every=1"), runs_dir=disk)
         final = trainer.run()
         run = find_run(trainer.run_dir)
         assert final.kind == "failed", final.data
         reason = final.data["reason"]
+        mount_point = next(m for m in (disk, *disk.parents) if os.path.ismount(m))  # `disk` itself on a tmpfs
         assert (
-            reason.startswith(f"no space left on {disk} while writing ") and "last good checkpoint at step 1" in reason
+            reason.startswith(f"no space left on {mount_point} while writing ")
+            and "last good checkpoint at step 1" in reason
         )
         assert load_checkpoint(run.last_checkpoint)["step"] == 1  # the previous checkpoint is intact
         assert not list(run.path.glob(".*.tmp*")), "a temporary file was left behind"
@@ -266,10 +359,10 @@ def test_a_full_disk_is_a_labelled_failure_keeping_the_last_checkpoint(stopped_r
 
 
 @pytest.mark.slow
-def test_a_read_only_folder_gives_messages_not_tracebacks(stopped_run, tmp_path, capsys):
-    with _tmpfs(tmp_path / "ro", size=64 * 1024 * 1024) as ro:
+def test_a_read_only_folder_gives_messages_not_tracebacks(stopped_run, tmp_path, capsys, monkeypatch):
+    with _small_disk(tmp_path / "ro", 64 * 1024 * 1024, monkeypatch) as ro:
         shutil.copytree(stopped_run, ro / "r")
-        subprocess.run(["mount", "-o", "remount,ro", str(ro)], check=True)
+        _read_only(ro, monkeypatch)
         rc, text = _cli(capsys, "train", *tiny_args(), "--runs-dir", ro / "new")
         assert rc == 2 and "cannot write runs into" in text and "Read-only" in text
         rc, text = _cli(capsys, "train", "--resume", "r", "--runs-dir", ro)
