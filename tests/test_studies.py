@@ -7,6 +7,7 @@ import sys
 
 import numpy as np
 import pytest
+from train_helpers import TINY_STUDY_BASE
 
 from vitstudio.analysis.structure import distance_slope, row_column_score
 from vitstudio.studies import (
@@ -27,18 +28,13 @@ from vitstudio.studies import (
     write_report,
 )
 
-TINY = """
+TINY = f"""
 [study]
 title = "Tiny"
 seeds = [0, 1]
 
 [base]
-preset = "quick"
-model.name = "vit_nano_patch4_32"
-model.embed_dim = 16
-model.depth = 1
-model.num_heads = 2
-data.num_train = 64
+{TINY_STUDY_BASE}data.num_train = 64
 optim.epochs = 1
 optim.batch_size = 32
 optim.warmup_epochs = 0.0

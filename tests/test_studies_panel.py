@@ -3,11 +3,12 @@ its report shown, its runs opened as a comparison; and the window's Studies tab.
 
 import pytest
 from PySide6.QtCore import QSettings, Qt
+from train_helpers import TINY_STUDY_BASE
 
 from vitstudio.gui.panels.studies import StudiesPanel
 from vitstudio.gui.worker import wait_for_tasks
 
-STUDY = """
+STUDY = f"""
 [study]
 title = "Panel study"
 source = "a test"
@@ -15,12 +16,7 @@ claim = "b fine-tuned from a is no worse than a"
 seeds = [0]
 
 [base]
-preset = "quick"
-model.name = "vit_nano_patch4_32"
-model.embed_dim = 16
-model.depth = 1
-model.num_heads = 2
-model.global_pool = "avg"
+{TINY_STUDY_BASE}model.global_pool = "avg"
 
 [budgets.smoke]
 data.num_train = 64
@@ -32,7 +28,7 @@ runtime.log_every = 1
 [arms.a]
 
 [arms.b]
-objective = { name = "finetune", init_from = "@a" }
+objective = {{ name = "finetune", init_from = "@a" }}
 
 [[claims]]
 text = "b is about as good as a"

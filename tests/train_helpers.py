@@ -22,6 +22,13 @@ TINY_RUN = [
     "runtime.device=cpu",
 ]
 TINY = TINY_MODEL + TINY_RUN
+#: the [base] lines of a study that trains the smallest model, in seconds
+TINY_STUDY_BASE = """preset = "quick"
+model.name = "vit_nano_patch4_32"
+model.embed_dim = 16
+model.depth = 1
+model.num_heads = 2
+"""
 
 
 def tiny_config(*overrides: str) -> Config:
