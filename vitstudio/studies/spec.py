@@ -22,6 +22,7 @@ from importlib import resources
 from pathlib import Path
 
 from ..config import Config, ConfigError, load_config
+from ..train.compare import flatten
 from .verdict import Claim, parse_claim
 
 BUDGETS = ("smoke", "cpu", "gpu")
@@ -42,7 +43,7 @@ class Arm:
     @property
     def needs(self) -> dict[str, str]:
         """Dotted field -> the arm whose run it refers to ("@arm" values)."""
-        return {k: v[1:] for k, v in _flatten(self.overrides).items() if isinstance(v, str) and v.startswith("@")}
+        return {k: v[1:] for k, v in flatten(self.overrides).items() if isinstance(v, str) and v.startswith("@")}
 
 
 @dataclass(frozen=True)
@@ -239,16 +240,6 @@ def _sections(table: dict) -> dict:
     return {k: v for k, v in table.items() if k not in ("preset", "seeds", "arms")}
 
 
-def _flatten(d: dict, prefix: str = "") -> dict:
-    out = {}
-    for k, v in d.items():
-        if isinstance(v, dict):
-            out.update(_flatten(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
-
-
 def _touches(layer: dict, key: str) -> bool:
-    flat = _flatten(layer)
+    flat = flatten(layer)
     return key in flat or any(k.startswith(f"{key}.") for k in flat) or key in layer

@@ -17,8 +17,8 @@ seeds' spread is larger than the gap either way (|gap| < spread: the margin lies
 
 from __future__ import annotations
 
-import math
 import re
+import statistics
 from dataclasses import dataclass
 
 #: metric name -> what it is, for reports.
@@ -164,10 +164,7 @@ def parse_expression(text: str) -> tuple[Term, ...]:
 
 def mean_std(values: list[float]) -> tuple[float, float]:
     """Mean and sample standard deviation (0 for one value)."""
-    n = len(values)
-    mean = sum(values) / n
-    std = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1)) if n > 1 else 0.0
-    return mean, std
+    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
 
 
 def _value(terms: tuple[Term, ...], means: dict[str, float]) -> float:
