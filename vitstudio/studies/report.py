@@ -125,6 +125,7 @@ def write_report(study: Study, budget: str, runs_dir=None, out=".") -> tuple[Pat
     out.mkdir(parents=True, exist_ok=True)
     jobs = plan(study, budget, runs_dir)
     res = results(study, jobs)
+    summary = summary_line(study, res)
     claim_metrics = [m for m in dict.fromkeys(c.metric for c in study.claims) if m not in TABLE_METRICS]
     total = sum(r["seconds"] or 0 for rows in res.rows.values() for r in rows)
     lines = [
@@ -138,7 +139,7 @@ def write_report(study: Study, budget: str, runs_dir=None, out=".") -> tuple[Pat
         f"{format_duration(total)} of training in all; report written {time.strftime('%Y-%m-%d %H:%M')} "
         f"on {platform.machine()} {platform.system()}. Study file: `{study.path}`.",
         "",
-        f"**Verdict:** {summary_line(study, res)}",
+        f"**Verdict:** {summary}",
         "",
         "## Verdicts",
         "",
@@ -224,4 +225,4 @@ def write_report(study: Study, budget: str, runs_dir=None, out=".") -> tuple[Pat
         )
     path = out / f"{study.name}.md"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path, summary_line(study, res)
+    return path, summary

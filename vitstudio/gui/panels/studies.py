@@ -228,8 +228,11 @@ class StudiesPanel(QWidget):
     def _on_event(self, row: int, event) -> None:
         if event.kind == "started":
             self._total = event.data.get("total_steps") or 0
-        if event.kind in ("step", "eval", "started") or event.terminal:
-            self._show_row(row, f"{100 * event.step / self._total:.0f}%" if self._total else None)
+        progress = f"{100 * event.step / self._total:.0f}%" if self._total else None
+        if event.kind in ("eval", "started") or event.terminal:
+            self._show_row(row, progress)  # reads the run's status: its state and best top-1 change
+        elif event.kind == "step" and progress:  # a step moves only the progress: no read of the run per step
+            self.queue.setItem(row, COLUMNS.index("Progress"), QTableWidgetItem(progress))
 
     def _on_run_done(self) -> None:
         self.job = None
