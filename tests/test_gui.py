@@ -6,6 +6,7 @@ import sys
 import time
 
 import pytest
+import torch
 from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtWidgets import QMessageBox
 
@@ -260,6 +261,20 @@ def test_the_model_panel_shows_the_papers_figures(qtbot, window):
     panel.depth_box.setValue(6)
     assert panel.variant.currentData() == "custom" and panel.drawing.shape.depth == 6
     assert "<b>vit_custom_w768_d6_h12_mlp4_p16_224</b>" in panel.name_label.text()
+
+
+@pytest.mark.parametrize("amx", [True, False], ids=["amx", "no-amx"])
+def test_the_memory_estimate_is_for_the_precision_a_run_would_train_in(qtbot, window, monkeypatch, amx):
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx)
+    panel, form = window.model_panel, window.form
+    form.update({"runtime.device": "cpu", "runtime.precision": "auto", "model.embed_dim": 192, "model.num_heads": 3})
+    assert panel.figures["memory"][1].text().endswith(f"{'bf16' if amx else 'fp32'} activations, AdamW")
+    wide = panel.figures["memory"][0].text()
+    form.update({"model.embed_dim": 96})  # narrower than bf16 pays for on a CPU: fp32 either way
+    assert panel.figures["memory"][1].text().endswith("fp32 activations, AdamW")
+    form.update({"model.embed_dim": 192, "runtime.precision": "fp32"})
+    assert panel.figures["memory"][1].text().endswith("fp32 activations, AdamW")
+    assert (panel.figures["memory"][0].text() != wide) is amx, "bf16 activations take half the bytes"
 
 
 def test_a_hybrid_shows_its_patch_size_on_the_feature_map(qtbot, window):

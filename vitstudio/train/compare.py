@@ -304,7 +304,8 @@ def flatten(d: dict, prefix: str = "") -> dict:
 def resolved_config(run: Run) -> dict:
     """The run's config as it ran: the model section holds every argument the model was built with (what the
     trainer recorded; for a run from before that, resolved through the model catalogue) rather than the sparse
-    overrides. A damaged run's is empty: the runs table names its faulty file."""
+    overrides, and the runtime's device and precision are what it trained on and in. A damaged run's is empty:
+    the runs table names its faulty file."""
     try:
         cfg, status = run.config(), run.status()
     except RunError:
@@ -317,6 +318,9 @@ def resolved_config(run: Run) -> dict:
         except (KeyError, TypeError, ValueError):
             args = {}
     resolved["model"] = {"name": cfg.model.name, "label": status.get("model") or cfg.model.name, **args}
+    for key in ("device", "precision"):  # what 'auto' became, where the trainer recorded it
+        if isinstance(status.get(key), str):
+            resolved["runtime"][key] = status[key]
     return json.loads(json.dumps(resolved))
 
 

@@ -3,6 +3,7 @@
 Kinds and their `data`:
   started    run_dir, total_steps, steps_per_epoch, config, model (a name that says what the model is),
              model_args (every argument it was built with), num_classes, class_names, params (parameter count),
+             device ('cpu', 'cuda:0'), precision ('fp32' or 'bf16': runtime.precision as resolved),
              resumed_from (the checkpoint's step when resuming, else None),
              init_notes (how pretrained weights were adapted)
   step       loss, lr, images_per_sec (the mean loss and rate since the previous step event)

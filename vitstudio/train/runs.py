@@ -84,6 +84,8 @@ STATUS_TYPES = {
     "params": int,
     "pid": int,
     "host": str,
+    "device": str,
+    "precision": str,
     "loss": _NUMBER,
     "images_per_sec": _NUMBER,
     "last_eval": dict,
@@ -470,6 +472,8 @@ def _fold(status: dict, event: Event) -> None:
                     "num_classes",
                     "class_names",
                     "params",
+                    "device",
+                    "precision",
                     "mean",
                     "std",
                 )

@@ -29,6 +29,7 @@ from . import distributed
 from .build import build_model, model_label, resolved_model_args
 from .checkpoint import load_checkpoint, save_checkpoint, save_model
 from .events import PROGRESS_SECONDS, Event, Listener
+from .hardware import autocast_dtype, device_type, model_width, precision_name
 from .objectives import build_objective, freeze_for_linear_probe, init_for_finetuning
 from .optim import build_optimizer, lr_at, set_lr
 from .references import resolve
@@ -141,7 +142,6 @@ class Trainer:
         self.device = _device(rt.device, self.dist)
         if self.device.type == "cuda":
             torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
-        self.autocast_dtype = _autocast_dtype(rt.precision, self.device)
         self._joined_group = distributed.init(self.dist, self.device)
         if self.dist.enabled:
             path = distributed.broadcast_object(str(self.run_dir) if self.dist.is_main else None)
@@ -154,6 +154,7 @@ class Trainer:
         tag = source.pretrained_cfg if source else None  # fed as its weights were trained: their mean and std
         self.data = datasets_from_config(cfg.data, rt.seed, **({"mean": tag.mean, "std": tag.std} if tag else {}))
         self.model = build_model(cfg, self.data.num_classes)
+        self.autocast_dtype = autocast_dtype(rt.precision, self.device, model_width(cfg))
         init_notes = []
         if source and not (self._resuming and self.run_record.last_checkpoint.exists()):
             init_notes = init_for_finetuning(self.model, source)
@@ -196,6 +197,8 @@ class Trainer:
             config=cfg.to_dict(),
             model=model_label(cfg),
             model_args=resolved_model_args(cfg, self.data.num_classes),
+            device=str(self.device),
+            precision=precision_name(self.autocast_dtype),
             num_classes=self.data.num_classes,
             params=sum(p.numel() for p in self.model.parameters()),
             class_names=list(self.data.class_names),
@@ -491,20 +494,12 @@ def _mount_point(path) -> str:
 
 
 def _device(choice: str, ctx: distributed.DistContext) -> torch.device:
-    if choice == "cuda" or (choice == "auto" and torch.cuda.is_available()):
+    if device_type(choice) == "cuda":
         if not torch.cuda.is_available():
             raise ConfigError("runtime.device", "'cuda' was asked for but no CUDA device is available")
         torch.cuda.set_device(ctx.local_rank)
         return torch.device("cuda", ctx.local_rank)
     return torch.device("cpu")
-
-
-def _autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
-    """bf16 autocast on CUDA devices that support it; fp32 on the CPU (bf16 there is emulated and very slow)."""
-    bf16_ok = device.type == "cuda" and torch.cuda.is_bf16_supported()
-    if precision == "bf16" and not bf16_ok:
-        raise ConfigError("runtime.precision", f"bf16 needs a CUDA device that supports it; this run is on {device}")
-    return torch.bfloat16 if precision == "bf16" or (precision == "auto" and bf16_ok) else None
 
 
 def _step_seed(seed: int, step: int, ctx: distributed.DistContext) -> int:

@@ -25,6 +25,7 @@ from ...models import FAMILIES, list_models, model_args, model_entry
 from ...models.stats import model_stats
 from ...models.variants import SIZES
 from ...train.build import model_label, resolved_model_args
+from ...train.hardware import planned_precision
 from ..architecture import ArchitectureView, Shape
 from ..form import write_widget
 from .common import ProblemsLabel, combo, dspin, form_column, spin
@@ -320,10 +321,9 @@ class ModelPanel(QWidget):
         visible = stats.seq_len - len(drawing.prefix)
         patches = f"{visible} of {stats.patches} patches" if visible != stats.patches else f"{stats.patches} patches"
         notes["seq_len"].setText(f"{patches} + {prefix} token" if prefix else patches)
-        bf16 = cfg.runtime.precision == "bf16"
-        batch = cfg.optim.batch_size
-        values["memory"].setText(_bytes(stats.train_memory(batch, 2 if bf16 else 4)))
-        notes["memory"].setText(f"batch {batch}, {'bf16' if bf16 else 'fp32'} activations, AdamW")
+        precision, batch = planned_precision(cfg), cfg.optim.batch_size
+        values["memory"].setText(_bytes(stats.train_memory(batch, 2 if precision == "bf16" else 4)))
+        notes["memory"].setText(f"batch {batch}, {precision} activations, AdamW")
         self.drawing.set_shape(drawing)
 
 
