@@ -34,7 +34,7 @@ from functools import partial
 import torch
 import torch.nn.functional as F
 
-from vitstudio.models import create_model, model_args, model_entry
+from vitstudio.models import create_model, family_of, model_args, model_entry
 from vitstudio.models.stats import model_stats, vit_stats
 
 # -- analytic FLOPs ---------------------------------------------------------------------------------
@@ -67,18 +67,24 @@ def synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def autocast(device: torch.device):
-    """bf16 autocast on CUDA; fp32 elsewhere (a CPU without fast bf16 would run far slower)."""
-    return torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext()
+def race_dtype(device: torch.device) -> torch.dtype | None:
+    """The precision this script races both models at: bf16 autocast on CUDA, fp32 (None) on the CPU."""
+    return torch.bfloat16 if device.type == "cuda" else None
 
 
-def make_train_step(model, device: torch.device, lr: float = 1e-4):
-    """One AdamW training step (forward, cross-entropy, backward, update) as a closure over `model`."""
+def autocast(device: torch.device, dtype: torch.dtype | None):
+    """Autocast to `dtype`, or nothing for fp32 (None)."""
+    return torch.autocast(device.type, dtype=dtype) if dtype is not None else nullcontext()
+
+
+def make_train_step(model, device: torch.device, dtype: torch.dtype | None, lr: float = 1e-4):
+    """One AdamW training step (forward, cross-entropy, backward, update) as a closure over `model`, with
+    autocast to `dtype` (None: fp32)."""
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.05, fused=device.type == "cuda")
 
     def step(x, y):
         opt.zero_grad(set_to_none=True)
-        with autocast(device):
+        with autocast(device, dtype):
             out = model(x)
             loss = sum(F.cross_entropy(o, y) for o in out) if isinstance(out, tuple) else F.cross_entropy(out, y)
         loss.backward()
@@ -87,10 +93,10 @@ def make_train_step(model, device: torch.device, lr: float = 1e-4):
     return step
 
 
-def make_infer_step(model, device: torch.device):
+def make_infer_step(model, device: torch.device, dtype: torch.dtype | None):
     @torch.inference_mode()
     def step(x, y):
-        with autocast(device):
+        with autocast(device, dtype):
             model(x)
 
     return step
@@ -236,7 +242,7 @@ def run_model(name: str, args, device: torch.device, peak: float | None) -> None
             m.train(mode == "train")
         make = make_train_step if mode == "train" else make_infer_step
         timings = compare(
-            {"ours": make(ours, device), "timm": make(ref, device)},
+            {"ours": make(ours, device, race_dtype(device)), "timm": make(ref, device, race_dtype(device))},
             x,
             y,
             args.reps,
@@ -262,14 +268,14 @@ def build_mae_and_encoder(name: str, device: torch.device):
     from vitstudio.models import VisionTransformer
 
     mae = create_model(name)
-    if not hasattr(mae, "decoder_blocks"):
-        raise ValueError(f"{name!r} is not a masked autoencoder (no decoder_blocks)")
+    if not family_of(mae).reconstructs:
+        raise ValueError(f"{name!r} is not a masked autoencoder")
     vit_params = inspect.signature(VisionTransformer).parameters
     encoder_args = {k: v for k, v in model_args(name).items() if k in vit_params}
     return mae.to(device), VisionTransformer(**encoder_args).to(device), encoder_args
 
 
-def make_mae_step(model, device: torch.device, mask_ratio: float, lr: float = 1e-4):
+def make_mae_step(model, device: torch.device, dtype: torch.dtype | None, mask_ratio: float, lr: float = 1e-4):
     """One MAE pretraining step (masked forward, reconstruction loss, backward, AdamW update)."""
     opt = torch.optim.AdamW(
         model.parameters(), lr=lr, betas=(0.9, 0.95), weight_decay=0.05, fused=device.type == "cuda"
@@ -277,7 +283,7 @@ def make_mae_step(model, device: torch.device, mask_ratio: float, lr: float = 1e
 
     def step(x, y):
         opt.zero_grad(set_to_none=True)
-        with autocast(device):
+        with autocast(device, dtype):
             loss = model(x, mask_ratio=mask_ratio)[0]
         loss.backward()
         opt.step()
@@ -294,7 +300,10 @@ def run_mae(name: str, args, device: torch.device, peak: float | None) -> None:
     if args.compile:
         mae, vit = torch.compile(mae), torch.compile(vit)
     timings = compare(
-        {"mae": make_mae_step(mae.train(), device, args.mask_ratio), "sup": make_train_step(vit.train(), device)},
+        {
+            "mae": make_mae_step(mae.train(), device, race_dtype(device), args.mask_ratio),
+            "sup": make_train_step(vit.train(), device, race_dtype(device)),
+        },
         x,
         y,
         args.reps,

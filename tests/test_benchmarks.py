@@ -1,4 +1,4 @@
-"""benchmarks/throughput.py: its analytic FLOPs against torch's counter, and a tiny run without Qt."""
+"""benchmarks/throughput.py: analytic FLOPs against torch's counter and a tiny run without Qt; cpu_bf16.py tiny."""
 
 import importlib.util
 import os
@@ -13,6 +13,7 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.utils.flop_counter import FlopCounterMode
 
 from vitstudio.models import create_model
+from vitstudio.train.hardware import native_bf16
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "benchmarks" / "throughput.py"
@@ -111,3 +112,18 @@ def test_our_small_hybrids_race_a_timm_twin_with_the_same_outputs(name):
         err = rel_err(ours.eval()(x), ref.eval()(x))
     print(f"{name}: max|ours-timm|/max|timm| = {err:.1e}")
     assert err < 1e-5
+
+
+@pytest.mark.slow
+def test_the_cpu_bf16_script_races_both_precisions_and_names_autos_pick(capsys):
+    spec = importlib.util.spec_from_file_location("cpu_bf16", ROOT / "benchmarks" / "cpu_bf16.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    models = "vit_nano_patch4_32:2,mae_vit_micro_patch4_32:2"
+    # no --threads: torch.set_num_threads would hold for the rest of this process, and change later tests' numbers
+    assert module.main(["--models", models, "--reps", "2", "--steps", "1", "--warmup", "0"]) == 0
+    rows = [line.split("|")[1:-1] for line in capsys.readouterr().out.splitlines() if line.startswith("| mae_")]
+    rows = {r[0].strip(): [c.strip() for c in r[1:]] for r in rows}
+    mae = rows["mae_vit_micro_patch4_32"]
+    assert mae[0] == "192" and float(mae[2]) > 0 and float(mae[3]) > 0 and float(mae[4]) > 0
+    assert mae[5] == ("bf16" if native_bf16(torch.device("cpu")) else "fp32"), "192 wide: auto's threshold"
