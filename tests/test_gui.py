@@ -272,7 +272,11 @@ def test_the_memory_estimate_is_for_the_precision_a_run_would_train_in(qtbot, wi
     wide = panel.figures["memory"][0].text()
     form.update({"model.embed_dim": 96})  # narrower than bf16 pays for on a CPU: fp32 either way
     assert panel.figures["memory"][1].text().endswith("fp32 activations, AdamW")
-    form.update({"model.embed_dim": 192, "runtime.precision": "fp32"})
+    form.update({"model.embed_dim": 192})
+    (choice,) = form.widgets("runtime.precision")  # the Training tab's drop-down
+    choice.setCurrentIndex(choice.findData("fp32"))
+    choice.activated.emit(choice.currentIndex())
+    assert form.config.runtime.precision == "fp32"
     assert panel.figures["memory"][1].text().endswith("fp32 activations, AdamW")
     assert (panel.figures["memory"][0].text() != wide) is amx, "bf16 activations take half the bytes"
 

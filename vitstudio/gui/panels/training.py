@@ -20,9 +20,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...config import DEVICES, OBJECTIVES
+from ...config import DEVICES, OBJECTIVES, PRECISIONS
 from ...models import list_pretrained
 from ...models.weights import check_weights_file
+from ...train.hardware import CPU_BF16_MIN_WIDTH
 from ...train.runs import RESUMABLE_STATES, Run, list_runs
 from ..plots import X_AXES, LivePlots
 from ..worker import TrainingJob
@@ -35,6 +36,7 @@ OBJECTIVE_LABELS = {
     "mpp": "Masked patch prediction",
     "finetune": "Fine-tune",
 }
+PRECISION_LABELS = {"auto": "auto (bf16 where it is faster)", "fp32": "fp32", "bf16": "bf16 autocast"}
 
 
 class TrainingPanel(QWidget):
@@ -65,6 +67,13 @@ class TrainingPanel(QWidget):
         fields.addRow("Weight decay", bind("optim.weight_decay", line("e.g. 0.05")))
         fields.addRow("Warm-up epochs", bind("optim.warmup_epochs", line("e.g. 1")))
         fields.addRow("Device", bind("runtime.device", combo({d: d for d in DEVICES})))
+        precision = bind("runtime.precision", combo({p: PRECISION_LABELS.get(p, p) for p in PRECISIONS}))
+        precision.setToolTip(
+            "auto: bf16 autocast on a GPU that supports it, and on a CPU with AMX for ViTs at least "
+            f"{CPU_BF16_MIN_WIDTH} wide, where it is faster; fp32 elsewhere. The Model tab's memory estimate "
+            "says which."
+        )
+        fields.addRow("Precision", precision)
         fields.addRow("Seed", bind("runtime.seed", spin(0, 2**31 - 1)))
         self.teacher = bind("objective.teacher", line("a run id, a model file, or torchvision:resnet50"))
         fields.addRow("Teacher", self.teacher)
