@@ -17,8 +17,9 @@ def _data_cache(tmp_path_factory, monkeypatch):
 def test_train_then_list_show_export(tmp_path, capsys, monkeypatch):
     runs = ["--runs-dir", str(tmp_path / "runs")]
     assert main(["train", *tiny_args("runtime.name=cli"), *runs]) == 0
-    out = capsys.readouterr().out
+    out, err = capsys.readouterr()
     assert out.startswith("finished: run ") and "top-1" in out
+    assert "vit_custom_w32_d1_h2_mlp4_p8_32: " in err and "parameters, on cpu in fp32" in err  # 32 wide: fp32
 
     monkeypatch.setenv("VITSTUDIO_RUNS", str(tmp_path / "runs"))
     assert main(["runs", "list"]) == 0
@@ -29,7 +30,8 @@ def test_train_then_list_show_export(tmp_path, capsys, monkeypatch):
     assert summary["state"] == "finished" and summary["step"] == 8
 
     assert main(["runs", "show", "cli"]) == 0
-    assert "epoch   2.00" in capsys.readouterr().out
+    shown = capsys.readouterr().out
+    assert "epoch   2.00" in shown and '"precision": "fp32"' in shown and '"device": "cpu"' in shown  # as resolved
     csv_path, st_path = tmp_path / "m.csv", tmp_path / "w.safetensors"
     assert main(["runs", "export", "cli", "--format", "csv", "-o", str(csv_path)]) == 0
     rows = csv_path.read_text().splitlines()

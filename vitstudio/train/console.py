@@ -22,6 +22,7 @@ class ProgressBar:
         d = event.data
         if event.kind == "started":
             self.started = event.time
+            print(f"{d['model']}: {d['params']:,} parameters, on {d['device']} in {d['precision']}", file=self.file)
             self.bar = tqdm(
                 total=d["total_steps"],
                 initial=event.step,
