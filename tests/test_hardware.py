@@ -37,6 +37,16 @@ def test_bf16_asked_for_on_a_cpu_without_amx_is_refused_with_the_way_out(amx):
     assert e.value.field == "runtime.precision"
 
 
+def test_a_run_asking_bf16_of_a_cpu_without_amx_is_refused_before_its_folder_is_made(tmp_path, amx):
+    cfg = tiny_config("runtime.precision=bf16")
+    if amx:
+        assert Trainer(cfg, runs_dir=tmp_path).config.runtime.precision == "bf16"
+        return
+    with pytest.raises(ConfigError, match="runtime.precision: bf16 needs"):
+        Trainer(cfg, runs_dir=tmp_path)
+    assert not any(tmp_path.iterdir()), "no run was created"
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("width", [32, CPU_BF16_MIN_WIDTH])
 def test_a_run_trains_and_records_the_precision_auto_resolved_to(tmp_path, monkeypatch, amx, width):

@@ -92,7 +92,8 @@ class Trainer:
 
     def _preflight(self) -> None:
         """Raise the `ConfigError`s found without data: references that resolve to nothing (or to several
-        things), and a model that cannot be built (the objective against the model's family is `validate`'s)."""
+        things), a model that cannot be built (the objective against the model's family is `validate`'s), and
+        bf16 asked of a CPU that would emulate it."""
         o = self.config.objective
         if o.name == "distill":
             resolve("objective.teacher", o.teacher, self.runs_dir).check_model()
@@ -100,6 +101,9 @@ class Trainer:
             resolve("objective.init_from", o.init_from, self.runs_dir)
         with contextlib.suppress(NotImplementedError), torch.device("meta"):  # shapes only: no memory, no time
             build_model(self.config, 2)  # any class count will do; NotImplementedError: needs real tensors
+        rt = self.config.runtime
+        if device_type(rt.device) == "cpu":  # a CUDA device's bf16 support is known once the run has set it up
+            autocast_dtype(rt.precision, torch.device("cpu"), model_width(self.config))
 
     def _release(self) -> None:
         if self._lock is not None:
