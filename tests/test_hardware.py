@@ -28,6 +28,15 @@ def test_auto_picks_bf16_on_a_cpu_with_amx_only_for_vits_wide_enough(amx):
     assert autocast_dtype("fp32", CPU, 768) is None
 
 
+def test_a_gpu_that_only_emulates_bf16_trains_in_fp32(monkeypatch):
+    # torch's query, answering as a T4 would: bf16 only through emulation (an Ampere card would say True both ways)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: including_emulation)
+    gpu = torch.device("cuda")
+    assert not native_bf16(gpu) and autocast_dtype("auto", gpu, 768) is None
+    with pytest.raises(ConfigError, match="Ampere or later"):
+        autocast_dtype("bf16", gpu, 768)
+
+
 def test_bf16_asked_for_on_a_cpu_without_amx_is_refused_with_the_way_out(amx):
     if amx:
         assert autocast_dtype("bf16", CPU, 32) == torch.bfloat16, "asked for, bf16 holds for any width"

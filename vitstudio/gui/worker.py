@@ -88,7 +88,7 @@ class Task(QThread):
 
 
 def wait_for_tasks() -> None:
-    """Block until every running task has ended (a QThread must not outlive Qt); ask long ones to stop first."""
+    """Block until every running task has ended (a QThread must not outlive Qt); the caller stops long ones first."""
     for task in QCoreApplication.instance().findChildren(Task):
         task.wait()
 

@@ -1,11 +1,11 @@
 """What a run trains on and in: `runtime.device` and `runtime.precision` resolved for this machine and model.
 
 The device: `auto` is the CUDA device when there is one, else the CPU. The precision: `auto` trains with bf16
-autocast where that is faster: on CUDA devices that support bf16, and on CPUs with AMX (Intel's matrix units,
-Sapphire Rapids and later) for ViTs at least `CPU_BF16_MIN_WIDTH` wide. Measured on such a CPU
-(benchmarks/cpu_bf16.py, RESULTS.md): bf16 trains vit_micro_patch4_32 (192 wide) 1.3-1.4x faster and ViT-Ti/16
-1.65-1.8x, MAE micro (192) as fast (0.97-1.02x), while the models 96 and 128 wide run at 0.76-1.01x (the casts
-cost more than their small matmuls save). Other CPUs emulate bf16, slowly.
+autocast where that is faster: on GPUs that do bf16 in hardware (Ampere and later; V100 and T4 emulate it), and
+on CPUs with AMX (Intel's matrix units, Sapphire Rapids and later) for ViTs at least `CPU_BF16_MIN_WIDTH` wide.
+Measured on such a CPU (benchmarks/cpu_bf16.py, RESULTS.md): bf16 trains vit_micro_patch4_32 (192 wide)
+1.3-1.4x faster and ViT-Ti/16 1.65-1.8x, MAE micro (192) as fast (0.97-1.02x), while the models 96 and 128 wide
+run at 0.76-1.01x (the casts cost more than their small matmuls save). Other CPUs emulate bf16, slowly.
 Autocast keeps the weights, the optimiser and the loss in fp32 either way.
 """
 
@@ -32,9 +32,10 @@ def model_width(cfg: Config) -> int | None:
 
 
 def native_bf16(device: torch.device) -> bool:
-    """Whether `device` does bf16 matmuls in hardware: a CUDA device that supports bf16, or a CPU with AMX."""
+    """Whether `device` does bf16 matmuls in hardware: a CUDA device of compute capability 8.0 or later (Ampere
+    on) or a ROCm device, or a CPU with AMX. Older GPUs (V100, T4) only emulate bf16, slowly."""
     if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
+        return torch.cuda.is_bf16_supported(including_emulation=False)
     # torch has no public query for this; its own compiler asks the same one
     return device.type == "cpu" and torch.cpu._is_amx_tile_supported()
 
@@ -49,8 +50,8 @@ def autocast_dtype(precision: str, device: torch.device, width: int | None) -> t
         if not native:
             raise ConfigError(
                 "runtime.precision",
-                f"bf16 needs a CUDA device that supports it or a CPU with AMX; this run is on {device}, "
-                "which would emulate it (slowly): use 'auto' or 'fp32'",
+                f"bf16 needs a GPU that does it in hardware (Ampere or later) or a CPU with AMX; this run is on "
+                f"{device}, which would emulate it (slowly): use 'auto' or 'fp32'",
             )
         return torch.bfloat16
     wide = device.type == "cuda" or (width is not None and width >= CPU_BF16_MIN_WIDTH)

@@ -69,9 +69,9 @@ class TrainingPanel(QWidget):
         fields.addRow("Device", bind("runtime.device", combo({d: d for d in DEVICES})))
         precision = bind("runtime.precision", combo({p: PRECISION_LABELS.get(p, p) for p in PRECISIONS}))
         precision.setToolTip(
-            "auto: bf16 autocast on a GPU that supports it, and on a CPU with AMX for ViTs at least "
-            f"{CPU_BF16_MIN_WIDTH} wide, where it is faster; fp32 elsewhere. The Model tab's memory estimate "
-            "says which."
+            "auto: bf16 autocast on a GPU that does it in hardware (Ampere on), and on a CPU with AMX for ViTs "
+            f"at least {CPU_BF16_MIN_WIDTH} wide, where it is faster; fp32 elsewhere. The Model tab's memory "
+            "estimate says which."
         )
         fields.addRow("Precision", precision)
         fields.addRow("Seed", bind("runtime.seed", spin(0, 2**31 - 1)))
